@@ -1,0 +1,73 @@
+"""The validated, normalised cohort: the one object every derivation reads.
+
+Tables are pandas DataFrames with the contract's columns (``contract.py``), dates as
+``datetime64[ns]`` (NaT = missing), plus ``row``: the row number the user sees in the source file.
+Labs are normalised to canonical units: ``value_num`` (float, NaN for text tests),
+``value_text`` (text tests), ``unit`` (canonical unit). Nothing dated after ``data_cut`` is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from mrdtrack.contract import ROW, TABLES
+
+#: Extra normalised columns of the in-memory labs table.
+LAB_COLUMNS = ["patient_id", "date", "test", "value_num", "value_text", "unit", ROW]
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty normalised table with the right columns and dtypes."""
+    if name == "labs":
+        cols = LAB_COLUMNS
+    else:
+        cols = TABLES[name].column_names + [ROW]
+    df = pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    for c in TABLES[name].columns if name != "labs" else []:
+        if c.type == "date":
+            df[c.name] = pd.Series(dtype="datetime64[ns]")
+        elif c.type in ("number", "integer"):
+            df[c.name] = pd.Series(dtype="float64")
+    if name == "labs":
+        df["date"] = pd.Series(dtype="datetime64[ns]")
+        df["value_num"] = pd.Series(dtype="float64")
+    df[ROW] = pd.Series(dtype="int64")
+    return df
+
+
+@dataclass(frozen=True)
+class Cohort:
+    patients: pd.DataFrame
+    treatments: pd.DataFrame
+    labs: pd.DataFrame
+    mrd: pd.DataFrame
+    events: pd.DataFrame
+    imaging: pd.DataFrame = field(default_factory=lambda: empty_table("imaging"))
+    responses: pd.DataFrame = field(default_factory=lambda: empty_table("responses"))
+    data_cut: pd.Timestamp = pd.NaT
+    #: table name -> {"path": str, "sha256": str}
+    sources: dict = field(default_factory=dict)
+
+    TABLE_NAMES = ("patients", "treatments", "labs", "mrd", "events", "imaging", "responses")
+
+    def table(self, name: str) -> pd.DataFrame:
+        return getattr(self, name)
+
+    @property
+    def patient_ids(self) -> np.ndarray:
+        return self.patients["patient_id"].to_numpy()
+
+    def subset(self, patient_ids) -> Cohort:
+        """The same cohort restricted to whole patients ``patient_ids`` (a batch)."""
+        ids = pd.Index(patient_ids)
+        tables = {n: self.table(n)[self.table(n)["patient_id"].isin(ids)] for n in self.TABLE_NAMES}
+        return replace(self, **tables)
+
+    def batches(self, batch_size: int):
+        """Successive sub-cohorts of at most ``batch_size`` whole patients, in patient order."""
+        ids = self.patients["patient_id"].to_numpy()
+        for start in range(0, len(ids), max(1, batch_size)):
+            yield self.subset(ids[start:start + batch_size])

@@ -1,0 +1,53 @@
+"""Options and error handling shared by the commands (spec/cli.md)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mrdtrack.config import Config, ConfigError, load_config
+from mrdtrack.errors import UserError
+
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML file overriding configuration fields.")]
+ProfileOpt = Annotated[str, typer.Option("--profile", help="Configuration profile: imwg2016 or alonso2020.")]
+DataCutOpt = Annotated[str | None, typer.Option("--data-cut", help="Data cut YYYY-MM-DD (default: latest date in the cohort).")]
+ExcludeOpt = Annotated[bool, typer.Option("--exclude-invalid", help="Leave out rows/patients with errors (listed in issues.csv) instead of stopping.")]
+PseudoOpt = Annotated[bool, typer.Option("--pseudonymize", help="Replace patient_id by P-<HMAC-SHA256> (key from MRDTRACK_PSEUDONYM_KEY).")]
+
+
+def resolve_config(profile: str, config_file: Path | None) -> Config:
+    try:
+        return load_config(profile, config_file)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def guarded(fn):
+    """Run a command body: UserError -> message + exit 2; other faults -> exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except UserError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            err_console.print(f"[bold red]internal error[/] ({type(exc).__name__}): {exc}", highlight=False)
+            if "--debug" in sys.argv or __import__("os").environ.get("MRDTRACK_DEBUG"):
+                traceback.print_exc()
+            raise typer.Exit(1) from None
+
+    return wrapper

@@ -1,0 +1,125 @@
+"""Per-patient anchors in time and the therapy phase at any date (shared by every engine).
+
+Anchors (data-contract.md, mrd.md section 2): first treatment, first-line maintenance start and
+end, first later line, death, last contact, end of follow-up, recorded progression. All are
+vectorised over patients; nothing here loops per patient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mrdtrack.cohort import Cohort
+from mrdtrack.issues import issue, issues_frame
+
+ANCHOR_COLUMNS = [
+    "patient_id", "diagnosis_date", "first_treatment_date", "maintenance_start", "maintenance_end",
+    "maintenance_end_reason", "later_line_start", "death_date", "last_contact_date",
+    "end_of_followup", "followup_imputed", "recorded_progression_date",
+]
+
+
+def _first(df: pd.DataFrame, col: str, how: str = "min") -> pd.Series:
+    if df.empty:
+        return pd.Series(dtype="datetime64[ns]")
+    return getattr(df.groupby("patient_id", sort=False)[col], how)()
+
+
+def _latest_date_any_table(cohort: Cohort) -> pd.Series:
+    parts = [cohort.patients[["patient_id", "diagnosis_date"]].rename(columns={"diagnosis_date": "d"})]
+    for name, cols in (("treatments", ("start_date", "end_date")), ("labs", ("date",)),
+                       ("mrd", ("date",)), ("events", ("date",)), ("imaging", ("date",)),
+                       ("responses", ("date",))):
+        t = cohort.table(name)
+        for c in cols:
+            if len(t):
+                parts.append(t[["patient_id", c]].rename(columns={c: "d"}))
+    allp = pd.concat(parts, ignore_index=True)
+    return allp.groupby("patient_id", sort=False)["d"].max()
+
+
+def patient_anchors(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per patient with the anchor dates; and issues (imputed end of follow-up).
+
+    End of follow-up = death, else the latest ``last_contact``, else (with a warning) the latest
+    date in any of the patient's tables; always capped at the data cut. The first-line
+    maintenance is the earliest ``maintenance`` phase starting before any ``later_line``.
+    """
+    p = cohort.patients[["patient_id", "diagnosis_date"]].drop_duplicates("patient_id").set_index("patient_id")
+    tr, ev = cohort.treatments, cohort.events
+    cut = cohort.data_cut
+    a = p.copy()
+    a["first_treatment_date"] = _first(tr, "start_date")
+    a["later_line_start"] = _first(tr[tr["phase"] == "later_line"], "start_date")
+    a["death_date"] = _first(ev[ev["event"] == "death"], "date")
+    a["last_contact_date"] = _first(ev[ev["event"] == "last_contact"], "date", "max")
+    a["recorded_progression_date"] = _first(ev[ev["event"] == "progression"], "date")
+    eof = a["death_date"].fillna(a["last_contact_date"])
+    imputed = eof.isna()
+    eof = eof.fillna(_latest_date_any_table(cohort).reindex(a.index))
+    if pd.notna(cut):
+        eof = eof.where(eof <= cut, cut)
+    a["end_of_followup"] = eof
+    a["followup_imputed"] = imputed
+
+    m = tr[tr["phase"] == "maintenance"].merge(
+        a["later_line_start"].rename("ll").reset_index(), on="patient_id", how="left")
+    m = m[m["ll"].isna() | (m["start_date"] < m["ll"])].sort_values(["patient_id", "start_date"])
+    m = m.drop_duplicates("patient_id").set_index("patient_id")
+    a["maintenance_start"] = m["start_date"]
+    a["maintenance_end_reason"] = m["end_reason"]
+    mend = m["end_date"].reindex(a.index)
+    mend = mend.fillna(a["end_of_followup"]).where(a["maintenance_start"].notna())
+    if pd.notna(cut):
+        mend = mend.where(~(mend > cut), cut)
+    a["maintenance_end"] = mend
+    a = a.reset_index()[ANCHOR_COLUMNS]
+    warn = a[imputed.to_numpy()]
+    issues = issues_frame(
+        issue("warning", "events", "no death or last_contact event: follow-up ends at the latest "
+              "date found in the patient's tables", patient_id=pid, column="event",
+              value=str(d.date()) if pd.notna(d) else None)
+        for pid, d in zip(warn["patient_id"], warn["end_of_followup"]))
+    return a, issues
+
+
+def phase_at(dates: pd.DataFrame, treatments: pd.DataFrame, anchors: pd.DataFrame,
+             date_col: str = "date") -> pd.Series:
+    """The therapy phase at each (patient_id, date) row of ``dates`` (cli.md, assessments.csv).
+
+    ``pre_treatment`` before the first treatment; ``later_line`` on or after a later-line start;
+    otherwise the phase whose start..end (inclusive) holds the date, an ongoing phase running to
+    the end of follow-up and a transplant covering its date up to the next phase's start; where
+    phases overlap, the later-starting one; a gap between phases is ``off_treatment``.
+    """
+    if dates.empty:
+        return pd.Series([], dtype="object", index=dates.index)
+    d = dates[["patient_id", date_col]].rename(columns={date_col: "_d"}).copy()
+    d["_i"] = np.arange(len(d))
+    anc = anchors.set_index("patient_id")
+    first = d["patient_id"].map(anc["first_treatment_date"])
+    ll = d["patient_id"].map(anc["later_line_start"])
+    eof = anc["end_of_followup"]
+
+    t = treatments[["patient_id", "phase", "start_date", "end_date"]].sort_values(
+        ["patient_id", "start_date"]).copy()
+    t["_next_start"] = t.groupby("patient_id")["start_date"].shift(-1)
+    # next phase starting strictly later (a transplant and a phase on the same day: skip it)
+    t["_eof"] = t["patient_id"].map(eof)
+    end = t["end_date"].fillna(t["_eof"])
+    is_tx = t["phase"] == "transplant"
+    t["_end_incl"] = end.where(~is_tx, t["_eof"])
+    t["_end_excl"] = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]").where(~is_tx, t["_next_start"])
+    x = d.merge(t, on="patient_id", how="inner")
+    cover = (x["_d"] >= x["start_date"]) & (
+        (x["_end_excl"].notna() & (x["_d"] < x["_end_excl"]))
+        | (x["_end_excl"].isna() & (x["_d"] <= x["_end_incl"]))
+    )
+    x = x[cover].sort_values(["_i", "start_date"]).drop_duplicates("_i", keep="last")
+    phase = pd.Series("off_treatment", index=np.arange(len(d)), dtype="object")
+    phase[x["_i"].to_numpy()] = x["phase"].to_numpy()
+    phase = phase.to_numpy()
+    phase = np.where(first.isna().to_numpy() | (d["_d"] < first).to_numpy(), "pre_treatment", phase)
+    phase = np.where(ll.notna().to_numpy() & (d["_d"] >= ll).to_numpy(), "later_line", phase)
+    return pd.Series(phase, index=dates.index, dtype="object")
