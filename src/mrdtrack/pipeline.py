@@ -27,3 +27,5 @@ class Analysis:
     patients: pd.DataFrame  # cli.md patients.csv columns
     issues: pd.DataFrame  # issues.ISSUE_COLUMNS
     summary: dict = field(default_factory=dict)  # summary.json content
+    #: curves and model tables for the report (km_pfs, km_os, km_pfs_by_trend, at_risk, ...)
+    statistics: dict = field(default_factory=dict)
