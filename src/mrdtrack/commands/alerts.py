@@ -1,0 +1,84 @@
+"""``mrdtrack alerts COHORT [--as-of DATE]``: the clinic worklist (mrd.md section 5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mrdtrack.commands.common import ConfigOpt, ExcludeOpt, ProfileOpt, PseudoOpt, guarded, resolve_config
+from mrdtrack.config import Config
+from mrdtrack.errors import UserError
+from mrdtrack.io.outputs import format_table
+from mrdtrack.pipeline import derive_all
+
+ALERT_COLUMNS = ["patient_id", "alert", "since", "detail"]
+FORMATS = ("table", "csv", "json")
+
+
+def open_alerts(cohort, config: Config, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Open alerts at ``as_of`` using only data dated on or before it."""
+    from mrdtrack.mrd.alerts import patient_alerts
+
+    derived = derive_all(cohort, config)
+    return patient_alerts(derived.assessments, derived.mrd, derived.anchors, config, as_of)[ALERT_COLUMNS]
+
+
+def parse_date(text: str | None, option: str) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(pd.to_datetime(text, format="%Y-%m-%d"))
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{option}: {text!r} is not a date (expected YYYY-MM-DD)") from exc
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("alerts")
+    @guarded
+    def alerts(
+        cohort: Annotated[Path, typer.Argument(help="Cohort folder or .xlsx workbook.")],
+        as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this date (default: the data cut).")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+        config: ConfigOpt = None,
+        profile: ProfileOpt = "imwg2016",
+        exclude_invalid: ExcludeOpt = False,
+        pseudonymize: PseudoOpt = False,
+    ) -> None:
+        """The clinic worklist: one row per open alert (patient_id, alert, since, detail).
+
+        Alerts: loss_of_mrd_negativity, mrd_rising, pd_unconfirmed, progression, mrd_overdue,
+        sustained_negative_reached.
+
+        Example: mrdtrack alerts examples/cohort --as-of 2024-06-30 --format csv
+        """
+        from mrdtrack.commands.analyze import load_validated
+
+        if fmt not in FORMATS:
+            raise UserError(f"--format must be one of {', '.join(FORMATS)}")
+        cfg = resolve_config(profile, config)
+        as_of_date = parse_date(as_of, "--as-of")
+        result = load_validated(cohort, as_of, exclude_invalid)
+        date = as_of_date if as_of_date is not None else result.cohort.data_cut
+        table = open_alerts(result.cohort, cfg, date)
+        if pseudonymize:
+            from mrdtrack.pseudonym import pseudonym_key_from_env, pseudonymize_frames
+
+            table = pseudonymize_frames({"alerts": table}, pseudonym_key_from_env())["alerts"]
+        out = format_table(table)
+        if fmt == "csv":
+            typer.echo(out.to_csv(index=False, lineterminator="\n"), nl=False)
+        elif fmt == "json":
+            typer.echo(json.dumps(out.to_dict(orient="records"), indent=2))
+        else:
+            t = Table(title=f"Open alerts as of {date.date()} ({len(out)})")
+            for c in ALERT_COLUMNS:
+                t.add_column(c)
+            for row in out.itertuples(index=False):
+                t.add_row(*[str(v) for v in row])
+            Console().print(t)

@@ -1,0 +1,88 @@
+"""Write the outputs of ``analyze`` (cli.md): assessments.csv, mrd.csv, patients.csv,
+summary.json, issues.csv.
+
+Booleans are ``true``/``false``, missing is blank, dates ISO ``YYYY-MM-DD``, shares fractions.
+The same analysis always gives byte-identical files (sorted keys, fixed float format).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mrdtrack.issues import ISSUE_COLUMNS
+
+FLOAT_FORMAT = "%.10g"
+
+
+def _format_column(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.strftime("%Y-%m-%d").where(s.notna(), "")
+    if pd.api.types.is_bool_dtype(s) or s.dtype == "boolean":
+        return s.map({True: "true", False: "false"}).astype(object).where(s.notna(), "")
+    if s.dtype == object:
+        vals = s.dropna()
+        if len(vals) and vals.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+            return s.map({True: "true", False: "false"}).astype(object).where(s.notna(), "")
+        if len(vals) and vals.map(lambda v: isinstance(v, (pd.Timestamp, datetime, date))).all():
+            return s.map(lambda v: v.strftime("%Y-%m-%d") if pd.notna(v) else "")
+    return s
+
+
+def format_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with booleans and dates rendered per the output contract."""
+    out = df.copy()
+    for c in out.columns:
+        out[c] = _format_column(out[c])
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    format_table(df).to_csv(path, index=False, lineterminator="\n", float_format=FLOAT_FORMAT, na_rep="")
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating, float)):
+        f = float(o)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, (pd.Timestamp, datetime, date)):
+        return None if pd.isna(o) else o.strftime("%Y-%m-%d")
+    if o is pd.NA or o is pd.NaT:
+        return None
+    return o
+
+
+def write_json(obj: dict, path: Path) -> None:
+    path.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_analysis(analysis, out_dir: str | Path, assessment_columns, mrd_columns) -> list[Path]:
+    """Write the five analyze outputs into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "assessments.csv": analysis.assessments[assessment_columns],
+        "mrd.csv": analysis.mrd[mrd_columns],
+        "patients.csv": analysis.patients,
+        "issues.csv": analysis.issues[ISSUE_COLUMNS],
+    }
+    written = []
+    for name, df in paths.items():
+        write_csv(df, out / name)
+        written.append(out / name)
+    write_json(analysis.summary, out / "summary.json")
+    written.append(out / "summary.json")
+    return written

@@ -1,0 +1,262 @@
+"""Cohort-level statistics of ``analyze`` (outcomes.md, mrd.md section 4, cli.md summary.json).
+
+Everything here is computed from the per-patient table by the generic statistics layer
+(``mrdtrack.stats``, which agrees with R): Kaplan-Meier curves and medians, log-rank, Cox hazard
+ratios by MRD trend (unadjusted and adjusted), landmark analyses, and the Cox model with MRD status
+as a time-varying covariate. Each analysis that cannot be run (too few patients or events) is
+reported as blank with a warning in the issues log, never silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from mrdtrack.config import Config
+from mrdtrack.issues import issue, issues_frame
+from mrdtrack.mrd import mrd_cohort_figures
+from mrdtrack.stats import (
+    StatsInputError,
+    cox_fit,
+    km_curve,
+    km_median,
+    km_survival_at,
+    logrank_test,
+    number_at_risk,
+    tmerge,
+)
+
+TREND_ORDER = ("negative", "decreasing", "not_decreasing")
+REFERENCE_TREND = "not_decreasing"
+AT_RISK_STEP_MONTHS = 6.0
+ADJUSTMENT_COVARIATES = ("cytogenetic_risk", "iss_stage")
+
+ENDPOINTS = {  # curve name -> (time column in months, event column)
+    "pfs": ("pfs_months", "pfs_event"),
+    "os": ("os_months", "os_event"),
+    "pfs_dx": ("pfs_dx_months", "pfs_dx_event"),
+    "os_dx": ("os_dx_months", "os_dx_event"),
+}
+
+
+def _estimate(value=None, low=None, high=None) -> dict:
+    def f(x):
+        return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else float(x)
+
+    return {"value": f(value), "ci_low": f(low), "ci_high": f(high)}
+
+
+def _survival_frame(patients: pd.DataFrame, time: str, event: str) -> pd.DataFrame:
+    d = patients[["patient_id", time, event]].dropna()
+    return pd.DataFrame({"patient_id": d["patient_id"].to_numpy(), "time": d[time].astype(float).to_numpy(),
+                         "event": d[event].astype(bool).astype(int).to_numpy()})
+
+
+def _at_risk_times(curve: pd.DataFrame) -> np.ndarray:
+    tmax = float(curve["time"].max()) if len(curve) else 0.0
+    return np.arange(0.0, tmax + 1e-9, AT_RISK_STEP_MONTHS)
+
+
+def _curve_and_at_risk(df: pd.DataFrame, name: str, group: str | None, config: Config):
+    curve = km_curve(df, "time", "event", group=group, conf_type=config.km_conf_type, conf_level=config.conf_level)
+    at_risk = number_at_risk(df, "time", group=group, times=_at_risk_times(curve))
+    at_risk.insert(0, "curve", name)
+    return curve, at_risk
+
+
+def _median(df: pd.DataFrame, group: str | None, config: Config) -> pd.DataFrame:
+    return km_median(df, "time", "event", group=group, conf_type=config.km_conf_type, conf_level=config.conf_level)
+
+
+def _design(df: pd.DataFrame, adjust: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """0/1 indicator columns: trend groups vs not_decreasing, high vs standard cytogenetic risk,
+    ISS II and III vs I (the reference levels clinicians expect, rather than R's first level)."""
+    d = df[["time", "event"]].copy()
+    cols = []
+    for g in TREND_ORDER:
+        if g != REFERENCE_TREND:
+            d[f"trend_{g}"] = (df["trend"] == g).astype(float)
+            cols.append(f"trend_{g}")
+    if "cytogenetic_risk" in adjust:
+        d["cytogenetic_high"] = (df["cytogenetic_risk"] == "high").astype(float)
+        cols.append("cytogenetic_high")
+    if "iss_stage" in adjust:
+        for lvl in ("II", "III"):
+            d[f"iss_{lvl}"] = (df["iss_stage"] == lvl).astype(float)
+            cols.append(f"iss_{lvl}")
+    cols = [c for c in cols if d[c].nunique() > 1]
+    return d, cols
+
+
+def _hazard_ratios(df: pd.DataFrame, adjust: list[str], config: Config) -> dict[str, dict]:
+    """Cox HR (Efron ties) of each MRD-trend group vs not_decreasing, optionally adjusted."""
+    d, cols = _design(df, adjust)
+    fit = cox_fit(d, "time", "event", covariates=cols, ties="efron", conf_level=config.conf_level)
+    out = {}
+    for g in TREND_ORDER:
+        row = fit.table[fit.table["term"] == f"trend_{g}"]
+        if len(row):
+            r = row.iloc[0]
+            out[g] = {**_estimate(r["hr"], r["lower"], r["upper"]), "p": float(r["p"])}
+    return out, fit
+
+
+def trend_comparison(df: pd.DataFrame, config: Config, adjust: list[str], label: str):
+    """KM medians, log-rank and Cox HRs by ``trend`` (column of ``df``); returns summary, cox table, issues."""
+    recs = []
+    groups = {}
+    present = [g for g in TREND_ORDER if (df["trend"] == g).any()]
+    med = _median(df, "trend", config) if len(df) else pd.DataFrame()
+    for g in TREND_ORDER:
+        sub = df[df["trend"] == g]
+        m = med[med["strata"] == g] if len(med) else med
+        groups[g] = {"n": int(len(sub)), "events": int(sub["event"].sum()),
+                     "median": _estimate(*(m.iloc[0][["median", "lower", "upper"]] if len(m) else (None,) * 3)),
+                     "hazard_ratio": None, "hazard_ratio_adjusted": None}
+    result = {"groups": groups, "reference": REFERENCE_TREND, "logrank_p": None, "logrank_chisq": None,
+              "logrank_df": None, "adjusted_for": []}
+    cox_rows = []
+    if len(present) < 2 or df["event"].sum() == 0 or REFERENCE_TREND not in present:
+        recs.append(issue("warning", "patients", f"{label}: fewer than two MRD-trend groups with patients, no "
+                          f"events, or no {REFERENCE_TREND} group: no log-rank or hazard ratio", column="mrd_trend"))
+        return result, pd.DataFrame(cox_rows), recs
+    try:
+        lr = logrank_test(df, "time", "event", group="trend")
+        result.update(logrank_p=lr["p"], logrank_chisq=lr["chisq"], logrank_df=lr["df"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hr, fit = _hazard_ratios(df, [], config)
+        for g, v in hr.items():
+            groups[g]["hazard_ratio"] = v
+            cox_rows.append({"model": "unadjusted", "term": g, "hr": v["value"], "lower": v["ci_low"],
+                             "upper": v["ci_high"], "p": v["p"]})
+        adj = [c for c in adjust if c in df.columns and df[c].notna().any() and df[c].nunique() > 1]
+        if adj:
+            d2 = df.dropna(subset=adj)
+            hr_a, _ = _hazard_ratios(d2, adj, config)
+            result["adjusted_for"] = adj
+            result["adjusted_n"] = int(len(d2))
+            for g, v in hr_a.items():
+                groups[g]["hazard_ratio_adjusted"] = v
+                cox_rows.append({"model": "adjusted", "term": g, "hr": v["value"], "lower": v["ci_low"],
+                                 "upper": v["ci_high"], "p": v["p"]})
+    except StatsInputError as exc:
+        recs.append(issue("warning", "patients", f"{label}: {exc}", column="mrd_trend"))
+    return result, pd.DataFrame(cox_rows), recs
+
+
+def _landmark_frame(patients: pd.DataFrame, months: float) -> pd.DataFrame:
+    """PFS from the landmark for maintenance-cohort patients event-free and followed past it."""
+    col = f"landmark_{months:g}_trend"
+    p = patients[patients["in_maintenance_cohort"].astype(bool) & patients["pfs_months"].notna()]
+    p = p[p["pfs_months"] > months]
+    df = pd.DataFrame({"patient_id": p["patient_id"].to_numpy(), "time": (p["pfs_months"] - months).to_numpy(float),
+                       "event": p["pfs_event"].astype(bool).astype(int).to_numpy(), "trend": p[col].to_numpy()})
+    for c in ADJUSTMENT_COVARIATES:
+        df[c] = p[c].to_numpy()
+    return df[df["trend"].notna()]
+
+
+def time_varying_mrd_cox(patients: pd.DataFrame, changes: pd.DataFrame, config: Config) -> tuple[dict | None, list]:
+    """Cox model of PFS with MRD negativity as a time-varying covariate (outcomes.md section 3)."""
+    p = patients[patients["in_maintenance_cohort"].astype(bool) & patients["pfs_days"].notna()]
+    base = pd.DataFrame({"id": p["patient_id"].to_numpy(), "futime": p["pfs_days"].to_numpy(float),
+                         "status": p["pfs_event"].astype(bool).astype(int).to_numpy()})
+    ch = changes[changes["patient_id"].isin(base["id"])]
+    ch = pd.DataFrame({"id": ch["patient_id"].to_numpy(), "time": ch["time_days"].to_numpy(float),
+                       "value": ch["mrd_negative"].to_numpy(float)})
+    cp = tmerge(base, ch, id_col="id", time_col="futime", event_col="status", tdc_name="mrd_negative")
+    cp = cp.dropna(subset=["mrd_negative"])
+    cp = cp[cp["stop"] > cp["start"]]
+    if cp.empty or cp["event"].sum() == 0 or cp["mrd_negative"].nunique() < 2:
+        return None, [issue("warning", "mrd", "time-varying Cox: no events or MRD status never varies: not fitted")]
+    fit = cox_fit(cp, "stop", "event", start="start", covariates=["mrd_negative"], ties="efron",
+                  conf_level=config.conf_level)
+    r = fit.table.iloc[0]
+    return {"term": "mrd_negative", "hr": float(r["hr"]), "ci_low": float(r["lower"]), "ci_high": float(r["upper"]),
+            "p": float(r["p"]), "n": int(cp["id"].nunique()), "events": int(cp["event"].sum()),
+            "intervals": int(len(cp)), "time_unit": "days from maintenance start",
+            "covariate": "MRD negative at the analysis threshold (latest evaluable sample, carried forward)"}, []
+
+
+def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Config) -> tuple[dict, dict, pd.DataFrame]:
+    """summary.json headline figures, the report's curves/tables, and issues."""
+    recs: list = []
+    summary: dict = {}
+    statistics: dict = {}
+    at_risk_frames = []
+    mc = patients["in_maintenance_cohort"].astype(bool)
+    summary.update(mrd_cohort_figures(patients, config))
+
+    for name, (tcol, ecol) in ENDPOINTS.items():
+        df = _survival_frame(patients, tcol, ecol)
+        key = f"median_{name}_months"
+        if df.empty:
+            summary[key] = _estimate()
+            recs.append(issue("warning", "patients", f"{name}: no patient with this endpoint: no curve"))
+            continue
+        curve, ar = _curve_and_at_risk(df, name, None, config)
+        statistics[f"km_{name}"] = curve
+        at_risk_frames.append(ar)
+        m = _median(df, None, config).iloc[0]
+        summary[key] = _estimate(m["median"], m["lower"], m["upper"])
+        s = km_survival_at(df, "time", "event", times=list(config.survival_times_months),
+                           conf_type=config.km_conf_type, conf_level=config.conf_level)
+        summary[f"{name}_survival_at_months"] = {
+            f"{t:g}": _estimate(v, lo, hi) for t, v, lo, hi in
+            zip(s["time"], s["survival"], s["lower"], s["upper"])}
+
+    pfs = _survival_frame(patients, "pfs_months", "pfs_event")
+    trend = patients.set_index("patient_id")["mrd_trend"]
+    pfs["trend"] = pfs["patient_id"].map(trend)
+    for c in ADJUSTMENT_COVARIATES:
+        pfs[c] = pfs["patient_id"].map(patients.set_index("patient_id")[c])
+    pfs_t = pfs[pfs["trend"].notna()]
+    summary["pfs_by_mrd_trend"], cox_naive, r = trend_comparison(pfs_t, config, list(ADJUSTMENT_COVARIATES),
+                                                                 "PFS by MRD trend")
+    recs += r
+    cox_tables = [cox_naive.assign(analysis="from maintenance start")] if len(cox_naive) else []
+    if len(pfs_t):
+        curve, ar = _curve_and_at_risk(pfs_t, "pfs_by_trend", "trend", config)
+        statistics["km_pfs_by_trend"] = curve
+        at_risk_frames.append(ar)
+
+    summary["landmark"] = {}
+    for lm in config.landmarks_months:
+        df = _landmark_frame(patients, lm)
+        res, cox_lm, r = trend_comparison(df, config, list(ADJUSTMENT_COVARIATES), f"landmark {lm:g} months")
+        res["n_at_landmark"] = int(len(df))
+        res["landmark_months"] = lm
+        summary["landmark"][f"{lm:g}"] = res
+        recs += r
+        if len(cox_lm):
+            cox_tables.append(cox_lm.assign(analysis=f"landmark {lm:g} months"))
+        if len(df):
+            curve, ar = _curve_and_at_risk(df, f"landmark_{lm:g}", "trend", config)
+            statistics[f"km_landmark_{lm:g}"] = curve
+            at_risk_frames.append(ar)
+
+    summary["time_varying_cox"], r = time_varying_mrd_cox(patients, changes, config)
+    recs += r
+    statistics["at_risk"] = pd.concat(at_risk_frames, ignore_index=True) if at_risk_frames else pd.DataFrame(
+        columns=["curve", "strata", "time", "n_risk"])
+    statistics["cox_pfs_by_trend"] = pd.concat(cox_tables, ignore_index=True) if cox_tables else pd.DataFrame(
+        columns=["analysis", "model", "term", "hr", "lower", "upper", "p"])
+
+    dur = (patients["maintenance_end"] - patients["maintenance_start"]).dt.days / config.days_per_month
+    summary["cohort"] = {
+        "patients": int(len(patients)),
+        "maintenance_cohort": int(mc.sum()),
+        "median_age": _float(patients["age_at_diagnosis"].median()),
+        "median_maintenance_months": _float(dur[mc].median()),
+        "mrd_samples": int(patients["mrd_samples"].fillna(0).sum()),
+        "mrd_samples_per_patient": _float(patients["mrd_samples"].fillna(0).mean()) if len(patients) else None,
+        "mrd_trend_counts": {g: int((patients.loc[mc, "mrd_trend"] == g).sum()) for g in TREND_ORDER},
+    }
+    return summary, statistics, issues_frame(recs)
+
+
+def _float(x):
+    return None if x is None or pd.isna(x) else float(x)
