@@ -84,6 +84,14 @@ def patient_anchors(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame]:
     return a, issues
 
 
+def _covers(x: pd.DataFrame) -> pd.Series:
+    """Whether the joined phase holds the date (inclusive end; a transplant up to the next start)."""
+    return (x["_d"] >= x["start_date"]) & (
+        (x["_end_excl"].notna() & (x["_d"] < x["_end_excl"]))
+        | (x["_end_excl"].isna() & (x["_d"] <= x["_end_incl"]))
+    )
+
+
 def phase_at(dates: pd.DataFrame, treatments: pd.DataFrame, anchors: pd.DataFrame,
              date_col: str = "date") -> pd.Series:
     """The therapy phase at each (patient_id, date) row of ``dates`` (cli.md, assessments.csv).
@@ -95,31 +103,37 @@ def phase_at(dates: pd.DataFrame, treatments: pd.DataFrame, anchors: pd.DataFram
     """
     if dates.empty:
         return pd.Series([], dtype="object", index=dates.index)
-    d = dates[["patient_id", date_col]].rename(columns={date_col: "_d"}).copy()
-    d["_i"] = np.arange(len(d))
-    anc = anchors.set_index("patient_id")
-    first = d["patient_id"].map(anc["first_treatment_date"])
-    ll = d["patient_id"].map(anc["later_line_start"])
-    eof = anc["end_of_followup"]
+    # integer patient codes: hashing text ids once is far cheaper than in every map and merge
+    anc = anchors.drop_duplicates("patient_id")
+    ids = pd.Index(anc["patient_id"])
+    d = pd.DataFrame({"patient_id": ids.get_indexer(dates["patient_id"]), "_d": dates[date_col].to_numpy(),
+                      "_i": np.arange(len(dates))})
+    known = d["patient_id"].to_numpy() >= 0
+    first = np.where(known, anc["first_treatment_date"].to_numpy()[d["patient_id"]], np.datetime64("NaT"))
+    ll = np.where(known, anc["later_line_start"].to_numpy()[d["patient_id"]], np.datetime64("NaT"))
+    eof = anc["end_of_followup"].to_numpy()
 
-    t = treatments[["patient_id", "phase", "start_date", "end_date"]].sort_values(
-        ["patient_id", "start_date"]).copy()
+    t = pd.DataFrame({"patient_id": ids.get_indexer(treatments["patient_id"]), "phase": treatments["phase"].to_numpy(),
+                      "start_date": treatments["start_date"].to_numpy(), "end_date": treatments["end_date"].to_numpy()})
+    t = t[t["patient_id"] >= 0].sort_values(["patient_id", "start_date"], kind="stable")
     t["_next_start"] = t.groupby("patient_id")["start_date"].shift(-1)
-    # next phase starting strictly later (a transplant and a phase on the same day: skip it)
-    t["_eof"] = t["patient_id"].map(eof)
+    t["_eof"] = eof[t["patient_id"].to_numpy()]
     end = t["end_date"].fillna(t["_eof"])
     is_tx = t["phase"] == "transplant"
     t["_end_incl"] = end.where(~is_tx, t["_eof"])
     t["_end_excl"] = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]").where(~is_tx, t["_next_start"])
-    x = d.merge(t, on="patient_id", how="inner")
-    cover = (x["_d"] >= x["start_date"]) & (
-        (x["_end_excl"].notna() & (x["_d"] < x["_end_excl"]))
-        | (x["_end_excl"].isna() & (x["_d"] <= x["_end_incl"]))
-    )
-    x = x[cover].sort_values(["_i", "start_date"]).drop_duplicates("_i", keep="last")
-    phase = pd.Series("off_treatment", index=np.arange(len(d)), dtype="object")
-    phase[x["_i"].to_numpy()] = x["phase"].to_numpy()
-    phase = phase.to_numpy()
-    phase = np.where(first.isna().to_numpy() | (d["_d"] < first).to_numpy(), "pre_treatment", phase)
-    phase = np.where(ll.notna().to_numpy() & (d["_d"] >= ll).to_numpy(), "later_line", phase)
+    t = t[["patient_id", "phase", "start_date", "_end_incl", "_end_excl"]].sort_values("start_date", kind="stable")
+    ds = d.sort_values("_d", kind="stable")
+    x = pd.merge_asof(ds, t, left_on="_d", right_on="start_date", by="patient_id", direction="backward")
+    hit = _covers(x).to_numpy()
+    phase = np.full(len(d), "off_treatment", dtype=object)
+    phase[x["_i"].to_numpy()[hit]] = x["phase"].to_numpy()[hit]
+    rest = x.loc[~hit, ["patient_id", "_d", "_i"]]
+    if len(rest):
+        y = rest.merge(t, on="patient_id", how="inner")
+        y = y[_covers(y)].sort_values(["_i", "start_date"], kind="stable").drop_duplicates("_i", keep="last")
+        phase[y["_i"].to_numpy()] = y["phase"].to_numpy()
+    dd = d["_d"].to_numpy()
+    phase = np.where(np.isnat(first) | (dd < first), "pre_treatment", phase)
+    phase = np.where(~np.isnat(ll) & (dd >= ll), "later_line", phase)
     return pd.Series(phase, index=dates.index, dtype="object")
