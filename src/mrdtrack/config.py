@@ -26,6 +26,7 @@ DURIE2006 = "Durie et al., Leukemia 2006;20:1467-73"
 RAJKUMAR2011 = "Rajkumar et al., Blood 2011;117:4691-5"
 ALONSO2020 = "Alonso et al., Blood Adv 2020;4(10):2163-71"
 CONVENTION = "mrdtrack convention (docs/response-rules.md)"
+CONTRACT = "mrdtrack data contract (spec/data-contract.md)"
 
 
 def _f(default: Any, source: str, doc: str) -> Any:
@@ -37,6 +38,10 @@ class Config:
     """The resolved analysis configuration (all thresholds and windows)."""
 
     profile: str = _f("imwg2016", CONVENTION, "name of the profile the values started from")
+
+    # --- data contract (spec/data-contract.md, consistency rules)
+    pre_diagnosis_days: int = _f(90, CONTRACT, "no dated row may lie more than this many days before diagnosis_date")
+    max_cell_chars: int = _f(10_000, CONVENTION, "a cell longer than this many characters is an error (corrupt or misaligned file)")
 
     # --- assessments and baseline (imwg-response.md sections 1-2)
     assessment_window_days: int = _f(7, CONVENTION, "results within this many days of the first ungrouped result form one assessment")

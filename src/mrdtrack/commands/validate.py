@@ -1,0 +1,85 @@
+"""``mrdtrack validate COHORT``: check a cohort against the data contract (spec/cli.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mrdtrack.commands.common import DataCutOpt, guarded
+from mrdtrack.errors import UserError
+from mrdtrack.io.read import read_cohort
+
+FORMATS = ("table", "csv", "json")
+SHOWN = ["file", "row", "column", "value", "message", "severity"]
+HEADERS = {"message": "problem"}
+
+
+def count_line(issues: pd.DataFrame, counts: dict) -> str:
+    """'2 errors, 1 warning, 0 excluded in 6 patients' (the line under the problem table)."""
+    n = issues["severity"].value_counts()
+    e, w, x = (int(n.get(k, 0)) for k in ("error", "warning", "excluded"))
+    plural = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
+    patients = counts.get("patients_in")
+    where = f" in {plural(patients, 'patient')}" if patients is not None else ""
+    verdict = "valid" if e == 0 else "not valid"
+    return f"{plural(e, 'error')}, {plural(w, 'warning')}, {x} excluded{where}: cohort is {verdict}"
+
+
+def render_table(issues: pd.DataFrame, console: Console) -> None:
+    table = Table(show_lines=False, header_style="bold")
+    for c in SHOWN:
+        table.add_column(HEADERS.get(c, c), overflow="fold")
+    colour = {"error": "red", "warning": "yellow", "excluded": "cyan"}
+    for rec in issues[SHOWN].itertuples(index=False):
+        cells = ["" if pd.isna(v) else str(v) for v in rec]
+        cells[-1] = f"[{colour.get(cells[-1], 'white')}]{cells[-1]}[/]"
+        table.add_row(*cells)
+    console.print(table)
+
+
+def print_problems(issues: pd.DataFrame, console: Console | None = None) -> None:
+    """The problem table on stderr (used by the commands that stop on validation errors)."""
+    from mrdtrack.commands.common import err_console
+
+    render_table(issues, console or err_console)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        "validate",
+        help="Check a cohort folder (or .xlsx workbook) against the data contract and list every problem.\n\n"
+             "Exit status 2 when any problem is an error, 0 otherwise (warnings alone pass).\n\n"
+             "Example: mrdtrack validate examples/cohort --format csv > problems.csv",
+    )
+    @guarded
+    def validate(
+        cohort: Annotated[Path, typer.Argument(help="Cohort folder of .csv/.parquet tables, or an .xlsx workbook.")],
+        data_cut: DataCutOpt = None,
+        fmt: Annotated[str, typer.Option("--format", help="Output: table (default), csv or json.")] = "table",
+    ) -> None:
+        if fmt not in FORMATS:
+            raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
+        result = read_cohort(cohort, data_cut=data_cut)
+        issues = result.issues
+        line = count_line(issues, result.counts)
+        if fmt == "csv":
+            issues[SHOWN].to_csv(sys.stdout, index=False, lineterminator="\n")
+            typer.echo(line, err=True)
+        elif fmt == "json":
+            recs = [{k: (None if pd.isna(v) else (int(v) if k == "row" else v)) for k, v in r.items()}
+                    for r in issues[SHOWN + ["table", "patient_id"]].to_dict("records")]
+            typer.echo(json.dumps({"issues": recs, "counts": result.counts, "summary": line}, indent=1))
+        else:
+            console = Console(soft_wrap=False)
+            if len(issues):
+                render_table(issues, console)
+            console.print(line, highlight=False)
+        if result.has_errors:
+            raise typer.Exit(2)

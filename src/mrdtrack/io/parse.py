@@ -1,0 +1,143 @@
+"""Turn raw cells (text, or typed by Parquet/xlsx/a DataFrame) into typed columns, vectorised.
+
+spec/data-contract.md: dates are ISO 8601 (``YYYY-MM-DD``), native xlsx date cells are dates,
+blank cells are missing. Each parser returns the typed column and, per row, the reason the cell
+could not be parsed (NA when it parsed or was blank), so the validator reports type errors
+instead of crashing on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+
+STRING = pd.StringDtype("pyarrow")
+SHOW_CHARS = 50
+_ISO_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_TIME_PART = r"[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"
+_NO_TIME_KINDS = {"string", "floating", "integer", "mixed-integer-float", "decimal", "boolean", "empty"}
+
+
+def shown(text: pd.Series) -> pd.Series:
+    """Cell text as shown in a message: at most SHOW_CHARS characters."""
+    t = text.astype(STRING)
+    long = t.str.len() > SHOW_CHARS
+    if long.any():
+        t = t.where(~long, t.str.slice(0, SHOW_CHARS) + "...")
+    return t
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    """Cells as stripped text (pyarrow strings), blank -> NA. Typed columns are rendered."""
+    if isinstance(s.dtype, pd.StringDtype):
+        t = s
+    elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+        t = s.dt.strftime("%Y-%m-%d").astype(STRING)
+    elif pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        t = s.astype(object).where(s.notna(), None).astype(STRING)
+    elif pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+        t = s.astype(STRING)  # text cells with None/NaN for blanks: one conversion
+    else:
+        mask = s.notna().to_numpy()
+        vals = s[mask]
+        kind = pd.api.types.infer_dtype(vals, skipna=True) if len(vals) else "empty"
+        is_time = np.zeros(len(vals), dtype=bool)
+        if kind not in _NO_TIME_KINDS:  # only mixed or date-like cells need a per-cell look
+            is_time = vals.map(lambda v: isinstance(v, (dt.date, pd.Timestamp))).to_numpy(dtype=bool)
+        text = vals.astype(str)
+        if is_time.any():
+            text[is_time] = text[is_time].str.replace(_TIME_PART, "", regex=True)
+        t = pd.Series(pd.NA, index=s.index, dtype=STRING)
+        t[mask] = text.astype(STRING).to_numpy()
+    t = t.str.strip()
+    return t.mask(t == "")
+
+
+def _factorized(t: pd.Series, fn) -> pd.Series:
+    """Apply a vectorised parser to the distinct values only (dates and codes repeat a lot)."""
+    codes, uniques = pd.factorize(t, use_na_sentinel=True)
+    parsed = fn(pd.Series(np.asarray(uniques, dtype=object)))
+    out = parsed.to_numpy()[np.where(codes < 0, 0, codes)] if len(parsed) else \
+        np.full(len(t), np.nan).astype(parsed.dtype)
+    res = pd.Series(out, index=t.index)
+    return res.where(codes >= 0)
+
+
+def _no_reason(s: pd.Series) -> pd.Series:
+    """Per-row reasons, all None: object dtype, since setting a few cells of an Arrow column copies it."""
+    return pd.Series(np.full(len(s), None, dtype=object), index=s.index, dtype=object)
+
+
+def _date_reason(text: str) -> str:
+    if _ISO_LIKE.match(text):
+        y, m, d = (int(x) for x in text.split("-"))
+        try:
+            dt.date(y, m, d)
+        except ValueError:
+            return f"date '{text}' does not exist"
+        return f"date '{text}' is outside the supported range (years 1678-2261)"
+    return f"value '{text}' is not a date (expected YYYY-MM-DD)"
+
+
+def parse_date(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(dates as datetime64[ns], cell text, reason the cell is not a date or NA)."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        d = s.dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
+        d = d.astype("datetime64[ns]").dt.normalize()
+        return d, d, _no_reason(s)  # typed dates: the "text" serves only to tell blank cells
+    t = as_text(s)
+    d = _factorized(t, lambda u: pd.to_datetime(u, format="%Y-%m-%d", errors="coerce"))
+    d = pd.to_datetime(d).astype("datetime64[ns]")
+    reason = _no_reason(s)
+    fail = (t.notna() & d.isna()).to_numpy()
+    if fail.any():
+        reason[fail] = shown(t[fail]).map(_date_reason).to_numpy(dtype=object)
+    return d, t, reason
+
+
+def parse_number(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(float64 values, cell text, reason the cell is not a (finite) number or NA)."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        v = s.astype("float64")
+        t = as_text(s)
+    else:
+        t = as_text(s)
+        if s.dtype == object:
+            # numbers keep their native value (xlsx/DataFrame cells); text that fails is retried stripped
+            v = pd.to_numeric(s, errors="coerce").astype("float64")
+            retry = (v.isna() & t.notna()).to_numpy()
+            if retry.any():
+                v[retry] = pd.to_numeric(t[retry], errors="coerce").astype("float64").to_numpy()
+            v = v.where(t.notna())
+        else:
+            v = pd.to_numeric(t, errors="coerce").astype("float64")
+    v = v.where(np.isfinite(v.to_numpy(dtype="float64", na_value=np.nan)))
+    reason = _no_reason(s)
+    fail = (t.notna() & v.isna()).to_numpy()
+    if fail.any():
+        reason[fail] = ("value '" + shown(t[fail]) + "' is not a number").to_numpy(dtype=object)
+    return v, t, reason
+
+
+def range_text(minimum, maximum, min_exclusive: bool) -> str:
+    lo = "" if minimum is None else f"{'>' if min_exclusive else '>='} {minimum:g}"
+    hi = "" if maximum is None else f"<= {maximum:g}"
+    return " and ".join(x for x in (lo, hi) if x)
+
+
+def out_of_range(v: pd.Series, minimum, maximum, min_exclusive: bool) -> np.ndarray:
+    x = v.to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.zeros(len(x), dtype=bool)
+    if minimum is not None:
+        bad |= (x <= minimum) if min_exclusive else (x < minimum)
+    if maximum is not None:
+        bad |= x > maximum
+    return bad & ~np.isnan(x)
+
+
+def number_text(x: pd.Series) -> pd.Series:
+    """Numbers as short text for messages (``%g``)."""
+    return x.map(lambda f: f"{f:g}").astype(STRING)

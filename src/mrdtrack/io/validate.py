@@ -1,0 +1,594 @@
+"""Validate raw tables against the data contract and build the normalised Cohort (vectorised).
+
+spec/data-contract.md: every breach is collected (never stop at the first), each naming file,
+row, column and the problem. Rule order: columns -> cell types, categories, ranges, units ->
+data cut -> duplicates and orphans -> dates against diagnosis and death, phase order, conflicting
+lab results, one first-line maintenance, light chain when FLC exists -> exclusion (cli.md
+``--exclude-invalid``). Consistency rules only look at rows whose cells parsed, so one bad cell
+gives one message, not a cascade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mrdtrack.cohort import LAB_COLUMNS, Cohort, empty_table
+from mrdtrack.config import Config
+from mrdtrack.contract import CATEGORY, DATE, INTEGER, LAB_TESTS, NUMBER, REQUIRED_TABLES, ROW, TABLES
+from mrdtrack.io.parse import STRING, as_text, out_of_range, parse_date, parse_number, range_text, shown
+from mrdtrack.io.sources import RawTable
+from mrdtrack.issues import ISSUE_COLUMNS
+
+FILE_ISSUE_COLUMNS = ISSUE_COLUMNS + ["file"]
+DATE_COLUMNS = {"treatments": ("start_date", "end_date"), "labs": ("date",), "mrd": ("date",),
+                "events": ("date",), "imaging": ("date",), "responses": ("date",)}
+RESERVED = {ROW, "value_num", "value_text"}
+FLC_TESTS = ("flc_kappa", "flc_lambda")
+
+
+@dataclass
+class ReadResult:
+    """What reading a cohort gives: the Cohort (None when it has errors), issues, counts, sources."""
+
+    cohort: Cohort | None
+    issues: pd.DataFrame
+    counts: dict = field(default_factory=dict)
+    sources: dict = field(default_factory=dict)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool((self.issues["severity"] == "error").any())
+
+
+class _Lazy:
+    """A per-row text computed only for the flagged rows (messages cost nothing when all is well)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, idx: np.ndarray) -> pd.Series:
+        return self.fn(idx)
+
+
+def _at(part, idx: np.ndarray):
+    if isinstance(part, _Lazy):
+        return part(idx)
+    if isinstance(part, pd.Series):
+        sub = part.iloc[idx]
+        return sub.astype(object).where(sub.notna(), None).astype(STRING).reset_index(drop=True)
+    return part
+
+
+def cat(*parts) -> _Lazy:
+    """Concatenate text and per-row parts into one message per flagged row (NA where a part is NA)."""
+    def fn(idx):
+        out = None
+        for part in parts:
+            v = _at(part, idx)
+            out = v if out is None else out + v
+        return out
+    return _Lazy(fn)
+
+
+def _shown(s: pd.Series) -> _Lazy:
+    return _Lazy(lambda idx: shown(s.iloc[idx]).reset_index(drop=True))
+
+
+def _iso(d) -> str:
+    return "" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d")
+
+
+def _iso_series(d: pd.Series) -> _Lazy:
+    return _Lazy(lambda idx: d.iloc[idx].dt.strftime("%Y-%m-%d").astype(STRING).reset_index(drop=True))
+
+
+class _Table:
+    """Working state of one table: parsed columns, per-row flags and its issues."""
+
+    def __init__(self, raw: RawTable):
+        self.name, self.file, self.raw = raw.name, raw.file, raw.frame.reset_index(drop=True)
+        self.rows = np.asarray(raw.rows, dtype="int64")
+        self.n = len(self.raw)
+        self.cols: dict[str, pd.Series] = {}
+        self.text: dict[str, pd.Series] = {}
+        self.pid = pd.Series(pd.NA, index=range(self.n), dtype=STRING)
+        self.bad = np.zeros(self.n, dtype=bool)
+        self.dup = np.zeros(self.n, dtype=bool)
+        self.cut = np.zeros(self.n, dtype=bool)
+        self.issues: list[pd.DataFrame] = []
+
+    def ok(self) -> np.ndarray:
+        """Rows still in play for consistency rules."""
+        return ~self.bad & ~self.dup & ~self.cut & self.pid.notna().to_numpy()
+
+    def report(self, severity: str, mask, column: str | None, value, message) -> None:
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if not len(idx):
+            return
+
+        def pick(x):
+            if isinstance(x, (pd.Series, _Lazy)):
+                v = _at(x, idx)
+                return v.astype(object).where(v.notna(), None).to_numpy()
+            return x
+
+        self.issues.append(pd.DataFrame({
+            "severity": severity, "table": self.name, "row": self.rows[idx],
+            "patient_id": pick(self.pid), "column": column, "value": pick(value),
+            "message": pick(message), "file": self.file, "_i": idx}))
+        if severity == "error":
+            self.bad[idx] = True
+
+
+# ------------------------------------------------------------------------------- cells and columns
+def _check_columns(t: _Table) -> str | None:
+    """Required columns present; reserved names dropped. Returns a fatal message or None."""
+    spec = TABLES[t.name]
+    present = list(t.raw.columns)
+    reserved = [c for c in present if c in RESERVED]
+    for c in reserved:
+        t.issues.append(pd.DataFrame([{"severity": "warning", "table": t.name, "row": None, "patient_id": None,
+                                       "column": c, "value": None, "file": t.file, "_i": -1,
+                                       "message": f"column '{c}' is a reserved name and was ignored"}]))
+    t.raw = t.raw.drop(columns=reserved)
+    missing = [c.name for c in spec.columns if c.always_required and c.name not in t.raw.columns]
+    if missing:
+        found = ", ".join(str(c) for c in present[:12]) or "none"
+        return ("required column " + ", ".join(f"'{m}'" for m in missing) + f" is missing (found: {found})")
+    return None
+
+
+def _long_cells(t: _Table, limit: int) -> None:
+    """Cells longer than ``limit`` characters: a corrupt or misaligned file, reported not parsed."""
+    for c in t.raw.columns:
+        s = t.raw[c]
+        if not (isinstance(s.dtype, pd.StringDtype) or s.dtype == object):
+            continue
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "mixed", "mixed-integer"):
+            continue  # no text cells (numbers, dates from a typed frame)
+        n = (s if isinstance(s.dtype, pd.StringDtype) else as_text(s)).str.len()  # Arrow: vectorised
+        long = (n.fillna(0) > limit).to_numpy(dtype=bool)
+        if long.any():
+            t.report("error", long, c, _shown(s),
+                     cat("value is too long (", n.astype("Int64").astype(STRING), f" characters; at most {limit})"))
+            t.raw.loc[long, c] = None  # the cell is reported; parsing it again would repeat the message
+
+
+def _missing(t: _Table, col: str, text: pd.Series, mask=None) -> None:
+    m = text.isna().to_numpy()
+    if mask is not None:
+        m &= mask
+    t.report("error", m, col, None, "required value is missing")
+
+
+def _parse_columns(t: _Table) -> None:
+    """Type, category and range of every contract column (labs value/unit are done per test)."""
+    for c in TABLES[t.name].columns:
+        if t.name == "labs" and c.name in ("value", "unit"):
+            continue
+        raw = t.raw[c.name] if c.name in t.raw.columns else pd.Series(pd.NA, index=range(t.n), dtype=STRING)
+        if c.type == DATE:
+            val, text, reason = parse_date(raw)
+            t.report("error", reason.notna(), c.name, _shown(text), reason)
+        elif c.type in (NUMBER, INTEGER):
+            val, text, reason = parse_number(raw)
+            t.report("error", reason.notna(), c.name, _shown(text), reason)
+            if c.type == INTEGER:
+                frac = val.notna().to_numpy() & (np.mod(val.to_numpy(na_value=0.0), 1) != 0)
+                t.report("error", frac, c.name, _shown(text), cat("value '", _shown(text), "' is not a whole number"))
+                val = val.where(~frac)
+            oor = out_of_range(val, c.minimum, c.maximum, c.min_exclusive)
+            rng = range_text(c.minimum, c.maximum, c.min_exclusive)
+            t.report("error", oor, c.name, _shown(text),
+                     cat("value ", _shown(text), f" is out of range for {c.name} (must be {rng})"))
+            val = val.where(~oor)
+        else:
+            text = as_text(raw)
+            val = text
+            if c.type == CATEGORY and c.allowed:
+                unknown = (text.notna() & ~text.isin(c.allowed)).to_numpy()
+                t.report("error", unknown, c.name, _shown(text),
+                         cat("unknown value '", _shown(text), f"' for {c.name} (accepted: {', '.join(c.allowed)})"))
+                val = text.mask(unknown)
+        if c.always_required:
+            _missing(t, c.name, text)
+        t.cols[c.name], t.text[c.name] = val, text
+        if c.name == "patient_id":  # first column of every table: later messages carry it
+            t.pid = val
+
+
+def _parse_lab_values(t: _Table) -> None:
+    """Per test: numeric value in an accepted unit (normalised to the canonical unit) or text value."""
+    test = t.cols["test"]
+    known = test.notna().to_numpy()
+    unknown = (test.notna() & ~test.isin(list(LAB_TESTS))).to_numpy()
+    # the generic category check does not apply (test has no 'allowed' in the schema): do it here
+    t.report("error", unknown, "test", _shown(test),
+             cat("unknown test '", _shown(test), f"' (accepted: {', '.join(LAB_TESTS)})"))
+    known &= ~unknown
+    numeric_tests = [k for k, v in LAB_TESTS.items() if v.numeric]
+    is_num = known & test.isin(numeric_tests).to_numpy()
+    is_txt = known & ~is_num
+
+    raw_v = t.raw["value"]
+    num, vtext, reason = parse_number(raw_v)
+    _missing(t, "value", vtext, known)
+    t.report("error", is_num & reason.notna().to_numpy(), "value", _shown(vtext), reason)
+
+    raw_u = t.raw["unit"] if "unit" in t.raw.columns else pd.Series(pd.NA, index=range(t.n), dtype=STRING)
+    unit = as_text(raw_u)
+    key = (test.fillna("") + "\x1f" + unit.fillna("").str.lower()).astype(STRING)
+    lookup = {f"{k}\x1f{u.lower()}": (f, lt.canonical_unit) for k, lt in LAB_TESTS.items() for u, f in lt.units.items()}
+    codes, uniq = pd.factorize(key)
+    factor = np.array([lookup.get(u, (np.nan, None))[0] for u in uniq] + [np.nan])[codes]
+    canonical = np.array([lookup.get(u, (np.nan, None))[1] for u in uniq] + [None], dtype=object)[codes]
+    no_unit = is_num & unit.isna().to_numpy()
+    bad_unit = is_num & unit.notna().to_numpy() & np.isnan(factor)
+    units_of = {k: ", ".join(v.units) for k, v in LAB_TESTS.items() if v.numeric}
+    accepted = _Lazy(lambda idx: test.iloc[idx].astype(object).map(units_of).astype(STRING).reset_index(drop=True))
+    t.report("error", no_unit, "unit", None, cat("unit missing for ", test, " (accepted: ", accepted, ")"))
+    t.report("error", bad_unit, "unit", _shown(unit),
+             cat("unknown unit '", _shown(unit), "' for ", test, " (accepted: ", accepted, ")"))
+    value_num = num.to_numpy() * factor
+    ok_num = is_num & ~np.isnan(value_num)
+    # range by test, on the canonical value (the bounds are unit-free: 0 and 100 %)
+    for name, lt in LAB_TESTS.items():
+        if not lt.numeric:
+            continue
+        m = ok_num & (test == name).fillna(False).to_numpy(dtype=bool)
+        if not m.any():
+            continue
+        oor = m & out_of_range(pd.Series(value_num), lt.minimum, lt.maximum, lt.min_exclusive)
+        rng = range_text(lt.minimum, lt.maximum, lt.min_exclusive)
+        t.report("error", oor, "value", _shown(vtext), cat("value ", _shown(vtext), f" is out of range for {name} (must be {rng})"))
+        ok_num &= ~oor
+    # text tests
+    allowed = {k: v.values for k, v in LAB_TESTS.items() if not v.numeric}
+    ok_txt = is_txt & vtext.notna().to_numpy()
+    for name, vals in allowed.items():
+        m = ok_txt & (test == name).fillna(False).to_numpy(dtype=bool)
+        if not m.any():
+            continue
+        wrong = m & ~vtext.isin(vals).to_numpy()
+        t.report("error", wrong, "value", _shown(vtext),
+                 cat("unknown value '", _shown(vtext), f"' for {name} (accepted: {', '.join(vals)})"))
+        ok_txt &= ~wrong
+    t.report("warning", is_txt & unit.notna().to_numpy(), "unit", _shown(unit),
+             cat("unit '", _shown(unit), "' ignored: ", test, " has no unit"))
+    t.text["value"] = vtext
+    t.cols["value_num"] = pd.Series(np.where(ok_num, value_num, np.nan), dtype="float64")
+    t.cols["value_text"] = vtext.where(ok_txt)
+    t.cols["unit"] = pd.Series(np.where(ok_num, canonical, None), dtype=object)
+
+
+def _mrd_level_rule(t: _Table) -> None:
+    detected = (t.cols["result"] == "detected").fillna(False).to_numpy(dtype=bool)
+    no_level = detected & t.cols["level"].isna().to_numpy() & t.text["level"].isna().to_numpy()
+    t.report("error", no_level, "level", None, "level missing: result is 'detected'")
+
+
+# ---------------------------------------------------------------------------------------- data cut
+def _latest_date(tables: dict[str, _Table]) -> pd.Timestamp:
+    latest = pd.NaT
+    for t in tables.values():
+        cols = ("diagnosis_date",) if t.name == "patients" else DATE_COLUMNS.get(t.name, ())
+        for c in cols:
+            d = t.cols[c][~t.bad]
+            if d.notna().any():
+                m = d.max()
+                latest = m if pd.isna(latest) else max(latest, m)
+    return latest
+
+
+def _apply_cut(tables: dict[str, _Table], cut: pd.Timestamp) -> None:
+    for t in tables.values():
+        if t.name == "patients" or pd.isna(cut):
+            continue
+        first = DATE_COLUMNS[t.name][0]
+        d = t.cols[first]
+        after = (~t.bad & (d > cut).to_numpy())
+        t.report("excluded", after, first, _iso_series(d),
+                 cat("dated ", _iso_series(d), f", after the data cut {_iso(cut)}: not used"))
+        t.cut |= after
+        if t.name == "treatments":
+            end = t.cols["end_date"]
+            late = ~t.bad & ~t.cut & (end > cut).to_numpy()
+            t.report("warning", late, "end_date", _iso_series(end),
+                     cat("end_date ", _iso_series(end), f" is after the data cut {_iso(cut)}: the phase is "
+                         "treated as ongoing at the data cut"))
+            t.cols["end_date"] = end.mask(late)
+            t.cols["end_reason"] = t.cols["end_reason"].mask(late)
+
+
+# ------------------------------------------------------------------------------------- consistency
+def _key_frame(t: _Table, cols: list[str]) -> pd.DataFrame:
+    """Compact, hashable columns for duplicate detection (codes for text, int64 for dates)."""
+    out = {}
+    for c in cols:
+        s = t.cols[c]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            out[c] = s.to_numpy(dtype="datetime64[ns]").view("int64")
+        elif pd.api.types.is_float_dtype(s.dtype):
+            out[c] = s.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            out[c] = pd.factorize(s, use_na_sentinel=True)[0]
+    return pd.DataFrame(out)
+
+
+def _rows_list(t: _Table, mask: np.ndarray, keys: pd.DataFrame) -> pd.Series:
+    """For flagged rows: 'rows a, b, c' of every row sharing their key (small subsets only)."""
+    sub = keys[mask].copy()
+    sub["_row"] = t.rows[mask]
+    cols = list(keys.columns)
+    joined = sub.groupby(cols, dropna=False)["_row"].agg(lambda r: ", ".join(str(x) for x in sorted(r)))
+    return sub.join(joined.rename("_rows"), on=cols)["_rows"].reindex(np.flatnonzero(mask))
+
+
+def _dup_within(keys: pd.DataFrame, ok: np.ndarray, keep) -> np.ndarray:
+    """duplicated() among the rows in play only."""
+    out = np.zeros(len(keys), dtype=bool)
+    out[np.flatnonzero(ok)] = keys[ok].duplicated(keep=keep).to_numpy()
+    return out
+
+
+def _exact_duplicates(t: _Table, cols: list[str]) -> None:
+    ok = ~t.bad & ~t.cut & t.pid.notna().to_numpy()
+    keys = _key_frame(t, cols)
+    dup = _dup_within(keys, ok, "first")
+    if dup.any():
+        involved = _dup_within(keys, ok, False)
+        msg = pd.Series(None, index=range(t.n), dtype=object)
+        msg[np.flatnonzero(involved)] = _rows_list(t, involved, keys).to_numpy()
+        t.report("warning", dup, None, None, cat("exact duplicate row (rows ", msg, "): counted once"))
+        t.dup |= dup
+
+
+def _patients_rules(p: _Table) -> set:
+    """Duplicate patients. Returns the patient_ids with a duplicate (patient-level errors)."""
+    _exact_duplicates(p, [c.name for c in TABLES["patients"].columns])
+    live = ~p.dup & p.pid.notna().to_numpy()
+    dupe = live & p.pid.where(live).duplicated(keep=False).to_numpy() & p.pid.notna().to_numpy()
+    if dupe.any():
+        rows = _rows_list(p, dupe, _key_frame(p, ["patient_id"]))
+        msg = pd.Series(None, index=range(p.n), dtype=object)
+        msg[np.flatnonzero(dupe)] = rows.to_numpy()
+        p.report("error", dupe, "patient_id", p.pid, cat("duplicate patient_id '", _shown(p.pid), "' (rows ", msg, ")"))
+    return set(p.pid[dupe].dropna())
+
+
+def _orphans(t: _Table, known: pd.Series) -> None:
+    # every row naming a patient, even one with other errors: an unknown id is its own problem
+    ok = ~t.cut & t.pid.notna().to_numpy()
+    orphan = ok & ~t.pid.isin(known).to_numpy()
+    t.report("error", orphan, "patient_id", _shown(t.pid),
+             cat("patient_id '", _shown(t.pid), "' is not in patients"))
+
+
+def _dates_in_life(t: _Table, diag: pd.Series, death: pd.Series, pre_days: int) -> None:
+    """No date before diagnosis_date - pre_days, none after death (data-contract.md)."""
+    d_of = t.pid.astype(object).map(diag)
+    x_of = t.pid.astype(object).map(death)
+    for c in DATE_COLUMNS[t.name]:
+        ok = t.ok()
+        d = t.cols[c]
+        early = ok & (d < d_of - pd.Timedelta(days=pre_days)).to_numpy()
+        t.report("error", early, c, _iso_series(d),
+                 cat("date ", _iso_series(d), f" is more than {pre_days} days before diagnosis_date ",
+                     _iso_series(d_of)))
+        after = t.ok() & (d > x_of).to_numpy()
+        t.report("error", after, c, _iso_series(d), cat("date ", _iso_series(d), " is after death on ", _iso_series(x_of)))
+
+
+def _phase_order(t: _Table) -> None:
+    s, e = t.cols["start_date"], t.cols["end_date"]
+    wrong = t.ok() & (e < s).to_numpy()
+    t.report("error", wrong, "end_date", _iso_series(e),
+             cat("end_date ", _iso_series(e), " is before start_date ", _iso_series(s)))
+
+
+def _lab_conflicts(t: _Table) -> None:
+    ok = t.ok()
+    keys = _key_frame(t, ["patient_id", "date", "test"])
+    conflict = _dup_within(keys, ok, False)
+    if conflict.any():
+        rows = _rows_list(t, conflict, keys)
+        msg = pd.Series(None, index=range(t.n), dtype=object)
+        msg[np.flatnonzero(conflict)] = rows.to_numpy()
+        t.report("error", conflict, "value", _shown(t.text["value"]),
+                 cat("conflicting ", t.cols["test"], " results on ", _iso_series(t.cols["date"]), " (rows ", msg, ")"))
+
+
+def _one_first_line_maintenance(t: _Table) -> set:
+    ok = t.ok()
+    phase = t.cols["phase"].astype(object)
+    ll = t.cols["start_date"][ok & (phase == "later_line").to_numpy()].groupby(
+        t.pid[ok & (phase == "later_line").to_numpy()].astype(object)).min()
+    start = t.cols["start_date"]
+    ll_of = t.pid.astype(object).map(ll)
+    first_line = ok & (phase == "maintenance").to_numpy() & (ll_of.isna() | (start < ll_of)).to_numpy()
+    pid_m = t.pid.where(first_line)
+    many = first_line & pid_m.duplicated(keep=False).to_numpy() & pid_m.notna().to_numpy()
+    if many.any():
+        rows = _rows_list(t, many, _key_frame(t, ["patient_id"]))
+        msg = pd.Series(None, index=range(t.n), dtype=object)
+        msg[np.flatnonzero(many)] = rows.to_numpy()
+        t.report("error", many, "phase", "maintenance",
+                 cat("more than one first-line maintenance row for this patient (rows ", msg, ")"))
+    return set(t.pid[many].dropna())
+
+
+def _light_chain_rule(p: _Table, labs: _Table | None) -> None:
+    if labs is None:
+        return
+    ok = labs.ok()
+    flc = labs.pid[ok & labs.cols["test"].isin(FLC_TESTS).to_numpy()].dropna().unique()
+    live = ~p.bad & ~p.dup & p.pid.notna().to_numpy()
+    need = live & p.cols["light_chain"].isna().to_numpy() & p.text["light_chain"].isna().to_numpy() \
+        & p.pid.isin(flc).to_numpy()
+    p.report("error", need, "light_chain", None, "light_chain is missing but the patient has FLC results")
+
+
+# ----------------------------------------------------------------------------------------- cohort
+def _typed_out(t: _Table, used: np.ndarray) -> pd.DataFrame:
+    spec = TABLES[t.name]
+    out = {}
+    names = LAB_COLUMNS[:-1] if t.name == "labs" else spec.column_names
+    for c in names:
+        s = t.cols[c][used] if c in t.cols else pd.Series(None, index=np.flatnonzero(used), dtype=object)
+        if isinstance(s.dtype, pd.StringDtype):
+            s = pd.Series(s.to_numpy(dtype=object, na_value=None), dtype=object)
+        out[c] = s.reset_index(drop=True)
+    df = pd.DataFrame(out)
+    df[ROW] = t.rows[used]
+    contract = set(spec.column_names) | set(LAB_COLUMNS)
+    for extra in [c for c in t.raw.columns if c not in contract]:
+        df[extra] = t.raw[extra][used].reset_index(drop=True)
+    return df
+
+
+def _finish_issues(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        df = pd.DataFrame({c: pd.Series(dtype=object) for c in FILE_ISSUE_COLUMNS})
+        df["row"] = pd.array([], dtype="Int64")
+        return df
+    df = pd.concat(frames, ignore_index=True)
+    order = {n: i for i, n in enumerate(TABLES)}
+    df["_t"] = df["table"].map(order).fillna(-1)
+    df["row"] = pd.array(df["row"], dtype="Int64")
+    df = df.sort_values(["_t", "row"], kind="stable", na_position="first").reset_index(drop=True)
+    for c in ("patient_id", "column", "value", "message", "file"):
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df[FILE_ISSUE_COLUMNS]
+
+
+def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dict, data_cut,
+                 exclude_invalid: bool, config: Config, missing_file) -> ReadResult:
+    """The whole contract check over loaded tables; ``missing_file(name)`` names an absent table's file."""
+    frames: list[pd.DataFrame] = [pd.DataFrame(file_issues, columns=FILE_ISSUE_COLUMNS)] if file_issues else []
+    fatal = any(i.get("row") is None for i in file_issues)  # a bad line alone is a row error
+    broken = {i["table"] for i in file_issues if i.get("row") is None}
+    for name in REQUIRED_TABLES:
+        if name not in raw and name not in broken:
+            frames.append(pd.DataFrame([{"severity": "error", "table": name, "row": None, "patient_id": None,
+                                         "column": None, "value": None, "file": missing_file(name),
+                                         "message": f"required table '{name}' is missing"}]))
+            fatal = True
+    tables: dict[str, _Table] = {}
+    for name, r in raw.items():
+        t = _Table(r)
+        problem = _check_columns(t)
+        if problem:
+            frames.append(pd.DataFrame([{"severity": "error", "table": name, "row": None, "patient_id": None,
+                                         "column": None, "value": None, "file": t.file, "message": problem}]))
+            frames.extend(t.issues)
+            fatal = True
+            continue
+        t.pid = as_text(t.raw["patient_id"])
+        _long_cells(t, config.max_cell_chars)
+        _parse_columns(t)
+        if name == "labs":
+            _parse_lab_values(t)
+        if name == "mrd":
+            _mrd_level_rule(t)
+        tables[name] = t
+
+    cut = data_cut if data_cut is not None and pd.notna(data_cut) else _latest_date(tables)
+    _apply_cut(tables, cut)
+
+    p = tables.get("patients")
+    patient_level: dict[str, str] = {}  # patient_id -> reason the whole patient is left out
+    cut_patients: dict[str, str] = {}
+    if p is not None:
+        dupes = _patients_rules(p)
+        known = p.pid.dropna().unique()
+        live = ~p.bad & ~p.dup & p.pid.notna().to_numpy()
+        diag = pd.Series(p.cols["diagnosis_date"][live].to_numpy(), index=p.pid[live].astype(object))
+        diag = diag[~diag.index.duplicated(keep=False)]
+        if pd.notna(cut):
+            late = live & (p.cols["diagnosis_date"] > cut).to_numpy()
+            p.report("excluded", late, "diagnosis_date", _iso_series(p.cols["diagnosis_date"]),
+                     cat("diagnosis_date ", _iso_series(p.cols["diagnosis_date"]),
+                         f" is after the data cut {_iso(cut)}: patient not used"))
+            p.cut |= late
+            cut_patients = dict.fromkeys(p.pid[late].astype(object), "diagnosis after the data cut")
+        for pid in dupes:
+            patient_level[pid] = "duplicate patient_id"
+        for t in tables.values():
+            if t.name == "patients":
+                continue
+            _orphans(t, known)
+        for t in tables.values():
+            if t.name == "patients":
+                continue
+            cols = ["patient_id", "date", "test", "value_num", "value_text", "unit"] if t.name == "labs" else \
+                TABLES[t.name].column_names
+            _exact_duplicates(t, cols)
+        ev = tables.get("events")
+        death = pd.Series(dtype="datetime64[ns]")
+        if ev is not None:
+            m = ev.ok() & (ev.cols["event"] == "death").fillna(False).to_numpy(dtype=bool)
+            death = ev.cols["date"][m].groupby(ev.pid[m].astype(object)).min()
+        for t in tables.values():
+            if t.name != "patients":
+                _dates_in_life(t, diag, death, config.pre_diagnosis_days)
+        if "treatments" in tables:
+            _phase_order(tables["treatments"])
+            for pid in _one_first_line_maintenance(tables["treatments"]):
+                patient_level.setdefault(pid, "more than one first-line maintenance row")
+        if "labs" in tables:
+            _lab_conflicts(tables["labs"])
+        _light_chain_rule(p, tables.get("labs"))
+        for pid in p.pid[p.bad].dropna().astype(object).unique():
+            patient_level.setdefault(pid, "error in its patients row")
+
+    for t in tables.values():
+        frames.extend(t.issues)
+    has_errors = fatal or any((f["severity"] == "error").any() for f in frames if len(f))
+    left_out = {**cut_patients, **patient_level}
+    counts: dict = {}
+    cohort = None
+    out: dict[str, pd.DataFrame] = {}
+    for name, t in tables.items():
+        drop_pid = t.pid.isin(list(left_out)).to_numpy() if left_out else np.zeros(t.n, dtype=bool)
+        used = ~t.bad & ~t.dup & ~t.cut & ~drop_pid & t.pid.notna().to_numpy()
+        unread = sum(1 for i in file_issues if i["table"] == name and i.get("row") is not None)  # bad lines
+        counts[name] = {"rows_in": int(t.n) + unread, "rows_used": int(used.sum()),
+                        "rows_excluded": int(t.n + unread - used.sum())}
+        if exclude_invalid or (name != "patients" and cut_patients):
+            frames.append(_patient_exclusions(t, left_out if exclude_invalid else cut_patients))
+        out[name] = _typed_out(t, used)
+    counts["patients_in"] = int(p.pid.dropna().nunique()) if p is not None else 0
+    counts["patients_used"] = int(out["patients"]["patient_id"].nunique()) if p is not None else 0
+    counts["patients_excluded"] = counts["patients_in"] - counts["patients_used"]
+    issues = _finish_issues(frames)
+    if exclude_invalid:
+        row_err = (issues["severity"] == "error") & issues["row"].notna()
+        issues.loc[row_err, "severity"] = "excluded"
+    if not fatal and (exclude_invalid or not has_errors):
+        tabs = {n: out.get(n, empty_table(n)) for n in Cohort.TABLE_NAMES}
+        tabs = {n: (df if len(df.columns) else empty_table(n)) for n, df in tabs.items()}
+        cohort = Cohort(**tabs, data_cut=pd.Timestamp(cut) if pd.notna(cut) else pd.NaT, sources=dict(sources))
+    return ReadResult(cohort, issues, counts, dict(sources))
+
+
+def _patient_exclusions(t: _Table, left_out: dict[str, str]) -> pd.DataFrame:
+    """One line per table and patient left out whole: its remaining rows are not used."""
+    if not left_out:
+        return pd.DataFrame(columns=FILE_ISSUE_COLUMNS)
+    # rows already carrying their own line (errors, after the cut, duplicates) are not repeated
+    m = t.pid.isin(list(left_out)).to_numpy() & ~t.bad & ~t.cut & ~t.dup
+    if not m.any():
+        return pd.DataFrame(columns=FILE_ISSUE_COLUMNS)
+    g = pd.DataFrame({"pid": t.pid[m].astype(object), "row": t.rows[m]}).groupby("pid", sort=False)
+    agg = g["row"].agg(["size", "min"]).reset_index()
+    return pd.DataFrame({
+        "severity": "excluded", "table": t.name, "row": pd.array([None] * len(agg), dtype="Int64"),
+        "patient_id": agg["pid"].to_numpy(), "column": None, "value": None, "file": t.file,
+        "message": [f"patient left out ({left_out[p]}): {n} row(s) of {t.name} not used"
+                    for p, n in zip(agg["pid"], agg["size"])],
+    })
+
