@@ -1,0 +1,216 @@
+"""``mrdtrack stats km|logrank|cox|cif``: survival statistics on any CSV or Parquet table (spec/cli.md).
+
+A thin shell over :mod:`mrdtrack.stats`: reads the table, calls the core, writes CSV (or JSON when
+``--out`` ends in ``.json``), reports dropped rows and warnings on stderr. Bad input exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from mrdtrack.commands.common import err_console, guarded
+from mrdtrack.errors import UserError
+from mrdtrack.stats import (
+    KM_COLUMNS,
+    cox_fit,
+    cox_zph,
+    cumulative_incidence,
+    km_median,
+    km_table,
+    logrank_test,
+)
+from mrdtrack.stats.inputs import StatsInputError, drop_missing
+
+stats_app = typer.Typer(
+    name="stats",
+    help="Survival statistics on any table (CSV or Parquet) that agree with R's survival package.\n\n"
+         "Example: mrdtrack stats km data.csv --time futime --event death --group sex --out km.csv",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+FileArg = Annotated[Path, typer.Argument(help="Input table: .csv or .parquet.")]
+TimeOpt = Annotated[str, typer.Option("--time", help="Follow-up (stop) time column.")]
+EventOpt = Annotated[str, typer.Option("--event", help="Event column: 0/1 or true/false.")]
+StartOpt = Annotated[str | None, typer.Option("--start", help="Entry time column (delayed entry / (start, stop] rows).")]
+GroupOpt = Annotated[str | None, typer.Option("--group", help="Group column (one curve or test group per level).")]
+StrataOpt = Annotated[str | None, typer.Option("--strata", help="Stratification column.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output file: .csv, or .json for JSON.")]
+ConfLevelOpt = Annotated[float, typer.Option("--conf-level", help="Confidence level of the limits.")]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """CSV or Parquet by extension; a missing or unreadable file is the user's error."""
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(path)
+    except Exception as exc:  # a parser error names the file
+        raise UserError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+    raise UserError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv or .parquet")
+
+
+@contextmanager
+def _naming(path: Path):
+    """Prefix the core's input errors with the file they are about."""
+    try:
+        yield
+    except StatsInputError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _used(df: pd.DataFrame, columns, path: Path) -> pd.DataFrame:
+    """Drop rows missing a used column (as R does) and say how many on stderr."""
+    cols = [c for c in columns if c]
+    clean, dropped = drop_missing(df, cols)
+    if dropped:
+        err_console.print(f"{path}: dropped {dropped} row(s) with a missing value in {', '.join(cols)}",
+                          highlight=False)
+    return clean
+
+
+def _warn(warnings) -> None:
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [_clean(r) for r in df.to_dict(orient="records")]
+
+
+def write_output(out: Path, table: pd.DataFrame, payload: dict | None = None) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".json":
+        out.write_text(json.dumps(_clean(payload if payload is not None else {"rows": _records(table)}), indent=1)
+                       + "\n")
+    else:
+        table.to_csv(out, index=False, lineterminator="\n")
+
+
+def _r_strata(table: pd.DataFrame, group: str | None) -> pd.DataFrame:
+    if group:
+        table = table.assign(strata=group + "=" + table["strata"].astype(str))
+    return table
+
+
+@stats_app.command("km", help="Kaplan-Meier estimates at event times: strata,time,n_risk,n_event,survival,std_err,"
+                              "lower,upper (R summary(survfit(...), censored = FALSE)); JSON adds the medians.\n\n"
+                              "Example: mrdtrack stats km mgus2.csv --time futime --event death --group sex "
+                              "--conf-type log-log --out km.csv")
+@guarded
+def km(file: FileArg, time: TimeOpt, event: EventOpt, out: OutOpt, start: StartOpt = None, group: GroupOpt = None,
+       conf_type: Annotated[str, typer.Option("--conf-type", help="log (R default), log-log or plain.")] = "log",
+       conf_level: ConfLevelOpt = 0.95) -> None:
+    with _naming(file):
+        _km(file, time, event, out, start, group, conf_type, conf_level)
+
+
+def _km(file, time, event, out, start, group, conf_type, conf_level) -> None:
+    df = _used(read_table(file), [time, event, start, group], file)
+    table = km_table(df, time, event, start=start, group=group, conf_type=conf_type, conf_level=conf_level)
+    _warn(table.attrs.get("warnings", []))
+    table = _r_strata(table, group)[KM_COLUMNS]
+    payload = None
+    if out.suffix.lower() == ".json":
+        med = _r_strata(km_median(df, time, event, start=start, group=group, conf_type=conf_type,
+                                  conf_level=conf_level), group)
+        payload = {"conf_type": conf_type, "conf_level": conf_level, "km": _records(table),
+                   "median": _records(med), "warnings": table.attrs.get("warnings", [])}
+    write_output(out, table, payload)
+
+
+@stats_app.command("logrank", help="Log-rank test across the levels of --group, optionally stratified (R survdiff): "
+                                   "chisq,df,p; JSON adds observed and expected events per group.\n\n"
+                                   "Example: mrdtrack stats logrank mgus2.csv --time futime --event death --group sex "
+                                   "--out logrank.csv")
+@guarded
+def logrank(file: FileArg, time: TimeOpt, event: EventOpt, out: OutOpt,
+            group: Annotated[str, typer.Option("--group", help="Group column (two or more levels).")],
+            strata: StrataOpt = None) -> None:
+    with _naming(file):
+        df = _used(read_table(file), [time, event, group, strata], file)
+        res = logrank_test(df, time, event, group, strata=strata)
+    _warn(res["warnings"])
+    table = pd.DataFrame([{"chisq": res["chisq"], "df": res["df"], "p": res["p"]}])
+    payload = {"chisq": res["chisq"], "df": res["df"], "p": res["p"], "groups": _records(res["groups"]),
+               "warnings": res["warnings"]}
+    write_output(out, table, payload)
+
+
+@stats_app.command("cox", help="Cox proportional-hazards model (R coxph): term,coef,hr,se,p,lower,upper,loglik,"
+                               "concordance; JSON adds the likelihood-ratio, Wald and score tests and the "
+                               "proportional-hazards test (R cox.zph).\n\n"
+                               "Example: mrdtrack stats cox mgus2.csv --time futime --event death "
+                               "--covariates age,sex,hgb --ties efron --out cox.json\n\n"
+                               "Counting process: mrdtrack stats cox heart.csv --start start --time stop --event event "
+                               "--covariates age,surgery,transplant --categorical transplant --out cox.csv")
+@guarded
+def cox(file: FileArg, time: TimeOpt, event: EventOpt, out: OutOpt,
+        covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated covariate columns.")],
+        start: StartOpt = None, strata: StrataOpt = None,
+        categorical: Annotated[str | None, typer.Option("--categorical",
+                                                        help="Numeric columns to treat as categorical.")] = None,
+        ties: Annotated[str, typer.Option("--ties", help="efron (R default) or breslow.")] = "efron",
+        conf_level: ConfLevelOpt = 0.95) -> None:
+    covs = _split(covariates)
+    if not covs:
+        raise UserError("--covariates: give one or more column names separated by commas")
+    with _naming(file):
+        df = _used(read_table(file), [time, event, start, strata, *covs], file)
+        fit = cox_fit(df, time, event, covs, start=start, strata=strata, categorical=_split(categorical), ties=ties,
+                      conf_level=conf_level)
+    _warn(fit.warnings)
+    payload = None
+    if out.suffix.lower() == ".json":
+        payload = fit.to_dict()
+        with _naming(file):
+            payload["ph_test"] = _records(cox_zph(fit))
+    write_output(out, fit.table, payload)
+
+
+@stats_app.command("cif", help="Cumulative incidence with competing events (Aalen-Johansen; R survfit with a "
+                               "factor event): time and one cif_<cause> column per cause. --event: 0 = censored, "
+                               "any other value names the cause.\n\n"
+                               "Example: mrdtrack stats cif mgus2_events.csv --time etime --event cause --out cif.csv")
+@guarded
+def cif(file: FileArg, time: TimeOpt, out: OutOpt,
+        event: Annotated[str, typer.Option("--event", help="0 = censored; any other value names the cause.")],
+        start: StartOpt = None) -> None:
+    with _naming(file):
+        df = _used(read_table(file), [time, event, start], file)
+        table = cumulative_incidence(df, time, event, start=start)
+    write_output(out, table, {"cif": _records(table)})
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(stats_app, name="stats")
