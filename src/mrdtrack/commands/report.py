@@ -1,0 +1,58 @@
+"""``mrdtrack report COHORT --out DIR``: analyze, then the study report (report.html, figures/, tables/)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mrdtrack.commands.analyze import BatchOpt, JobsOpt, run_analyze
+from mrdtrack.commands.common import ConfigOpt, DataCutOpt, ExcludeOpt, ProfileOpt, PseudoOpt, err_console, guarded
+from mrdtrack.pipeline import DEFAULT_BATCH_SIZE
+
+
+def cohort_label(cohort_path: Path) -> str:
+    """How the report names the cohort: its folder or workbook name."""
+    p = Path(cohort_path)
+    return p.stem if p.suffix.lower() == ".xlsx" else (p.resolve().name or str(p))
+
+
+def run_report(cohort_path: Path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
+               data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
+               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1) -> Path:
+    """The whole ``report`` job: the analyze outputs plus report.html, figures/ and tables/; returns the HTML path."""
+    from mrdtrack.report import write_report
+
+    analysis = run_analyze(Path(cohort_path), Path(out_dir), profile, config_file, data_cut, exclude_invalid,
+                           pseudonymize, batch_size, jobs)
+    if not sys.stderr.isatty():
+        return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize)
+    with err_console.status("writing the report") as status:
+        return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize,
+                            progress=lambda words: status.update(f"writing the report: {words}"))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    @guarded
+    def report(
+        cohort: Annotated[Path, typer.Argument(help="Cohort folder (csv/parquet tables) or .xlsx workbook.")],
+        out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+        config: ConfigOpt = None,
+        profile: ProfileOpt = "imwg2016",
+        data_cut: DataCutOpt = None,
+        exclude_invalid: ExcludeOpt = False,
+        pseudonymize: PseudoOpt = False,
+        batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
+        jobs: JobsOpt = 1,
+    ) -> None:
+        """Analyze the cohort, then write the study report: report.html (one self-contained file), figures/, tables/.
+
+        Also writes the analyze outputs (assessments.csv, mrd.csv, patients.csv, summary.json, issues.csv).
+
+        Example: mrdtrack report examples/cohort --out out/ --profile alonso2020
+        """
+        path = run_report(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs)
+        err_console.print(f"wrote {path} (figures/ and tables/ beside it)", highlight=False)

@@ -1,0 +1,112 @@
+"""Render the study report: one self-contained ``report.html`` (inline CSS and SVG, no script).
+
+``write_report(analysis, out_dir)`` writes ``report.html``, ``figures/`` (SVG and PNG) and
+``tables/`` (CSV) and returns the path of the HTML file. Nothing is fetched by the page: no
+script, font, image or stylesheet, and no external URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from mrdtrack.report import sections
+
+#: The section ids of report.html, in order.
+SECTION_IDS = ("header", "attrition", "table1", "response-depth", "mrd", "outcomes", "data-quality", "methods")
+
+_TAG = re.compile(r"<[A-Za-z][^>]*>")
+_STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.IGNORECASE | re.DOTALL)
+_EXTERNAL_ATTR = re.compile(r"""\b(?:src|href|xlink:href|action|poster|srcset|data|background)\s*=\s*["']?\s*"""
+                            r"""(?:https?:)?//""", re.IGNORECASE)
+_EXTERNAL_CSS = re.compile(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", re.IGNORECASE)
+
+
+def template_dir() -> Path:
+    return Path(str(resources.files("mrdtrack.report") / "templates"))
+
+
+def environment() -> Environment:
+    """The jinja2 environment of the report and the patient page (autoescaping on)."""
+    return Environment(loader=FileSystemLoader(str(template_dir())), autoescape=select_autoescape(["html", "j2"]),
+                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+
+
+def stylesheet() -> str:
+    return (template_dir() / "style.css").read_text(encoding="utf-8")
+
+
+def external_references(html: str) -> list[str]:
+    """Every place in ``html`` that would make a browser fetch from elsewhere (should be none).
+
+    Looks at the attributes of every tag (``src``, ``href`` ... to ``http(s)://`` or ``//``, and
+    ``url()`` in ``style``) and at every ``<style>`` block (``url()`` to elsewhere, ``@import``);
+    text shown on the page (a message quoting a URL) is not a reference.
+    """
+    found = []
+    for tag in _TAG.finditer(html):
+        found += [m.group(0) for m in _EXTERNAL_ATTR.finditer(tag.group(0))]
+        found += [m.group(0) for m in _EXTERNAL_CSS.finditer(tag.group(0))]
+    for block in _STYLE_BLOCK.finditer(html):
+        found += [m.group(0) for m in _EXTERNAL_CSS.finditer(block.group(1))]
+    return found
+
+
+#: (template variable, section builder, words for a progress display), in page order.
+BUILDERS = (
+    ("attrition", sections.attrition_section, "patients and samples"),
+    ("table1", sections.table1_section, "Table 1"),
+    ("response", sections.response_section, "response depth"),
+    ("mrd", sections.mrd_section, "MRD figures"),
+    ("outcomes", sections.outcomes_section, "survival figures"),
+    ("quality", sections.quality_section, "data quality"),
+    ("methods", sections.methods_section, "methods"),
+)
+
+
+def render_report(analysis, out_dir: Path, cohort_label: str, pseudonymized: bool = False,
+                  progress: Callable[[str], None] | None = None) -> str:
+    """The report's HTML text; figures and tables are written under ``out_dir`` on the way.
+
+    ``progress``, when given, is called with the name of each section before it is built.
+    """
+    out = sections.Output(Path(out_dir))
+    context = {"css": stylesheet(), "pseudonymized": pseudonymized,
+               "header": sections.header_section(analysis, cohort_label)}
+    for key, build, words in BUILDERS:
+        if progress:
+            progress(words)
+        context[key] = build(analysis, out)
+    return environment().get_template("report.html.j2").render(**context)
+
+
+def remove_previous_outputs(out_dir: Path) -> None:
+    """Delete figures and tables an earlier report left in ``out_dir`` (so none is stale).
+
+    Only ``figures/*.svg``, ``figures/*.png`` and ``tables/*.csv`` are touched: those folders
+    belong to the report.
+    """
+    for folder, patterns in (("figures", ("*.svg", "*.png")), ("tables", ("*.csv",))):
+        for pattern in patterns:
+            for f in (out_dir / folder).glob(pattern):
+                if f.is_file():
+                    f.unlink()
+
+
+def write_report(analysis, out_dir: str | Path, cohort_label: str = "cohort", pseudonymized: bool = False,
+                 progress: Callable[[str], None] | None = None) -> Path:
+    """Write ``report.html`` (with ``figures/`` and ``tables/``) into ``out_dir``; return its path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_previous_outputs(out_dir)
+    html = render_report(analysis, out_dir, cohort_label, pseudonymized, progress)
+    bad = external_references(html)
+    if bad:  # a template or an input smuggled in a link: never write such a page
+        raise RuntimeError(f"report.html would reference external resources: {bad[:3]}")
+    path = out_dir / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path

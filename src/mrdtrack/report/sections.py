@@ -1,0 +1,267 @@
+"""The content of each report section, from an ``Analysis``: text, tables and figures.
+
+Each ``*_section`` function returns a plain dict the template renders; figures are written to
+``figures/`` (SVG and PNG) and tables to ``tables/`` (CSV) on the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from mrdtrack.config import Config
+from mrdtrack.io.outputs import write_csv
+from mrdtrack.report import figures, plotdata, tables
+from mrdtrack.report.fmt import estimate, label, pvalue, sci, share
+from mrdtrack.report.svg import SavedFigure, save_figure
+
+KEY_CONFIG_FIELDS = ("mrd_threshold", "progression_policy", "entry_window_before_days", "entry_window_after_days",
+                     "kinetics_log_change", "mrd_sustained_days", "landmarks_months", "conf_level", "km_conf_type")
+
+
+def to_html(df: pd.DataFrame, index: bool = False) -> str:
+    """An HTML table of ``df``; missing values of any type (NaN, NA, None) shown as a dash."""
+    shown = df.copy()
+    for c in shown.columns:
+        if not pd.api.types.is_float_dtype(shown[c]):
+            shown[c] = shown[c].astype(object).where(shown[c].notna(), "–")
+    return shown.to_html(index=index, border=0, classes="tbl", na_rep="–", escape=True)
+
+
+@dataclass
+class Output:
+    """Where the figures and tables go, and what has been written."""
+
+    out_dir: Path
+    figures: list[SavedFigure] = field(default_factory=list)
+    tables: list[Path] = field(default_factory=list)
+
+    def figure(self, fig, name: str, caption: str, alt: str) -> SavedFigure:
+        saved = save_figure(fig, name, self.out_dir / "figures", caption, alt)
+        self.figures.append(saved)
+        return saved
+
+    def table(self, df: pd.DataFrame, name: str, index: bool = False, display: pd.DataFrame | None = None) -> dict:
+        """Write ``tables/name.csv``; return the table for the template (HTML + file name).
+
+        ``display``: an alternative layout of the same numbers for the page (default ``df``).
+        """
+        folder = self.out_dir / "tables"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.csv"
+        write_csv(df.reset_index() if index else df, path)
+        self.tables.append(path)
+        html = to_html(df if display is None else display, index=index)
+        return {"name": name, "html": html, "csv": f"tables/{name}.csv", "rows": len(df)}
+
+
+def header_section(analysis, cohort_label: str) -> dict:
+    summary = analysis.summary
+    prov = summary.get("provenance", {}) or {}
+    cfg = analysis.config.to_dict()
+    inputs = [{"table": t, "path": v.get("path", ""), "sha256": v.get("sha256", "")}
+              for t, v in sorted((prov.get("inputs") or {}).items())]
+    return {
+        "cohort": cohort_label,
+        "data_cut": _date(prov.get("data_cut") or analysis.cohort.data_cut),
+        "profile": prov.get("profile", analysis.config.profile),
+        "version": prov.get("version", ""),
+        "key_config": [(k, _config_value(k, cfg[k])) for k in KEY_CONFIG_FIELDS if k in cfg],
+        "inputs": inputs,
+    }
+
+
+def _config_value(name: str, value) -> str:
+    if isinstance(value, list):
+        return ", ".join(f"{v:g}" for v in value)
+    return sci(value) if name == "mrd_threshold" else str(value)
+
+
+def _date(v) -> str:
+    return "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+
+
+def attrition_section(analysis, out: Output) -> dict:
+    flow, reasons = tables.attrition(analysis.summary, analysis.issues)
+    counts = analysis.summary.get("counts", {}) or {}
+    return {
+        "flow": out.table(flow, "attrition"),
+        "reasons": out.table(reasons, "exclusions") if len(reasons) else None,
+        "patients_in": counts.get("patients_in"),
+        "patients_used": counts.get("patients_used"),
+        "patients_excluded": counts.get("patients_excluded"),
+        "maintenance_cohort": len(tables.maintenance_cohort(analysis.patients)),
+        "analysed": len(analysis.patients),
+    }
+
+
+def table1_section(analysis, out: Output) -> dict:
+    t1 = tables.table_one(analysis.patients)
+    return {"table": out.table(t1, "table1", display=tables.for_display(t1)),
+            "n": len(tables.maintenance_cohort(analysis.patients))}
+
+
+def response_section(analysis, out: Output) -> dict:
+    shift = tables.shift_table(analysis.patients)
+    counts = tables.depth_counts(shift)
+    fig = None
+    if counts.to_numpy().sum() > 0:
+        fig = out.figure(figures.depth_bar_figure(counts), "response_depth",
+                         "Share of maintenance-cohort patients by confirmed response at maintenance start and by "
+                         "deepest response before progression (depth scale up to MRD-negative CR).",
+                         "Stacked bars of response at maintenance start and deepest response")
+    shown = shift.rename_axis(index=None, columns="at maintenance start ↓ / deepest →")
+    return {"shift": out.table(shift, "response_shift", index=True, display=shown), "figure": fig,
+            "deepest_during_maintenance": share(analysis.summary.get("deepest_during_maintenance")),
+            "empty": shift.to_numpy().sum() == 0}
+
+
+def mrd_section(analysis, out: Output) -> dict:
+    cfg: Config = analysis.config
+    pf = plotdata.patient_frame(analysis.patients, analysis.anchors)
+    overview = tables.mrd_overview(analysis.patients)
+    points, drawn, total = plotdata.spaghetti_points(analysis.mrd, pf, cfg)
+    spaghetti = None
+    if drawn:
+        note = (f"All {total} patients with samples are drawn." if drawn == total else
+                f"{drawn} of {total} patients with samples are drawn (a reproducible random sample, seed "
+                f"{plotdata.SAMPLE_SEED}), to keep the lines readable.")
+        spaghetti = out.figure(
+            figures.spaghetti_figure(points, cfg.mrd_threshold), "mrd_spaghetti",
+            f"log10 MRD level against months from maintenance start, coloured by MRD trend group, from the entry "
+            f"window to the end of maintenance (or progression or a later line, if earlier). Samples with no "
+            f"clone detected are open circles at their limit of detection (the true level is below it). Dashed line: "
+            f"the analysis threshold T = {sci(cfg.mrd_threshold)}. {note}",
+            "Serial MRD levels per patient")
+    lanes, marks, drawn_s, total_s = plotdata.swimmer_lanes(pf, analysis.mrd, cfg)
+    swimmer = None
+    if drawn_s:
+        note = (f"All {total_s} maintenance-cohort patients are drawn." if drawn_s == total_s else
+                f"{drawn_s} of {total_s} maintenance-cohort patients are drawn (a reproducible random sample, "
+                f"seed {plotdata.SAMPLE_SEED}).")
+        swimmer = out.figure(
+            figures.swimmer_figure(lanes, marks), "swimmer",
+            "Each lane is one patient: the bar is maintenance, the line follow-up after it; circles are MRD "
+            "samples (filled green negative, filled orange positive, open grey not evaluable at T), the diamond "
+            f"the date the deepest response was reached, X progression, square death. {note}",
+            "Swimmer plot of patients during maintenance")
+    s = analysis.summary
+    return {
+        "overview": out.table(overview, "mrd_overview", display=tables.mrd_overview_display(overview)),
+        "conversion": share(s.get("mrd_conversion")),
+        "threshold": f"{sci(cfg.mrd_threshold)}",
+        "spaghetti": spaghetti,
+        "swimmer": swimmer,
+        "no_samples": not drawn,
+    }
+
+
+def _at_risk(statistics: dict, key: str) -> pd.DataFrame:
+    ar = statistics.get("at_risk")
+    if ar is None or ar.empty:
+        return pd.DataFrame(columns=["strata", "time", "n_risk"])
+    names = {key, key.removeprefix("km_")}
+    return ar[ar["curve"].astype(str).isin(names)][["strata", "time", "n_risk"]].reset_index(drop=True)
+
+
+def _km(analysis, out: Output, key: str, title: str, xlabel: str, caption: str, logrank_p=None):
+    curves = analysis.statistics.get(key)
+    if curves is None or curves.empty:
+        return None
+    at_risk = _at_risk(analysis.statistics, key)
+    fig = figures.km_figure(curves, at_risk, title, xlabel, logrank_p=logrank_p)
+    return out.figure(fig, key, caption, title)
+
+
+def _missing_groups(block: dict | None) -> list[str]:
+    groups = (block or {}).get("groups") or {}
+    return [label(g) for g in figures.TREND_ORDER if not (groups.get(g) or {}).get("n")]
+
+
+def outcomes_section(analysis, out: Output) -> dict:
+    s, cfg = analysis.summary, analysis.config
+    band = f"shaded: pointwise {cfg.conf_level:.0%} limits ({cfg.km_conf_type} transform)"
+    km = [
+        _km(analysis, out, "km_pfs", "Progression-free survival from maintenance start",
+            "Months from maintenance start",
+            f"Kaplan-Meier estimate of PFS (progression or death) from maintenance start; {band}; ticks: censored. "
+            f"Median {estimate(s.get('median_pfs_months'), 'months')}."),
+        _km(analysis, out, "km_os", "Overall survival from maintenance start", "Months from maintenance start",
+            f"Kaplan-Meier estimate of OS from maintenance start; {band}. "
+            f"Median {estimate(s.get('median_os_months'), 'months')}."),
+        _km(analysis, out, "km_pfs_dx", "Progression-free survival from diagnosis", "Months from diagnosis",
+            f"PFS from diagnosis; {band}. Median {estimate(s.get('median_pfs_dx_months'), 'months')}."),
+        _km(analysis, out, "km_os_dx", "Overall survival from diagnosis", "Months from diagnosis",
+            f"OS from diagnosis; {band}. Median {estimate(s.get('median_os_dx_months'), 'months')}."),
+    ]
+    trend = s.get("pfs_by_mrd_trend") or {}
+    by_trend = _km(analysis, out, "km_pfs_by_trend", "PFS from maintenance start by MRD trend",
+                   "Months from maintenance start",
+                   "The naive comparison the seed study made: PFS from maintenance start by MRD trend during "
+                   "maintenance. It is prone to guarantee-time bias (see the note below).",
+                   logrank_p=trend.get("logrank_p"))
+    cox = analysis.statistics.get("cox_pfs_by_trend")
+    forest = None
+    if cox is not None and len(tables.finite_hazard_ratios(cox)):
+        forest = out.figure(figures.forest_figure(tables.finite_hazard_ratios(cox)), "cox_forest",
+                            "Hazard ratios of progression or death against the not-decreasing group, unadjusted and "
+                            "adjusted for cytogenetic risk and ISS where recorded (Cox proportional hazards, "
+                            "Efron ties); from maintenance start (the naive comparison) and from each landmark. "
+                            "Hazard ratios that could not be estimated are left out of the plot (see the table).",
+                            "Forest plot of Cox hazard ratios")
+    landmarks = []
+    for lm in cfg.landmarks_months:
+        key = f"{lm:g}"
+        block = (s.get("landmark") or {}).get(key) or {}
+        fig = _km(analysis, out, f"km_landmark_{key}", f"PFS from the {key}-month landmark by MRD trend",
+                  f"Months from the {key}-month landmark",
+                  f"Patients alive and progression-free {key} months after maintenance start, grouped by the MRD "
+                  f"trend seen in samples up to that landmark; time counted from the landmark.",
+                  logrank_p=block.get("logrank_p"))
+        landmarks.append({"months": key, "figure": fig, "n_at_landmark": block.get("n_at_landmark"),
+                          "logrank": pvalue(block.get("logrank_p")),
+                          "table": out.table(tables.trend_groups(block), f"landmark_{key}"),
+                          "missing": _missing_groups(block)})
+    return {
+        "km": [k for k in km if k is not None],
+        "medians": out.table(tables.medians(s), "medians"),
+        "by_trend": by_trend,
+        "trend_table": out.table(tables.trend_groups(trend), "pfs_by_mrd_trend"),
+        "trend_logrank": pvalue(trend.get("logrank_p")),
+        "trend_missing": _missing_groups(trend),
+        "forest": forest,
+        "cox_table": (out.table(cox, "cox_pfs_by_trend", display=tables.cox_display(cox))
+                      if cox is not None and len(cox) else None),
+        "landmarks": landmarks,
+        "time_varying": out.table(tables.time_varying(s.get("time_varying_cox")), "time_varying_cox"),
+        "progressed_after_negative": share(s.get("progressed_after_mrd_negative")),
+        "headline": out.table(tables.headline_shares(s).drop(columns=["text"]), "headline_shares"),
+    }
+
+
+def quality_section(analysis, out: Output) -> dict:
+    issues = analysis.issues
+    cap = 200
+    resp = tables.disagreements(issues, "response")
+    prog = tables.disagreements(issues, "progression")
+    out.table(resp, "response_disagreements")
+    out.table(prog, "progression_disagreements")
+    return {
+        "warnings": out.table(tables.issues_by(issues, "warning"), "warnings"),
+        "n_warnings": int((issues["severity"] == "warning").sum()),
+        "n_errors": int((issues["severity"] == "error").sum()),
+        "errors": out.table(tables.issues_by(issues, "error"), "errors"),
+        "response": {"html": to_html(resp.head(cap)),
+                     "rows": len(resp), "shown": min(cap, len(resp))},
+        "progression": {"html": to_html(prog.head(cap)),
+                        "rows": len(prog), "shown": min(cap, len(prog))},
+    }
+
+
+def methods_section(analysis, out: Output) -> dict:
+    cfg = analysis.config
+    return {"config": out.table(tables.configuration(cfg.to_dict(), Config.sources()), "configuration"),
+            "threshold": f"{sci(cfg.mrd_threshold)}", "landmarks": ", ".join(f"{m:g}" for m in cfg.landmarks_months),
+            "conf_type": cfg.km_conf_type, "policy": cfg.progression_policy}

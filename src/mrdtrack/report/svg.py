@@ -1,0 +1,112 @@
+"""Saving matplotlib figures: an SVG file, a PNG file, and SVG text ready to inline in HTML.
+
+Text stays text (``svg.fonttype = none``): nothing is fetched, the browser draws it with a local
+sans-serif font, and the numbers in a figure (e.g. the numbers at risk) can be read back from the
+page. The XML prologue and DOCTYPE are dropped and every id is prefixed with the figure's name, so
+that several figures can live in one HTML document without id clashes.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "mrdtrack",
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+#: Metadata keys matplotlib would otherwise fill with a date and links to vocabularies.
+SVG_METADATA = {"Date": None, "Creator": None, "Type": None, "Format": None}
+PNG_DPI = 150
+
+_ID = re.compile(r'\bid="([^"]+)"')
+_REF = re.compile(r'(href="#|url\(#)([^")]+)')
+
+
+@dataclass(frozen=True)
+class SavedFigure:
+    """One figure as written: its name, inline SVG text, file paths and caption."""
+
+    name: str
+    svg: str
+    svg_path: Path
+    png_path: Path
+    caption: str
+    alt: str
+
+
+def inline_svg(svg_text: str, prefix: str) -> str:
+    """SVG text without prologue/DOCTYPE, ids (and references to them) prefixed by ``prefix``."""
+    start = svg_text.find("<svg")
+    body = svg_text[start:]
+    body = _ID.sub(lambda m: f'id="{prefix}--{m.group(1)}"', body)
+    body = _REF.sub(lambda m: f"{m.group(1)}{prefix}--{m.group(2)}", body)
+    return body.replace("<svg ", f'<svg role="img" aria-labelledby="{prefix}--title" ', 1)
+
+
+def power_of_ten(value: float, _pos=None) -> str:
+    """A log-axis tick label such as 10⁻⁵ in plain text (no mathtext: it is slow to lay out)."""
+    if value <= 0:
+        return ""
+    exp = np.log10(value)
+    if abs(exp - round(exp)) > 1e-9:
+        return ""
+    return "10" + str(int(round(exp))).translate(_SUPERSCRIPT)
+
+
+def log_axis(axis) -> None:
+    """Label a log-scaled axis with plain-text powers of ten."""
+    axis.set_major_formatter(FuncFormatter(power_of_ten))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def save_figure(fig, name: str, fig_dir: Path, caption: str, alt: str, png: bool = True) -> SavedFigure:
+    """Write ``fig_dir/name.svg`` and (unless ``png`` is false) ``fig_dir/name.png``; close the figure."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    svg_path = fig_dir / f"{name}.svg"
+    png_path = fig_dir / f"{name}.png"
+    with plt.rc_context(RC):
+        # the tight bounding box once for both files (matplotlib would lay the figure out per file)
+        bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
+        fig.savefig(buf, format="svg", metadata=SVG_METADATA, bbox_inches=bbox)
+        if png:
+            fig.savefig(png_path, format="png", dpi=PNG_DPI, bbox_inches=bbox, metadata={"Software": None})
+    plt.close(fig)
+    svg_text = buf.getvalue()
+    svg_path.write_text(svg_text, encoding="utf-8")
+    body = inline_svg(svg_text, name)
+    title = f'<title id="{name}--title">{_escape(alt)}</title>'
+    body = re.sub(r"(<svg[^>]*>)", lambda m: m.group(1) + title, body, count=1)
+    return SavedFigure(name=name, svg=body, svg_path=svg_path, png_path=png_path, caption=caption, alt=alt)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def styled(builder):
+    """Decorator: run a figure builder under the report's matplotlib style."""
+
+    @functools.wraps(builder)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(RC):
+            return builder(*args, **kwargs)
+
+    return wrapper

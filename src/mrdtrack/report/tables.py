@@ -1,0 +1,307 @@
+"""The study report's tables, built from the pipeline's outputs.
+
+These are tabulations for display (counts of categories, Table 1 by ``tableone``, the pipeline's
+estimates laid out in rows); no estimate, interval or test is computed here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tableone import TableOne
+
+from mrdtrack.report.figures import DEPTH_ORDER, TREND_ORDER
+from mrdtrack.report.fmt import (
+    MISSING,
+    NOT_ESTIMABLE,
+    estimable,
+    estimate,
+    hazard_ratio,
+    is_missing,
+    label,
+    pct,
+    pvalue,
+    share,
+)
+
+NOT_AVAILABLE = "not available"
+NOT_EVALUABLE = "not evaluable"
+TABLE1_VARIABLES = {
+    "age_at_diagnosis": "Age at diagnosis, years",
+    "sex": "Sex",
+    "iss_stage": "ISS stage",
+    "cytogenetic_risk": "Cytogenetic risk",
+    "heavy_chain": "Heavy chain",
+    "light_chain": "Light chain",
+    "response_at_maintenance_start": "Response at maintenance start",
+}
+TREND_LABELS = {"negative": "MRD negative", "decreasing": "MRD decreasing", "not_decreasing": "MRD not decreasing"}
+
+
+def maintenance_cohort(patients: pd.DataFrame) -> pd.DataFrame:
+    """The patients of the maintenance cohort (mrd.md section 4) as flagged by the pipeline."""
+    if "in_maintenance_cohort" not in patients.columns:
+        return patients[patients["maintenance_start"].notna()]
+    flag = patients["in_maintenance_cohort"].map(lambda v: str(v).lower() in ("true", "1"))
+    return patients[flag]
+
+
+def _as_nan(s: pd.Series) -> pd.Series:
+    return s.astype(object).where(s.notna() & (s.astype(str) != ""), np.nan)
+
+
+def table_one(patients: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 of the maintenance cohort, overall and by MRD trend (``tableone``).
+
+    Variables with no value at all are left out; patients without a trend form the group
+    'not evaluable'; missing values are counted in the 'Missing' column.
+    """
+    cohort = maintenance_cohort(patients)
+    if cohort.empty:
+        return pd.DataFrame({"variable": ["n"], "level": [""], "Overall": ["0"]})
+    df = pd.DataFrame({c: _as_nan(cohort[c]) for c in TABLE1_VARIABLES if c in cohort.columns})
+    df = df.loc[:, df.notna().any()]
+    if "age_at_diagnosis" in df.columns:
+        df["age_at_diagnosis"] = pd.to_numeric(df["age_at_diagnosis"], errors="coerce")
+    trend = _as_nan(cohort["mrd_trend"]).fillna(NOT_EVALUABLE).map(lambda t: TREND_LABELS.get(t, t))
+    df["MRD trend"] = trend.to_numpy()
+    columns = [c for c in TABLE1_VARIABLES if c in df.columns]
+    categorical = [c for c in columns if c != "age_at_diagnosis"]
+    order = [TREND_LABELS[t] for t in TREND_ORDER if TREND_LABELS[t] in set(df["MRD trend"])]
+    order += sorted(set(df["MRD trend"]) - set(order))
+    orders = {"MRD trend": order}
+    if "response_at_maintenance_start" in df.columns:
+        present = set(df["response_at_maintenance_start"].dropna())
+        orders["response_at_maintenance_start"] = [c for c in DEPTH_ORDER if c in present]
+    t1 = TableOne(df, columns=columns or None, categorical=categorical, groupby="MRD trend", missing=True,
+                  overall=True, pval=False, order=orders, rename=TABLE1_VARIABLES,
+                  label_suffix=True, decimals=1, include_null=False)
+    out = t1.tableone.copy()
+    out.columns = [c[1] if isinstance(c, tuple) else c for c in out.columns]
+    out = out.reset_index()
+    out.columns = ["variable", "level", *out.columns[2:]]
+    return out
+
+
+def attrition(summary: dict, issues: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(counts per table: in, excluded, used; exclusions by table and reason, with counts)."""
+    counts = summary.get("counts", {}) or {}
+    rows = [{"table": "patients", "in": counts.get("patients_in"), "excluded": counts.get("patients_excluded"),
+             "used": counts.get("patients_used")}]
+    per_table = dict(counts.get("rows") or {})  # {table: {in, used, excluded}}
+    per_table.update({k: v for k, v in counts.items() if isinstance(v, dict) and k != "rows"})  # {table: {rows_*}}
+    for table, c in sorted(per_table.items()):
+        rows.append({"table": f"{table} rows", "in": _count(c, "in"), "excluded": _count(c, "excluded"),
+                     "used": _count(c, "used")})
+    flow = pd.DataFrame(rows, columns=["table", "in", "excluded", "used"])
+    excl = issues[issues["severity"] == "excluded"]
+    if excl.empty:
+        reasons = pd.DataFrame(columns=["table", "reason", "rows or patients"])
+    else:
+        excl = excl.assign(reason=message_kind(excl["message"]))
+        reasons = (excl.groupby(["table", "reason"], dropna=False).size().reset_index(name="rows or patients")
+                   .sort_values(["table", "rows or patients"], ascending=[True, False]))
+    return flow, reasons.reset_index(drop=True)
+
+
+def _count(c: dict, what: str):
+    return c.get(what, c.get(f"rows_{what}"))
+
+
+def _depth_category(s: pd.Series) -> pd.Series:
+    return s.where(s.notna() & (s.astype(str) != ""), NOT_AVAILABLE).astype(str)
+
+
+def shift_table(patients: pd.DataFrame) -> pd.DataFrame:
+    """Patients by response at maintenance start (rows) and deepest response (columns)."""
+    cohort = maintenance_cohort(patients)
+    cats = DEPTH_ORDER + [NOT_AVAILABLE]
+    start = pd.Categorical(_depth_category(cohort["response_at_maintenance_start"]), categories=cats)
+    deepest = pd.Categorical(_depth_category(cohort["deepest_response"]), categories=cats)
+    tab = pd.crosstab(start, deepest, dropna=False).reindex(index=cats, columns=cats, fill_value=0)
+    keep_rows = tab.sum(axis=1) > 0
+    keep_cols = tab.sum(axis=0) > 0
+    tab = tab.loc[keep_rows, keep_cols]
+    tab.index.name = "response_at_maintenance_start"
+    tab.columns.name = None
+    return tab
+
+
+def for_display(df: pd.DataFrame, column: str = "variable") -> pd.DataFrame:
+    """A copy with repeats of ``column`` blanked (Table 1's variable names, one per block)."""
+    out = df.copy()
+    out.loc[out[column].eq(out[column].shift()), column] = ""
+    return out
+
+
+def depth_counts(shift: pd.DataFrame) -> pd.DataFrame:
+    """The two margins of the shift table, one column per bar, in depth order."""
+    cats = [c for c in DEPTH_ORDER + [NOT_AVAILABLE] if c in shift.index or c in shift.columns]
+    return pd.DataFrame({
+        "At maintenance start": shift.sum(axis=1).reindex(cats, fill_value=0),
+        "Deepest response": shift.sum(axis=0).reindex(cats, fill_value=0),
+    })
+
+
+def _count_rows(s: pd.Series, name: str, order: list[str] | None = None) -> list[dict]:
+    vals = s.astype(object).where(s.notna() & (s.astype(str) != ""), NOT_AVAILABLE).astype(str)
+    counts = vals.value_counts()
+    keys = [k for k in (order or []) if k in counts.index] + sorted(set(counts.index) - set(order or []))
+    return [{"measure": name, "category": label(k), "patients": int(counts[k])} for k in keys]
+
+
+def mrd_overview(patients: pd.DataFrame) -> pd.DataFrame:
+    """Counts of MRD entry status, kinetics class, trend and the true/false MRD flags."""
+    cohort = maintenance_cohort(patients)
+    rows = _count_rows(cohort["mrd_entry_status"], "entry status", ["negative", "positive", "unknown"])
+    rows += _count_rows(cohort["mrd_kinetics"], "kinetics during maintenance",
+                        ["remained_negative", "converted_negative", "decreasing", "stable", "increasing",
+                         "lost_negativity", "not_evaluable"])
+    rows += _count_rows(cohort["mrd_trend"], "trend group", TREND_ORDER)
+    for col, name in (("mrd_ever_negative", "ever negative"), ("mrd_lost_negativity", "lost negativity"),
+                      ("mrd_sustained_negative", "sustained negativity (>= 1 year)"),
+                      ("mrd_sustained_negative_imaging", "sustained negativity with negative imaging")):
+        if col in cohort.columns:
+            flag = cohort[col].map(lambda v: NOT_AVAILABLE if is_missing(v) or v == "" else str(v).lower())
+            rows += _count_rows(flag, name, ["true", "false"])
+    return pd.DataFrame(rows, columns=["measure", "category", "patients"])
+
+
+def mrd_overview_display(overview: pd.DataFrame) -> pd.DataFrame:
+    """The overview with one row per measure: 'negative 71 · positive 47 · unknown 21'."""
+    rows = []
+    for measure, g in overview.groupby("measure", sort=False):
+        rows.append({"measure": measure,
+                     "patients by category": " · ".join(f"{c}: {n}" for c, n in zip(g["category"], g["patients"])),
+                     "total": int(g["patients"].sum())})
+    return pd.DataFrame(rows, columns=["measure", "patients by category", "total"])
+
+
+def headline_shares(summary: dict) -> pd.DataFrame:
+    """The seed study's headline shares as the pipeline estimated them."""
+    items = [("deepest_during_maintenance", "Deepest response first reached during maintenance"),
+             ("mrd_conversion", "MRD conversion (entry-positive patients becoming negative)"),
+             ("progressed_after_mrd_negative", "Progression after MRD negativity")]
+    rows = []
+    for key, text in items:
+        s = summary.get(key) or {}
+        rows.append({"figure": text, "numerator": s.get("numerator"), "denominator": s.get("denominator"),
+                     "share": pct(s.get("value")), "95% CI": _ci(s, pct), "text": share(s)})
+    return pd.DataFrame(rows)
+
+
+def _ci(e: dict, f) -> str:
+    if is_missing(e.get("ci_low")) and is_missing(e.get("ci_high")):
+        return MISSING
+    return f"{f(e.get('ci_low'))} to {f(e.get('ci_high'))}"
+
+
+def medians(summary: dict) -> pd.DataFrame:
+    """Median PFS and OS from maintenance start and from diagnosis (months, 95% CI)."""
+    items = [("pfs", "PFS from maintenance start"), ("os", "OS from maintenance start"),
+             ("pfs_dx", "PFS from diagnosis"), ("os_dx", "OS from diagnosis")]
+    rows = []
+    for key, text in items:
+        row = {"endpoint": text, "median (months)": estimate(summary.get(f"median_{key}_months"), "")}
+        for t, e in (summary.get(f"{key}_survival_at_months") or {}).items():
+            row[f"survival at {t} months"] = _ci_share(e)
+        rows.append(row)
+    return pd.DataFrame(rows).fillna(MISSING)
+
+
+def _ci_share(e: dict | None) -> str:
+    if not e or is_missing(e.get("value")):
+        return MISSING
+    return f"{pct(e['value'], 0)} ({_ci(e, lambda v: pct(v, 0))})"
+
+
+def trend_groups(block: dict | None) -> pd.DataFrame:
+    """PFS by MRD trend (or a landmark of it): n, events, median, hazard ratios per group."""
+    groups = (block or {}).get("groups") or {}
+    rows = []
+    for g in TREND_ORDER + sorted(set(groups) - set(TREND_ORDER)):
+        v = groups.get(g)
+        if not v or not v.get("n"):
+            rows.append({"group": label(g), "patients": 0, "events": 0, "median PFS (months)": MISSING,
+                         "HR vs not decreasing": MISSING, "adjusted HR": MISSING})
+            continue
+        med = v.get("median")
+        rows.append({
+            "group": label(g), "patients": v.get("n"), "events": v.get("events"),
+            "median PFS (months)": estimate(med) if isinstance(med, dict) else ("not reached" if is_missing(med)
+                                                                              else f"{float(med):.1f}"),
+            "HR vs not decreasing": "reference" if g == "not_decreasing" else hazard_ratio(v.get("hazard_ratio")),
+            "adjusted HR": "reference" if g == "not_decreasing" else hazard_ratio(v.get("hazard_ratio_adjusted")),
+        })
+    return pd.DataFrame(rows)
+
+
+def finite_hazard_ratios(cox: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a Cox table whose hazard ratio and limits are finite and positive (plottable)."""
+    keep = [estimable(r.hr, r.lower, r.upper) for r in cox.itertuples()]
+    return cox[np.asarray(keep, dtype=bool)].reset_index(drop=True)
+
+
+def cox_display(cox: pd.DataFrame) -> pd.DataFrame:
+    """The Cox table as the page shows it: rounded, with p-values and non-estimable rows said so."""
+    rows = []
+    for r in cox.itertuples():
+        ok = estimable(r.hr, r.lower, r.upper)
+        row = {"analysis": getattr(r, "analysis", "") or "", "model": r.model, "group": label(r.term),
+               "hazard ratio": f"{float(r.hr):.2f}" if ok else NOT_ESTIMABLE,
+               "95% CI": f"{float(r.lower):.2f} to {float(r.upper):.2f}" if ok else MISSING,
+               "p": pvalue(r.p) if ok else MISSING}
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["analysis", "model", "group", "hazard ratio", "95% CI", "p"])
+    return out if out["analysis"].astype(str).str.len().any() else out.drop(columns=["analysis"])
+
+
+def time_varying(tv: dict | None) -> pd.DataFrame:
+    """The time-varying Cox result as one row (no row when the model was not fitted)."""
+    if not tv:
+        return pd.DataFrame(columns=["term", "hazard ratio", "p", "patients", "events"])
+    hr = {"value": tv.get("hr"), "ci_low": tv.get("ci_low"), "ci_high": tv.get("ci_high")}
+    return pd.DataFrame([{"term": label(tv.get("term")), "hazard ratio": hazard_ratio(hr), "p": pvalue(tv.get("p")),
+                          "patients": tv.get("n"), "events": tv.get("events")}])
+
+
+def message_kind(message: pd.Series) -> pd.Series:
+    """Messages with their dates and numbers masked, so that issues of one kind group together."""
+    m = message.astype(str).str.replace(r"\d{4}-\d{2}-\d{2}", "<date>", regex=True)
+    return m.str.replace(r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w>])", "<n>", regex=True)
+
+
+def issues_by(issues: pd.DataFrame, severity: str) -> pd.DataFrame:
+    """Issues of one severity counted by table, column and kind of message (one example each)."""
+    cols = ["table", "column", "message", "count", "example"]
+    sub = issues[issues["severity"] == severity]
+    if sub.empty:
+        return pd.DataFrame(columns=cols)
+    sub = sub.assign(kind=message_kind(sub["message"]), column=sub["column"].fillna(""))
+    g = sub.groupby(["table", "column", "kind"], dropna=False, sort=False)
+    out = g.size().reset_index(name="count")
+    out["example"] = g["message"].first().to_numpy()
+    out = out.rename(columns={"kind": "message"})
+    return out.sort_values(["count", "table"], ascending=[False, True]).reset_index(drop=True)[cols]
+
+
+def disagreements(issues: pd.DataFrame, topic: str) -> pd.DataFrame:
+    """Issues about recorded vs derived ``response`` or ``progression`` (by table and wording)."""
+    msg = issues["message"].astype(str).str.lower()
+    if topic == "response":
+        mask = (issues["table"] == "responses") | msg.str.contains("recorded response")
+    else:
+        mask = (issues["column"] == "progression") | (
+            msg.str.contains("progression") & (msg.str.contains("recorded") | msg.str.contains("derived")))
+    cols = ["severity", "table", "row", "patient_id", "column", "value", "message"]
+    return issues.loc[mask, cols].reset_index(drop=True)
+
+
+def configuration(config_dict: dict, sources: dict) -> pd.DataFrame:
+    """Every configuration field with its value, meaning and source."""
+    rows = []
+    for name, value in config_dict.items():
+        src = sources.get(name, {})
+        rows.append({"field": name, "value": value if not isinstance(value, list) else ", ".join(map(str, value)),
+                     "meaning": src.get("doc", ""), "source": src.get("source", "")})
+    return pd.DataFrame(rows)
