@@ -1,8 +1,8 @@
 """Anchors and therapy phases (data-contract.md; cli.md `phase`)."""
 
 import pandas as pd
-from builders import make_cohort
 
+from builders import make_cohort
 from mrdtrack.timeline import patient_anchors, phase_at
 
 
