@@ -27,12 +27,9 @@ AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate alerts as
 
 def parse_as_of(text: str | None) -> pd.Timestamp | None:
     """``--as-of`` as a date (YYYY-MM-DD), or None; a UserError otherwise."""
-    if text is None:
-        return None
-    try:
-        return pd.Timestamp(pd.to_datetime(text, format="%Y-%m-%d"))
-    except (ValueError, TypeError) as exc:
-        raise UserError(f"--as-of: {text!r} is not a date (expected YYYY-MM-DD)") from exc
+    from mrdtrack.commands.alerts import parse_date
+
+    return parse_date(text, "--as-of")
 
 
 def find_patient(cohort, patient_id: str, key: str | None) -> str:
