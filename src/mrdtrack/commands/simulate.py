@@ -1,0 +1,70 @@
+"""``mrdtrack simulate --n N --seed S --out COHORT [--scenario FILE|default|null] [--format csv|parquet]
+[--truth]`` (cli.md): a synthetic cohort folder in the data contract's format."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mrdtrack.commands.common import err_console, guarded
+from mrdtrack.errors import UserError
+from mrdtrack.io.write import FORMATS, write_tables
+
+
+def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | Path = "default", fmt: str = "csv",
+                           truth: bool = False) -> list[Path]:
+    """Simulate and write ``out/<table>.<fmt>`` (and ``out/truth/truth.csv`` with ``truth``)."""
+    from mrdtrack.simulate import simulate_cohort
+
+    if n < 1:
+        raise UserError(f"--n must be at least 1, got {n}")
+    if seed < 0:
+        raise UserError(f"--seed must be a non-negative whole number, got {seed}")
+    if fmt not in FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
+    sim = simulate_cohort(n, seed, str(scenario))
+    tables = sim.tables
+    if fmt == "parquet":  # a Parquet column has one type: lab values (numbers and words) as text
+        tables = {**tables, "labs": tables["labs"].assign(value=tables["labs"]["value"].astype(str))}
+    paths = write_tables(tables, out, fmt)
+    if truth:
+        paths += write_tables({"truth": sim.truth}, out / "truth", "csv")
+    return paths
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("simulate")
+    @guarded
+    def simulate(
+        n: Annotated[int, typer.Option("--n", help="Number of patients.")],
+        seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")],
+        out: Annotated[Path, typer.Option("--out", help="Cohort folder to write.")],
+        scenario: Annotated[str, typer.Option("--scenario", help="default, null, or a TOML/YAML scenario file.")]
+        = "default",
+        fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+        truth: Annotated[bool, typer.Option("--truth", help="Also write COHORT/truth/truth.csv (latent parameters "
+                                                            "and true MRD classes; readers ignore it).")] = False,
+    ) -> None:
+        """Simulate a synthetic cohort (patients, treatments, labs, MRD, events, imaging, responses).
+
+        The model and its parameters are in docs/simulator.md; --scenario takes a packaged scenario
+        (default, null) or your own TOML/YAML file overriding any parameter.
+
+        Example: mrdtrack simulate --n 139 --seed 2020 --out cohort --truth
+        """
+        status = err_console.status(f"simulating {n} patients") if sys.stderr.isatty() else None
+        if status is not None:
+            status.start()
+        try:
+            paths = write_simulated_cohort(n, seed, out, scenario=scenario, fmt=fmt, truth=truth)
+        finally:
+            if status is not None:
+                status.stop()
+        if sys.stderr.isatty():
+            err_console.print(f"wrote {len(paths)} files to {out}", highlight=False)
