@@ -155,3 +155,15 @@ def test_landmark_trend_uses_only_samples_up_to_landmark():
     anchors["progression_date"] = pd.NaT
     assert landmark_trends(cohort, anchors, config, 12).tolist() == ["decreasing"]
     assert landmark_trends(cohort, anchors, config, 24).tolist() == ["negative"]
+
+
+def test_zero_pfs_time_does_not_break_time_varying_cox():
+    from mrdtrack.outcomes.cohort_statistics import time_varying_mrd_cox
+
+    patients = pd.DataFrame({
+        "patient_id": ["A", "B", "C", "D"], "in_maintenance_cohort": [True] * 4,
+        "pfs_days": [0.0, 300.0, 500.0, 700.0], "pfs_event": [True, True, False, True]})
+    changes = pd.DataFrame({"patient_id": ["A", "B", "C", "D", "D"], "time_days": [0.0, 0.0, 0.0, 0.0, 200.0],
+                            "mrd_negative": [0.0, 0.0, 1.0, 0.0, 1.0]})
+    res, _ = time_varying_mrd_cox(patients, changes, make_config())
+    assert res["n"] == 3 and res["events"] == 2
