@@ -1,0 +1,143 @@
+"""Scale and speed benchmark of mrdtrack (issue 8); results in docs/performance.md.
+
+    .venv/bin/python benchmarks/run.py --sizes 1000,10000,100000 [--million]
+
+For each size: simulate a cohort, shuffle the rows of every table (real exports are unsorted) and
+write it as Parquet; then ``validate`` (read_cohort) and ``analyze`` (run_analyze: responses, MRD,
+endpoints, statistics, output files), each in its own process, recording wall time, peak RSS
+(``os.wait4`` rusage of that process) and rows/s; at 100,000 and above also the partitioned path
+(analyze_partitioned). On the 10,000 cohort, the naive per-patient loop (derive_all with
+batch_size=1 on a random sample, extrapolated linearly) against the batched derivation.
+``--million`` adds 1,000,000 patients (about 180M lab rows), simulated in chunks and analysed by
+the partitioned path only. Each result is appended as one JSON line to
+benchmarks/results/results.jsonl and the tables in docs/performance.md are regenerated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from render import RESULTS, machine_info, render_doc  # noqa: E402
+
+STAGES_PY = HERE / "stages.py"
+
+
+def run_stage(stage: str, **kwargs) -> dict:
+    """Run one stage in a fresh process: its own result, plus wall time and that process's peak RSS.
+
+    A failed stage gives ``{"error": last line of its stderr}`` (the run goes on with the next one).
+    """
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen([sys.executable, str(STAGES_PY), stage, json.dumps(kwargs)], stdout=subprocess.PIPE,
+                                stderr=err, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        measured = {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+        if proc.returncode != 0:
+            err.seek(0)
+            lines = [ln for ln in err.read().splitlines() if ln.strip()]
+            return {**measured, "error": f"exit {proc.returncode}: {lines[-1] if lines else ''}"[:300], "detail": {}}
+    return {**measured, "detail": json.loads(out.strip().splitlines()[-1])}
+
+
+class Recorder:
+    """Appends one JSON line per measured stage and regenerates docs/performance.md."""
+
+    def __init__(self, results: Path, doc: Path):
+        self.results, self.doc = results, doc
+        self.run_id = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.machine = machine_info()
+
+    def add(self, size: int, stage: str, measured: dict, rows: dict | None) -> dict:
+        rows = rows or {}
+        rows_in = sum(rows.values()) if rows else None
+        rec = {"run_id": self.run_id, "machine": self.machine, "size": size, "stage": stage,
+               "lab_rows": rows.get("labs"), "rows_in": rows_in, **measured}
+        if rows_in and stage in ("validate", "analyze", "partitioned", "derive_only") and "error" not in measured:
+            rec["rows_per_s"] = rows_in / measured["wall_s"]
+            rec["ms_per_patient"] = 1000 * measured["wall_s"] / size
+        self.results.parent.mkdir(parents=True, exist_ok=True)
+        with self.results.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(rec, sort_keys=True) + "\n")
+        render_doc(self.results, self.doc)
+        print(f"{size:>9,} {stage:<12} wall {measured['wall_s']:8.1f} s  peak RSS {measured['peak_rss_mb']:8.0f} MB"
+              + (f"  FAILED {measured['error']}" if "error" in measured else ""), flush=True)
+        return rec
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000,100000", help="patients per cohort, comma-separated")
+    ap.add_argument("--million", action="store_true", help="also 1,000,000 patients via the partitioned path")
+    ap.add_argument("--big-n", type=int, default=1_000_000, help="patients of the --million run (a smaller check)")
+    ap.add_argument("--seed", type=int, default=20200521)
+    ap.add_argument("--jobs", type=int, default=1, help="processes for analyze (default 1)")
+    ap.add_argument("--partition-jobs", type=int, default=2, help="processes for the partitioned path (default 2)")
+    ap.add_argument("--buckets", type=int, default=16, help="buckets of the partitioned path (100,000)")
+    ap.add_argument("--naive-size", type=int, default=10_000)
+    ap.add_argument("--naive-sample", type=int, default=500)
+    ap.add_argument("--work", default=os.environ.get("TMPDIR", "/tmp") + "/mrdtrack-bench", help="scratch folder")
+    ap.add_argument("--keep", action="store_true", help="keep the simulated cohorts and outputs")
+    ap.add_argument("--render-only", action="store_true", help="only regenerate docs/performance.md")
+    args = ap.parse_args(argv)
+    doc = HERE.parent / "docs" / "performance.md"
+    if args.render_only:
+        render_doc(RESULTS, doc)
+        return
+    rec = Recorder(RESULTS, doc)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
+        cohort, out = work / f"cohort-{n}", work / f"out-{n}"
+        shutil.rmtree(cohort, ignore_errors=True)
+        sim = run_stage("simulate", n=n, seed=args.seed, out=str(cohort))
+        rows = sim["detail"].get("rows")
+        rec.add(n, "simulate", sim, rows)
+        if "error" in sim:
+            continue
+        rec.add(n, "validate", run_stage("validate", cohort=str(cohort)), rows)
+        analyzed = rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
+                                                   batch_size=5000), rows)
+        if "error" in analyzed:  # still measure the per-patient work
+            rec.add(n, "derive_only", run_stage("derive_only", cohort=str(cohort), out=str(out), jobs=args.jobs,
+                                                batch_size=5000), rows)
+        if n >= 100_000:
+            rec.add(n, "partitioned", run_stage("partitioned", cohort=str(cohort), out=str(out) + "-part",
+                                                jobs=args.partition_jobs, buckets=args.buckets), rows)
+        if n == args.naive_size:
+            rec.add(n, "naive", run_stage("naive", cohort=str(cohort), sample=args.naive_sample, seed=args.seed), rows)
+        if not args.keep:
+            for d in (cohort, out, Path(str(out) + "-part")):
+                shutil.rmtree(d, ignore_errors=True)
+    if args.million:
+        n = args.big_n
+        cohort, out = work / f"cohort-{n}", work / f"out-{n}"
+        shutil.rmtree(cohort, ignore_errors=True)
+        sim = run_stage("simulate_chunked", n=n, seed=args.seed, out=str(cohort), chunk=min(n, 100_000))
+        rows = sim["detail"].get("rows")
+        rec.add(n, "simulate", sim, rows)
+        if "error" not in sim:
+            rec.add(n, "partitioned", run_stage("partitioned", cohort=str(cohort), out=str(out),
+                                                jobs=args.partition_jobs, buckets=64), rows)
+        if not args.keep:
+            for d in (cohort, out):
+                shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Benchmark stages, each run in its own process by ``benchmarks/run.py`` (wall time and peak RSS
+are measured from outside). Usage: ``python benchmarks/stages.py STAGE JSON_ARGS``; the stage
+prints one JSON object (its own measurements) as the last line of stdout.
+
+Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_chunked`` (the
+same in chunks of patients, for the 1,000,000 cohort), ``validate`` (read_cohort), ``analyze``
+(run_analyze: responses, MRD, endpoints, statistics, files), ``partitioned`` (analyze_partitioned),
+``naive`` (the per-patient loop on a random sample, beside the batched derivation), ``derive_only``
+(analyze without the cohort statistics; run when ``analyze`` fails).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _shuffled(tables: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFrame]:
+    """Every table's rows in random order (real exports are unsorted)."""
+    rng = np.random.default_rng(seed)
+    return {name: df.iloc[rng.permutation(len(df))].reset_index(drop=True) for name, df in tables.items()}
+
+
+def _simulated_tables(n: int, seed: int) -> dict[str, pd.DataFrame]:
+    from mrdtrack.simulate import simulate_cohort
+
+    tables = dict(simulate_cohort(n=n, seed=seed).tables)
+    # a Parquet column has one type: lab values (numbers and words) as text, as `mrdtrack simulate` writes them
+    tables["labs"] = tables["labs"].assign(value=tables["labs"]["value"].astype(str))
+    return tables
+
+
+def simulate(n: int, seed: int, out: str) -> dict:
+    from mrdtrack.io.write import write_tables
+
+    t0 = time.perf_counter()
+    tables = _simulated_tables(n, seed)
+    t1 = time.perf_counter()
+    write_tables(_shuffled(tables, seed), out, "parquet")
+    t2 = time.perf_counter()
+    return {"simulate_s": t1 - t0, "shuffle_write_s": t2 - t1, "rows": {k: len(v) for k, v in tables.items()}}
+
+
+def _file_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """A chunk with a schema every chunk shares: numbers as float64, everything else as text."""
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[c] = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
+        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            out[c] = s.astype("float64")
+        else:
+            out[c] = s.astype("string")
+    return pd.DataFrame(out)
+
+
+def simulate_chunked(n: int, seed: int, out: str, chunk: int) -> dict:
+    """``n`` patients simulated ``chunk`` at a time (seed + k for chunk k, ids prefixed ``Mk-``),
+    rows shuffled within each chunk, appended to one Parquet file per table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    writers: dict[str, pq.ParquetWriter] = {}
+    rows: dict[str, int] = {}
+    t0 = time.perf_counter()
+    try:
+        for k in range(0, n, chunk):
+            tables = _shuffled(_simulated_tables(min(chunk, n - k), seed + k // chunk), seed + k)
+            for name, df in tables.items():
+                df = _file_ready(df.assign(patient_id=f"M{k // chunk:03d}-" + df["patient_id"].astype(str)))
+                if name not in writers:
+                    schema = pa.Schema.from_pandas(df, preserve_index=False)
+                    schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+                    writers[name] = pq.ParquetWriter(Path(out) / f"{name}.parquet", schema)
+                w = writers[name]
+                w.write_table(pa.Table.from_pandas(df, schema=w.schema, preserve_index=False))
+                rows[name] = rows.get(name, 0) + len(df)
+    finally:
+        for w in writers.values():
+            w.close()
+    return {"simulate_s": time.perf_counter() - t0, "rows": rows}
+
+
+def validate(cohort: str) -> dict:
+    from mrdtrack.io.read import read_cohort
+
+    t0 = time.perf_counter()
+    r = read_cohort(cohort)
+    return {"work_s": time.perf_counter() - t0, "errors": int((r.issues["severity"] == "error").sum()),
+            "rows_in": sum(v["rows_in"] for v in r.counts.values() if isinstance(v, dict)),
+            "patients": r.counts.get("patients_in")}
+
+
+def analyze(cohort: str, out: str, jobs: int, batch_size: int) -> dict:
+    from mrdtrack.commands.analyze import run_analyze
+
+    t0 = time.perf_counter()
+    a = run_analyze(Path(cohort), Path(out), jobs=jobs, batch_size=batch_size)
+    return {"work_s": time.perf_counter() - t0, "patients": len(a.patients), "assessments": len(a.assessments),
+            "jobs": jobs, "batch_size": batch_size}
+
+
+def derive_only(cohort: str, out: str, jobs: int, batch_size: int) -> dict:
+    """``analyze`` without the cohort statistics: read and validate, derive, write the per-patient
+    CSVs (timed only when the full ``analyze`` stage fails, to still measure the per-patient work)."""
+    from mrdtrack.config import Config
+    from mrdtrack.io.outputs import write_csv
+    from mrdtrack.io.read import read_cohort
+    from mrdtrack.pipeline import ASSESSMENT_COLUMNS, MRD_COLUMNS, derive_all
+
+    t0 = time.perf_counter()
+    c = read_cohort(cohort).cohort
+    t1 = time.perf_counter()
+    d = derive_all(c, Config(), batch_size=batch_size, jobs=jobs)
+    t2 = time.perf_counter()
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_csv(d.assessments[ASSESSMENT_COLUMNS], Path(out) / "assessments.csv")
+    write_csv(d.mrd[MRD_COLUMNS], Path(out) / "mrd.csv")
+    write_csv(d.patients, Path(out) / "patients.csv")
+    t3 = time.perf_counter()
+    return {"work_s": t3 - t0, "timings": {"read_validate_s": t1 - t0, "derive_s": t2 - t1, "write_s": t3 - t2},
+            "patients": len(d.patients), "jobs": jobs, "batch_size": batch_size}
+
+
+def partitioned(cohort: str, out: str, jobs: int, buckets: int) -> dict:
+    from mrdtrack.scale import analyze_partitioned
+
+    t0 = time.perf_counter()
+    run = analyze_partitioned(cohort, out, buckets=buckets, jobs=jobs)
+    return {"work_s": time.perf_counter() - t0, "patients": run.patients, "timings": run.timings, "jobs": jobs,
+            "buckets": buckets}
+
+
+def naive(cohort: str, sample: int, seed: int) -> dict:
+    """The same rules one patient at a time (derive_all with batch_size=1, i.e. a groupby-apply)
+    on a random sample, extrapolated linearly; beside the batched derivation of the whole cohort."""
+    from mrdtrack.config import Config
+    from mrdtrack.io.read import read_cohort
+    from mrdtrack.pipeline import derive_all
+
+    config = Config()
+    c = read_cohort(cohort).cohort
+    ids = c.patients["patient_id"].to_numpy()
+    picked = np.random.default_rng(seed).choice(ids, size=min(sample, len(ids)), replace=False)
+    sub = c.subset(picked)
+    t0 = time.perf_counter()
+    per_patient = derive_all(sub, config, batch_size=1)
+    t1 = time.perf_counter()
+    batched_sample = derive_all(sub, config)
+    t2 = time.perf_counter()
+    derive_all(c, config)
+    t3 = time.perf_counter()
+    same = all(getattr(per_patient, n).reset_index(drop=True).equals(getattr(batched_sample, n).reset_index(drop=True))
+               for n in ("assessments", "mrd", "patients"))
+    naive_s = t1 - t0
+    return {"patients": len(ids), "sample": len(picked), "naive_sample_s": naive_s,
+            "naive_extrapolated_s": naive_s / len(picked) * len(ids), "batched_sample_s": t2 - t1,
+            "batched_full_s": t3 - t2, "speedup": (naive_s / len(picked) * len(ids)) / (t3 - t2),
+            "same_results_on_sample": bool(same)}
+
+
+STAGES = {"simulate": simulate, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
+          "partitioned": partitioned, "naive": naive, "derive_only": derive_only}
+
+if __name__ == "__main__":
+    result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))
+    print(json.dumps(result))
