@@ -1,15 +1,15 @@
 """Scale and speed benchmark of mrdtrack (issue 8); results in docs/performance.md.
 
-    .venv/bin/python benchmarks/run.py --sizes 1000,10000,100000 [--million]
+    .venv/bin/python benchmarks/run.py --sizes 1000,10000,100000 [--million] [--in-memory]
 
-For each size: simulate a cohort, shuffle the rows of every table (real exports are unsorted) and
-write it as Parquet; then ``validate`` (read_cohort) and ``analyze`` (run_analyze: responses, MRD,
-endpoints, statistics, output files), each in its own process, recording wall time, peak RSS
-(``os.wait4`` rusage of that process) and rows/s; at 100,000 and above also the partitioned path
-(analyze_partitioned). On the 10,000 cohort, the naive per-patient loop (derive_all with
-batch_size=1 on a random sample, extrapolated linearly) against the batched derivation.
-``--million`` adds 1,000,000 patients (about 180M lab rows), simulated in chunks and analysed by
-the partitioned path only. Each result is appended as one JSON line to
+For each size: simulate a cohort (scenario ``registry``: about 180 lab rows per patient), shuffle
+the rows of every table (real exports are unsorted) and write it as Parquet; then ``validate``
+(read_cohort, in memory) and ``analyze`` (what ``mrdtrack analyze --jobs 2`` runs: in memory
+below 2,000,000 input rows, else the partitioned path), each in its own process, recording wall
+time, peak RSS (``os.wait4`` rusage of that process) and rows/s. On the 10,000 cohort, the naive
+per-patient loop (derive_all with batch_size=1 on a random sample, extrapolated linearly) against
+the batched derivation. ``--million`` adds 1,000,000 patients (about 180M lab rows), simulated in
+chunks of 100,000. Each result is appended as one JSON line to
 benchmarks/results/results.jsonl and the tables in docs/performance.md are regenerated.
 """
 
@@ -58,17 +58,17 @@ def run_stage(stage: str, **kwargs) -> dict:
 class Recorder:
     """Appends one JSON line per measured stage and regenerates docs/performance.md."""
 
-    def __init__(self, results: Path, doc: Path):
-        self.results, self.doc = results, doc
+    def __init__(self, results: Path, doc: Path, scenario: str):
+        self.results, self.doc, self.scenario = results, doc, scenario
         self.run_id = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.machine = machine_info()
 
     def add(self, size: int, stage: str, measured: dict, rows: dict | None) -> dict:
         rows = rows or {}
         rows_in = sum(rows.values()) if rows else None
-        rec = {"run_id": self.run_id, "machine": self.machine, "size": size, "stage": stage,
+        rec = {"run_id": self.run_id, "machine": self.machine, "size": size, "stage": stage, "scenario": self.scenario,
                "lab_rows": rows.get("labs"), "rows_in": rows_in, **measured}
-        if rows_in and stage in ("validate", "analyze", "partitioned", "derive_only") and "error" not in measured:
+        if rows_in and stage in ("validate", "analyze", "analyze_in_memory", "derive_only") and "error" not in measured:
             rec["rows_per_s"] = rows_in / measured["wall_s"]
             rec["ms_per_patient"] = 1000 * measured["wall_s"] / size
         self.results.parent.mkdir(parents=True, exist_ok=True)
@@ -83,12 +83,13 @@ class Recorder:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,10000,100000", help="patients per cohort, comma-separated")
-    ap.add_argument("--million", action="store_true", help="also 1,000,000 patients via the partitioned path")
+    ap.add_argument("--million", action="store_true", help="also 1,000,000 patients (simulated in chunks)")
     ap.add_argument("--big-n", type=int, default=1_000_000, help="patients of the --million run (a smaller check)")
+    ap.add_argument("--scenario", default="registry", help="simulator scenario (registry: about 180 lab rows/patient)")
     ap.add_argument("--seed", type=int, default=20200521)
-    ap.add_argument("--jobs", type=int, default=1, help="processes for analyze (default 1)")
-    ap.add_argument("--partition-jobs", type=int, default=2, help="processes for the partitioned path (default 2)")
-    ap.add_argument("--buckets", type=int, default=16, help="buckets of the partitioned path (100,000)")
+    ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
+    ap.add_argument("--in-memory", action="store_true",
+                    help="at 100,000 and above, also time analyze --partitions 0 (the whole cohort in memory)")
     ap.add_argument("--naive-size", type=int, default=10_000)
     ap.add_argument("--naive-sample", type=int, default=500)
     ap.add_argument("--work", default=os.environ.get("TMPDIR", "/tmp") + "/mrdtrack-bench", help="scratch folder")
@@ -99,41 +100,39 @@ def main(argv=None) -> None:
     if args.render_only:
         render_doc(RESULTS, doc)
         return
-    rec = Recorder(RESULTS, doc)
+    rec = Recorder(RESULTS, doc, args.scenario)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
         cohort, out = work / f"cohort-{n}", work / f"out-{n}"
         shutil.rmtree(cohort, ignore_errors=True)
-        sim = run_stage("simulate", n=n, seed=args.seed, out=str(cohort))
+        sim = run_stage("simulate", n=n, seed=args.seed, out=str(cohort), scenario=args.scenario)
         rows = sim["detail"].get("rows")
         rec.add(n, "simulate", sim, rows)
         if "error" in sim:
             continue
         rec.add(n, "validate", run_stage("validate", cohort=str(cohort)), rows)
-        analyzed = rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
-                                                   batch_size=5000), rows)
-        if "error" in analyzed:  # still measure the per-patient work
-            rec.add(n, "derive_only", run_stage("derive_only", cohort=str(cohort), out=str(out), jobs=args.jobs,
-                                                batch_size=5000), rows)
-        if n >= 100_000:
-            rec.add(n, "partitioned", run_stage("partitioned", cohort=str(cohort), out=str(out) + "-part",
-                                                jobs=args.partition_jobs, buckets=args.buckets), rows)
+        rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
+                                        batch_size=5000), rows)
+        if args.in_memory and n >= 100_000:
+            rec.add(n, "analyze_in_memory", run_stage("analyze", cohort=str(cohort), out=str(out) + "-mem",
+                                                      jobs=args.jobs, batch_size=5000, partitions=0), rows)
         if n == args.naive_size:
             rec.add(n, "naive", run_stage("naive", cohort=str(cohort), sample=args.naive_sample, seed=args.seed), rows)
         if not args.keep:
-            for d in (cohort, out, Path(str(out) + "-part")):
+            for d in (cohort, out, Path(str(out) + "-mem")):
                 shutil.rmtree(d, ignore_errors=True)
     if args.million:
         n = args.big_n
         cohort, out = work / f"cohort-{n}", work / f"out-{n}"
         shutil.rmtree(cohort, ignore_errors=True)
-        sim = run_stage("simulate_chunked", n=n, seed=args.seed, out=str(cohort), chunk=min(n, 100_000))
+        sim = run_stage("simulate_chunked", n=n, seed=args.seed, out=str(cohort), chunk=min(n, 100_000),
+                        scenario=args.scenario)
         rows = sim["detail"].get("rows")
         rec.add(n, "simulate", sim, rows)
         if "error" not in sim:
-            rec.add(n, "partitioned", run_stage("partitioned", cohort=str(cohort), out=str(out),
-                                                jobs=args.partition_jobs, buckets=64), rows)
+            rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
+                                            batch_size=5000), rows)
         if not args.keep:
             for d in (cohort, out):
                 shutil.rmtree(d, ignore_errors=True)

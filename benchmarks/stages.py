@@ -4,7 +4,7 @@ prints one JSON object (its own measurements) as the last line of stdout.
 
 Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_chunked`` (the
 same in chunks of patients, for the 1,000,000 cohort), ``validate`` (read_cohort), ``analyze``
-(run_analyze: responses, MRD, endpoints, statistics, files), ``partitioned`` (analyze_partitioned),
+(what ``mrdtrack analyze`` runs: in memory for a small cohort, else the partitioned path),
 ``naive`` (the per-patient loop on a random sample, beside the batched derivation), ``derive_only``
 (analyze without the cohort statistics; run when ``analyze`` fails).
 """
@@ -26,20 +26,20 @@ def _shuffled(tables: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFr
     return {name: df.iloc[rng.permutation(len(df))].reset_index(drop=True) for name, df in tables.items()}
 
 
-def _simulated_tables(n: int, seed: int) -> dict[str, pd.DataFrame]:
+def _simulated_tables(n: int, seed: int, scenario: str) -> dict[str, pd.DataFrame]:
     from mrdtrack.simulate import simulate_cohort
 
-    tables = dict(simulate_cohort(n=n, seed=seed).tables)
+    tables = dict(simulate_cohort(n=n, seed=seed, scenario=scenario).tables)
     # a Parquet column has one type: lab values (numbers and words) as text, as `mrdtrack simulate` writes them
     tables["labs"] = tables["labs"].assign(value=tables["labs"]["value"].astype(str))
     return tables
 
 
-def simulate(n: int, seed: int, out: str) -> dict:
+def simulate(n: int, seed: int, out: str, scenario: str = "registry") -> dict:
     from mrdtrack.io.write import write_tables
 
     t0 = time.perf_counter()
-    tables = _simulated_tables(n, seed)
+    tables = _simulated_tables(n, seed, scenario)
     t1 = time.perf_counter()
     write_tables(_shuffled(tables, seed), out, "parquet")
     t2 = time.perf_counter()
@@ -60,7 +60,7 @@ def _file_ready(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def simulate_chunked(n: int, seed: int, out: str, chunk: int) -> dict:
+def simulate_chunked(n: int, seed: int, out: str, chunk: int, scenario: str = "registry") -> dict:
     """``n`` patients simulated ``chunk`` at a time (seed + k for chunk k, ids prefixed ``Mk-``),
     rows shuffled within each chunk, appended to one Parquet file per table."""
     import pyarrow as pa
@@ -72,7 +72,7 @@ def simulate_chunked(n: int, seed: int, out: str, chunk: int) -> dict:
     t0 = time.perf_counter()
     try:
         for k in range(0, n, chunk):
-            tables = _shuffled(_simulated_tables(min(chunk, n - k), seed + k // chunk), seed + k)
+            tables = _shuffled(_simulated_tables(min(chunk, n - k), seed + k // chunk, scenario), seed + k)
             for name, df in tables.items():
                 df = _file_ready(df.assign(patient_id=f"M{k // chunk:03d}-" + df["patient_id"].astype(str)))
                 if name not in writers:
@@ -98,13 +98,21 @@ def validate(cohort: str) -> dict:
             "patients": r.counts.get("patients_in")}
 
 
-def analyze(cohort: str, out: str, jobs: int, batch_size: int) -> dict:
-    from mrdtrack.commands.analyze import run_analyze
+def analyze(cohort: str, out: str, jobs: int, batch_size: int, partitions: int | None = None) -> dict:
+    """``mrdtrack analyze COHORT --out OUT --jobs J [--partitions P]``: what the command runs,
+    the partitioned path when the cohort is large (or ``partitions`` > 0), else in memory."""
+    from mrdtrack.commands.analyze import run_analyze, run_analyze_partitioned
+    from mrdtrack.scale import auto_buckets
 
     t0 = time.perf_counter()
-    a = run_analyze(Path(cohort), Path(out), jobs=jobs, batch_size=batch_size)
-    return {"work_s": time.perf_counter() - t0, "patients": len(a.patients), "assessments": len(a.assessments),
-            "jobs": jobs, "batch_size": batch_size}
+    buckets = auto_buckets(cohort) if partitions is None else partitions
+    if buckets:
+        run = run_analyze_partitioned(Path(cohort), Path(out), buckets, jobs=jobs, batch_size=batch_size)
+        n, timings = run.patients, run.timings
+    else:
+        n, timings = len(run_analyze(Path(cohort), Path(out), jobs=jobs, batch_size=batch_size).patients), {}
+    return {"work_s": time.perf_counter() - t0, "patients": n, "jobs": jobs, "batch_size": batch_size,
+            "buckets": buckets, "timings": timings}
 
 
 def derive_only(cohort: str, out: str, jobs: int, batch_size: int) -> dict:
@@ -127,15 +135,6 @@ def derive_only(cohort: str, out: str, jobs: int, batch_size: int) -> dict:
     t3 = time.perf_counter()
     return {"work_s": t3 - t0, "timings": {"read_validate_s": t1 - t0, "derive_s": t2 - t1, "write_s": t3 - t2},
             "patients": len(d.patients), "jobs": jobs, "batch_size": batch_size}
-
-
-def partitioned(cohort: str, out: str, jobs: int, buckets: int) -> dict:
-    from mrdtrack.scale import analyze_partitioned
-
-    t0 = time.perf_counter()
-    run = analyze_partitioned(cohort, out, buckets=buckets, jobs=jobs)
-    return {"work_s": time.perf_counter() - t0, "patients": run.patients, "timings": run.timings, "jobs": jobs,
-            "buckets": buckets}
 
 
 def naive(cohort: str, sample: int, seed: int) -> dict:
@@ -167,7 +166,7 @@ def naive(cohort: str, sample: int, seed: int) -> dict:
 
 
 STAGES = {"simulate": simulate, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
-          "partitioned": partitioned, "naive": naive, "derive_only": derive_only}
+          "naive": naive, "derive_only": derive_only}
 
 if __name__ == "__main__":
     result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))

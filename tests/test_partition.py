@@ -7,10 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
-from mrdtrack.io.partition import SOURCE_ROW, Partition, bucket_of, load_bucket, partition_cohort
+from mrdtrack.io.partition import (
+    SOURCE_ROW,
+    Partition,
+    PatientRanges,
+    load_bucket,
+    partition_cohort,
+    read_bucket_table,
+)
 from mrdtrack.io.read import read_cohort
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cohort"
@@ -34,7 +40,7 @@ def replicated_cohort(dst: Path, copies: int, seed: int = 0, fmt: str = "csv", s
 
 
 def bucket_frames(part: Partition, name: str) -> pd.DataFrame:
-    frames = [pq.read_table(part.bucket_dir(i) / f"{name}.parquet").to_pandas().assign(_bucket=i)
+    frames = [read_bucket_table(part, i, name).to_pandas().assign(_bucket=i)
               for i in range(part.buckets)]
     return pd.concat(frames, ignore_index=True)
 
@@ -64,16 +70,23 @@ def test_a_patients_rows_share_one_bucket(cohort, part):
     assert rows["_bucket"].nunique() == part.buckets  # 60 patients spread over every bucket
 
 
-def test_bucket_assignment_is_stable():
-    ids = pd.Series(["P01", " P01 ", "C007-P03", "patient-42", "42"], dtype=object)
-    got = bucket_of(ids, 16)
-    # SipHash-2-4 with a fixed key: these values must never change, whatever the machine or the run
-    assert got.tolist() == [13, 13, 9, 14, 12]
-    assert bucket_of(pd.Series([f"P0{i}" for i in range(1, 7)]), 1000).tolist() == [37, 225, 576, 970, 848, 306]
+def test_buckets_are_ranges_of_sorted_patient_ids():
+    ids = np.array([f"P{i:02d}" for i in range(10)], dtype=object)
+    ranges = PatientRanges(ids[::-1], 3)  # sorted ids cut into ranges of ceil(10 / 3) = 4
+    got = ranges.bucket_of(pd.Series(["P00", " P03 ", "P04", "P07", "P08", "P09"], dtype=object))
+    assert got.tolist() == [0, 0, 1, 1, 2, 2]
+    # an id missing from the patients table (an orphan row) goes to the range it sorts into
+    assert ranges.bucket_of(pd.Series(["P045", "Z", "A"], dtype=object)).tolist() == [1, 2, 0]
+    assert ranges.bucket_of(pd.Series([None, ""], dtype=object)).tolist() == [0, 0]
     # a numeric patient_id (typed Parquet column) lands where its text does, as the validator reads it
-    assert bucket_of(pd.Series([42]), 16).tolist() == [got[4]]
-    assert bucket_of(pd.Series([None, ""], dtype=object), 16).tolist() == [0, 0]
+    numeric = PatientRanges(np.array(["1", "2", "3", "4"], dtype=object), 2)
+    assert numeric.bucket_of(pd.Series([3, 1])).tolist() == [1, 0]
 
+
+def test_bucket_order_is_patient_order(cohort, part):
+    rows = bucket_frames(part, "patients")
+    ids = rows.assign(pid=rows["patient_id"].str.strip()).groupby("_bucket")["pid"].agg(["min", "max"])
+    assert (ids["max"].iloc[:-1].to_numpy() < ids["min"].iloc[1:].to_numpy()).all()
 
 
 def test_partition_is_deterministic_and_independent_of_batch_rows(cohort, part, tmp_path):

@@ -115,3 +115,77 @@ def test_unreadable_file_stops_before_any_bucket(tmp_path):
     with pytest.raises(InvalidCohort) as err:
         analyze_partitioned(src, tmp_path / "part", buckets=3)
     assert err.value.issues["message"].str.contains("required table 'treatments' is missing").all()
+
+
+# --- the analyze command: --partitions, automatic choice, pseudonyms, errors -----------------------
+
+def _cli(args: list[str]):
+    from typer.testing import CliRunner
+
+    from mrdtrack.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+def test_cli_partitions_give_the_in_memory_files(cohort, in_memory, tmp_path):
+    res = _cli(["analyze", str(cohort), "--out", str(tmp_path / "p"), "--partitions", "4", "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "4 buckets" in res.output
+    assert_same_outputs(in_memory, tmp_path / "p")
+
+
+def test_cli_pseudonymized_partitioned_equals_in_memory(cohort, tmp_path, monkeypatch):
+    monkeypatch.setenv("MRDTRACK_PSEUDONYM_KEY", "k-123")
+    for name, parts in (("mem", "0"), ("part", "3")):
+        res = _cli(["analyze", str(cohort), "--out", str(tmp_path / name), "--pseudonymize", "--partitions", parts])
+        assert res.exit_code == 0, res.output
+    assert_same_outputs(tmp_path / "mem", tmp_path / "part")
+    text = (tmp_path / "part" / "assessments.csv").read_text() + (tmp_path / "part" / "issues.csv").read_text()
+    assert "C000-" not in text and "P-" in text
+
+
+def test_cli_partitioned_validation_error_exits_2_with_the_problem_table(tmp_path):
+    src = replicated_cohort(tmp_path / "c", copies=3, seed=6, src=BROKEN / "unknown_unit")
+    res = _cli(["analyze", str(src), "--out", str(tmp_path / "o"), "--partitions", "2"])
+    assert res.exit_code == 2
+    assert "validation error" in res.output and "unit" in res.output
+    assert not (tmp_path / "o" / "patients.csv").exists()
+
+
+def test_cli_partitions_need_a_folder(tmp_path):
+    res = _cli(["analyze", str(EXAMPLE.parent / "cohort.xlsx"), "--out", str(tmp_path / "o"), "--partitions", "2"])
+    assert res.exit_code == 2 and "cohort folder" in res.output
+
+
+def test_automatic_choice_by_input_rows(cohort, tmp_path, monkeypatch):
+    import mrdtrack.scale as scale
+
+    rows = scale.estimate_input_rows(cohort)
+    exact = sum(len(pd.read_csv(f, dtype=str)) for f in cohort.glob("*.csv"))
+    assert 0.8 * exact <= rows <= 1.25 * exact  # CSV rows estimated from the sampled line length
+    assert scale.auto_buckets(cohort) == 0  # small: in memory
+    assert scale.auto_buckets(EXAMPLE.parent / "cohort.xlsx") == 0
+    monkeypatch.setattr(scale, "AUTO_PARTITION_MIN_ROWS", 10)
+    monkeypatch.setattr(scale, "ROWS_PER_BUCKET", max(1, rows // 5))
+    assert scale.auto_buckets(cohort) in (5, 6)
+
+
+def test_parallel_partition_of_row_groups_keeps_rows_and_order(tmp_path):
+    import pyarrow.parquet as pq
+
+    from mrdtrack.io.partition import load_bucket, partition_cohort
+
+    src = replicated_cohort(tmp_path / "c", copies=6, seed=9, fmt="parquet")
+    labs = pq.read_table(src / "labs.parquet")
+    pq.write_table(labs, src / "labs.parquet", row_group_size=max(1, labs.num_rows // 7))  # several row groups
+    assert pq.ParquetFile(src / "labs.parquet").metadata.num_row_groups > 2
+    one = partition_cohort(src, tmp_path / "one", buckets=3)
+    two = partition_cohort(src, tmp_path / "two", buckets=3, jobs=2)
+    assert two.tables["labs"]["pieces"] == 2 and two.data_cut == one.data_cut
+    for i in range(3):
+        a, b = load_bucket(one, i)["labs"], load_bucket(two, i)["labs"]
+        assert list(a.rows) == list(b.rows) == sorted(a.rows)
+        pd.testing.assert_frame_equal(a.frame, b.frame)
+    run_analyze(src, tmp_path / "mem")
+    analyze_partitioned(src, tmp_path / "part", buckets=3, jobs=2)
+    assert_same_outputs(tmp_path / "mem", tmp_path / "part")

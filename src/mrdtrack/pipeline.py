@@ -177,7 +177,7 @@ def _derive_batch_star(args):
     return derive_batch(*args)
 
 
-def _sort_issues(issues: pd.DataFrame) -> pd.DataFrame:
+def sort_issues(issues: pd.DataFrame) -> pd.DataFrame:
     """A deterministic order (independent of batching): cohort-wide first, then per patient."""
     key = issues["patient_id"].fillna("").astype(str)
     order = np.lexsort((issues["message"].astype(str).to_numpy(), issues["row"].fillna(-1).to_numpy(),
@@ -215,7 +215,7 @@ def derive_all(cohort: Cohort, config: Config, batch_size: int = DEFAULT_BATCH_S
         assessments=cat("assessments", ["patient_id", "date"]),
         mrd=cat("mrd", ["patient_id", "date"]),
         patients=cat("patients", ["patient_id"]),
-        issues=_sort_issues(cat("issues", None)) if results else issues_frame(),
+        issues=sort_issues(cat("issues", None)) if results else issues_frame(),
         mrd_changes=cat("mrd_changes", ["patient_id", "time_days"]),
     )
 

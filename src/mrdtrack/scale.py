@@ -2,15 +2,16 @@
 
 ``analyze_partitioned`` writes the same five files as ``mrdtrack analyze`` (byte for byte):
 
-1. partition pass (``io.partition``): every table is streamed into K bucket folders by a stable
-   hash of patient_id, keeping the original row numbers; the global data cut is found on the way;
-2. per bucket (in ``jobs`` processes): validation against the global data cut, then every
-   per-patient derivation (``pipeline.derive_all``); the bucket's outputs go to a work folder;
-3. the per-patient tables are put back in patient order: ``patients`` (needed whole by the cohort
-   statistics) in memory; ``assessments`` and ``mrd`` by an external merge: each bucket's sorted
-   rows are cut at the same patient boundaries into ranges, and each range (about one bucket of
-   rows) is sorted and appended to the CSV;
-4. cohort statistics on the whole patients table, then ``issues.csv`` and ``summary.json``.
+1. partition pass (``io.partition``): every table is streamed into K bucket folders, each a range
+   of patient ids, keeping the original row numbers; the global data cut is found on the way;
+2. per bucket (in ``jobs`` processes): validation against the global data cut, every per-patient
+   derivation (``pipeline.derive_all``), and the bucket's rows of ``assessments.csv`` and
+   ``mrd.csv`` formatted as the writer does; ``patients`` and the MRD covariate changes are kept
+   for the cohort statistics;
+3. since bucket k holds the k-th range of sorted ids, ``assessments.csv`` and ``mrd.csv`` are the
+   buckets' pieces appended in bucket order (no merge, no second pass over the rows);
+4. cohort statistics on the whole patients table, then ``patients.csv``, ``issues.csv`` and
+   ``summary.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,16 +32,28 @@ from mrdtrack.config import Config
 from mrdtrack.contract import REQUIRED_TABLES, TABLES
 from mrdtrack.errors import UserError
 from mrdtrack.io import validate as _validate
-from mrdtrack.io.outputs import FLOAT_FORMAT, format_table, write_csv, write_json
+from mrdtrack.io.outputs import write_csv, write_json
 from mrdtrack.io.parse import as_text
 from mrdtrack.io.partition import Partition, load_bucket, partition_cohort
 from mrdtrack.io.read import parse_data_cut
 from mrdtrack.io.sources import RawTable
 from mrdtrack.issues import ISSUE_COLUMNS, issues_frame
-from mrdtrack.pipeline import ASSESSMENT_COLUMNS, DEFAULT_BATCH_SIZE, MRD_COLUMNS, TV_COLUMNS, derive_all
-from mrdtrack.pipeline import _sort_issues as sort_derivation_issues
+from mrdtrack.pipeline import (
+    ASSESSMENT_COLUMNS,
+    DEFAULT_BATCH_SIZE,
+    MRD_COLUMNS,
+    PATIENT_COLUMNS,
+    TV_COLUMNS,
+    derive_all,
+)
+from mrdtrack.pipeline import sort_issues as sort_derivation_issues
 
 DEFAULT_BUCKETS = 16
+#: ``analyze`` streams a cohort folder through buckets (instead of loading it whole) from this many
+#: input rows on (all tables; about 20,000 patients of a registry export)...
+AUTO_PARTITION_MIN_ROWS = 2_000_000
+#: ...with one bucket per this many input rows: about 1.2 GB peak per worker process.
+ROWS_PER_BUCKET = 750_000
 EXCLUSION_PREFIX = "patient left out ("
 
 
@@ -60,6 +73,7 @@ class PartitionedRun:
     patients: int
     counts: dict
     summary: dict
+    excluded: int = 0  # lines of severity "excluded" in issues.csv
     timings: dict = field(default_factory=dict)
 
 
@@ -72,6 +86,7 @@ class _BucketJob:
     exclude_invalid: bool
     config: Config
     batch_size: int
+    pseudonym_key: str | None = None
 
 
 def _missing_file(name: str) -> str:
@@ -94,9 +109,14 @@ def _analyze_bucket(job: _BucketJob) -> dict:
     if cohort is None or not len(cohort.patients):
         return {"index": job.index, "ok": cohort is not None, "counts": result.counts, "patients": 0}
     d = derive_all(cohort, job.config, batch_size=job.batch_size, jobs=1)
-    frames = {"assessments": d.assessments[ASSESSMENT_COLUMNS], "mrd": d.mrd[MRD_COLUMNS], "patients": d.patients,
-              "mrd_changes": d.mrd_changes, "issues": d.issues}
-    for name, df in frames.items():
+    rows = {"assessments": d.assessments[ASSESSMENT_COLUMNS], "mrd": d.mrd[MRD_COLUMNS]}
+    if job.pseudonym_key:
+        from mrdtrack.pseudonym import pseudonymize_frames
+
+        rows = pseudonymize_frames(rows, job.pseudonym_key)
+    for name, df in rows.items():
+        write_csv(df, _bucket_path(job.work, job.index, name).with_suffix(".csv"), header=False)
+    for name, df in {"patients": d.patients, "mrd_changes": d.mrd_changes, "issues": d.issues}.items():
         df.to_pickle(_bucket_path(job.work, job.index, name))
     return {"index": job.index, "ok": True, "counts": result.counts, "patients": len(d.patients)}
 
@@ -165,7 +185,7 @@ def validation_issues(frames: list[pd.DataFrame]) -> pd.DataFrame:
                             "o": df["_order"].fillna(-1).to_numpy() if "_order" in df else 0.0})
         df = df.iloc[np.lexsort((key["o"], key["r"], key["t"]))]
         frames = [df.drop(columns=["_order"], errors="ignore")]
-    df = _validate._finish_issues(frames)
+    df = _validate.finish_issues(frames)
     table_level = df["row"].isna() & df["patient_id"].isna()
     key = df[["severity", "table", "column", "value", "message", "file"]].astype(str).agg("\x1f".join, axis=1)
     return df[~(table_level & key.duplicated())].reset_index(drop=True)
@@ -191,66 +211,46 @@ def _header_check(part: Partition, data_cut, exclude_invalid: bool,
     return result.issues, result.counts, fatal
 
 
-def _range_starts(ids: np.ndarray, n_ranges: int) -> np.ndarray:
-    """First patient_id of each of ``n_ranges`` equal ranges of the sorted ids."""
-    step = max(1, math.ceil(len(ids) / max(1, n_ranges)))
-    return ids[::step]
+def _append_pieces(work: str, infos: list[dict], name: str, columns: list[str], out: Path) -> None:
+    """``out`` = the header, then each bucket's formatted rows in bucket (= patient) order."""
+    with out.open("wb") as f:
+        f.write((",".join(columns) + "\n").encode("utf-8"))
+        for info in infos:
+            piece = _bucket_path(work, info["index"], name).with_suffix(".csv")
+            if piece.exists():
+                with piece.open("rb") as src:
+                    shutil.copyfileobj(src, f, 1 << 24)
+                piece.unlink()
 
 
-def _split_into_ranges(work: str, infos: list[dict], name: str, starts: np.ndarray) -> None:
-    """Cut each bucket's (patient-sorted) rows at the range starts: work/ranges-<name>/<r>/<bucket>.pkl."""
-    for info in infos:
-        p = _bucket_path(work, info["index"], name)
-        if not p.exists():
-            continue
-        df = pd.read_pickle(p)
-        pid = df["patient_id"].astype(object).to_numpy()
-        cuts = np.searchsorted(pid, starts[1:], side="left")
-        edges = np.concatenate([[0], cuts, [len(df)]])
-        for r in np.flatnonzero(np.diff(edges)):
-            d = Path(work) / f"ranges-{name}" / f"{r:05d}"
-            d.mkdir(parents=True, exist_ok=True)
-            df.iloc[edges[r]:edges[r + 1]].to_pickle(d / f"{info['index']:04d}.pkl")
-        p.unlink()
+def _run_buckets(jobs_list: list[_BucketJob], jobs: int, progress=None) -> list[dict]:
+    """Every bucket analysed (in ``jobs`` processes); results in bucket order."""
+    def done(info: dict) -> dict:
+        if progress:
+            progress(info["patients"])
+        return info
 
-
-def _merge_ranges(work: str, name: str, n_ranges: int, columns: list[str], out: Path) -> int:
-    """Append each range, sorted by patient_id (stable), to ``out`` with the writer's formatting."""
-    n = 0
-    with out.open("w", encoding="utf-8", newline="") as f:
-        pd.DataFrame(columns=columns).to_csv(f, index=False, lineterminator="\n")
-        for r in range(n_ranges):
-            d = Path(work) / f"ranges-{name}" / f"{r:05d}"
-            pieces = [pd.read_pickle(p) for p in sorted(d.glob("*.pkl"))] if d.exists() else []
-            if not pieces:
-                continue
-            df = pd.concat(pieces, ignore_index=True).sort_values("patient_id", kind="stable")
-            format_table(df[columns]).to_csv(f, index=False, header=False, lineterminator="\n",
-                                             float_format=FLOAT_FORMAT, na_rep="")
-            n += len(df)
-            shutil.rmtree(d)
-    return n
-
-
-def _run_buckets(jobs_list: list[_BucketJob], jobs: int) -> list[dict]:
     if jobs > 1 and len(jobs_list) > 1:
         ctx = __import__("multiprocessing").get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            return list(pool.map(_analyze_bucket, jobs_list))
-    return [_analyze_bucket(j) for j in jobs_list]
+            return [done(i) for i in pool.map(_analyze_bucket, jobs_list)]
+    return [done(_analyze_bucket(j)) for j in jobs_list]
 
 
 def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Config | None = None,
                         buckets: int = DEFAULT_BUCKETS, jobs: int = 1, data_cut=None, exclude_invalid: bool = False,
                         batch_size: int = DEFAULT_BATCH_SIZE, work_dir: str | Path | None = None,
-                        batch_rows: int | None = None) -> PartitionedRun:
+                        batch_rows: int | None = None, pseudonym_key: str | None = None,
+                        progress=None) -> PartitionedRun:
     """``mrdtrack analyze`` on a cohort folder of any size, one bucket of patients in memory at a time.
 
     Writes assessments.csv, mrd.csv, patients.csv, issues.csv and summary.json into ``out_dir``,
     identical to ``commands.analyze.run_analyze`` on the same cohort and options. Validation
     errors without ``exclude_invalid`` raise InvalidCohort (a UserError carrying every problem)
     and write nothing. ``work_dir`` (default: a temporary folder beside ``out_dir``) holds the
-    buckets and intermediate pieces; it is removed at the end.
+    buckets and intermediate pieces; it is removed at the end. ``pseudonym_key``: every patient_id
+    in the outputs replaced by its keyed pseudonym (``--pseudonymize``). ``progress(n)`` is
+    called with the number of patients of each bucket as it finishes.
     """
     from mrdtrack import __version__
 
@@ -260,11 +260,12 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
     out.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix=".mrdtrack-work-", dir=out.parent))
     timings: dict = {}
+    appending = None
     try:
         t0 = time.perf_counter()
         kw = {"batch_rows": batch_rows} if batch_rows else {}
         part = partition_cohort(cohort_path, work / "buckets", buckets,
-                                exact_cut=exclude_invalid and cut is None, **kw)
+                                exact_cut=exclude_invalid and cut is None, jobs=jobs, **kw)
         timings["partition_s"] = time.perf_counter() - t0
         if cut is None and part.data_cut:
             cut = pd.Timestamp(part.data_cut)
@@ -273,9 +274,9 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
             raise InvalidCohort(_error_message(cohort_path, header_issues), header_issues)
 
         t0 = time.perf_counter()
-        job_list = [_BucketJob(part.root, i, str(work), cut, exclude_invalid, config, batch_size)
+        job_list = [_BucketJob(part.root, i, str(work), cut, exclude_invalid, config, batch_size, pseudonym_key)
                     for i in range(part.buckets)]
-        infos = _run_buckets(job_list, jobs)
+        infos = _run_buckets(job_list, jobs, progress)
         timings["buckets_s"] = time.perf_counter() - t0
         checked = validation_issues([header_issues] + [pd.read_pickle(_bucket_path(work, i["index"], "validation"))
                                                        for i in infos])
@@ -284,8 +285,12 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
 
         from mrdtrack.outcomes.cohort_statistics import cohort_statistics
 
+        # the row files are plain appends (I/O): done in a thread while the statistics run
+        appending = ThreadPoolExecutor(max_workers=1)
+        appended = [appending.submit(_append_pieces, str(work), infos, name, columns, out / f"{name}.csv")
+                    for name, columns in (("assessments", ASSESSMENT_COLUMNS), ("mrd", MRD_COLUMNS))]
         t0 = time.perf_counter()
-        patients = _concat_sorted(_read_pieces(str(work), infos, "patients"), ["patient_id"])
+        patients = _concat_sorted(_read_pieces(str(work), infos, "patients"), ["patient_id"], PATIENT_COLUMNS)
         changes = _concat_sorted(_read_pieces(str(work), infos, "mrd_changes"), ["patient_id", "time_days"],
                                  TV_COLUMNS)
         derived = _read_pieces(str(work), infos, "issues")
@@ -294,13 +299,15 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
         timings["statistics_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        ids = patients["patient_id"].astype(object).to_numpy() if len(patients) else np.array([], dtype=object)
-        starts = _range_starts(ids, part.buckets)
-        for name, columns in (("assessments", ASSESSMENT_COLUMNS), ("mrd", MRD_COLUMNS)):
-            _split_into_ranges(str(work), infos, name, starts)
-            _merge_ranges(str(work), name, len(starts), columns, out / f"{name}.csv")
+        for future in appended:
+            future.result()
         analysis_issues = derived if stat_issues.empty else pd.concat([derived, stat_issues], ignore_index=True)
         issues = pd.concat([checked[list(analysis_issues.columns)], analysis_issues], ignore_index=True)
+        if pseudonym_key:
+            from mrdtrack.pseudonym import pseudonymize_frames
+
+            named = pseudonymize_frames({"patients": patients, "issues": issues}, pseudonym_key)
+            patients, issues = named["patients"], named["issues"]
         write_csv(patients, out / "patients.csv")
         write_csv(issues[ISSUE_COLUMNS], out / "issues.csv")
         counts = _sum_counts([header_counts] + [i["counts"] for i in infos])
@@ -309,8 +316,11 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
         full = {"config": config.to_dict(), "provenance": provenance, "counts": counts, **summary}
         write_json(full, out / "summary.json")
         timings["merge_write_s"] = time.perf_counter() - t0
-        return PartitionedRun(out_dir=out, patients=len(patients), counts=counts, summary=full, timings=timings)
+        return PartitionedRun(out_dir=out, patients=len(patients), counts=counts, summary=full,
+                              excluded=int((issues["severity"] == "excluded").sum()), timings=timings)
     finally:
+        if appending is not None:
+            appending.shutdown(wait=True)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -320,10 +330,40 @@ def _concat_sorted(frames: list[pd.DataFrame], by: list[str], columns: list[str]
     return pd.concat(frames, ignore_index=True).sort_values(by, kind="stable").reset_index(drop=True)
 
 
+def estimate_input_rows(cohort_path: str | Path) -> int:
+    """Input rows of a cohort folder, without reading it: Parquet metadata; CSV size / sampled line length."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for p in Path(cohort_path).iterdir():
+        try:
+            if p.suffix == ".parquet":
+                total += pq.ParquetFile(p).metadata.num_rows
+            elif p.suffix == ".csv":
+                size = p.stat().st_size
+                with p.open("rb") as f:
+                    head = f.read(1 << 20)
+                total += int(size / max(1, len(head)) * max(1, head.count(b"\n")))
+        except Exception:  # noqa: BLE001 - an unreadable file is reported by validation, not here
+            continue
+    return total
+
+
+def auto_buckets(cohort_path: str | Path) -> int:
+    """Buckets ``analyze`` uses by default: 0 (in memory) for a workbook or a cohort below
+    AUTO_PARTITION_MIN_ROWS input rows, else one bucket per ROWS_PER_BUCKET rows (at least 2)."""
+    path = Path(cohort_path)
+    if not path.is_dir():
+        return 0
+    rows = estimate_input_rows(path)
+    return 0 if rows < AUTO_PARTITION_MIN_ROWS else max(2, math.ceil(rows / ROWS_PER_BUCKET))
+
+
 def _error_message(cohort_path, issues: pd.DataFrame) -> str:
     n = int((issues["severity"] == "error").sum())
     return (f"{cohort_path}: {n} validation error(s); fix them, or rerun with --exclude-invalid "
             "to leave the affected rows out (each listed in issues.csv)")
 
 
-__all__ = ["DEFAULT_BUCKETS", "InvalidCohort", "PartitionedRun", "analyze_partitioned", "validation_issues"]
+__all__ = ["AUTO_PARTITION_MIN_ROWS", "DEFAULT_BUCKETS", "ROWS_PER_BUCKET", "InvalidCohort", "PartitionedRun",
+           "analyze_partitioned", "auto_buckets", "estimate_input_rows", "validation_issues"]

@@ -26,6 +26,11 @@ from mrdtrack.pipeline import ASSESSMENT_COLUMNS, DEFAULT_BATCH_SIZE, MRD_COLUMN
 
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Patients per batch (outputs do not depend on it).")]
 JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Worker processes (outputs do not depend on it).")]
+PartitionsOpt = Annotated[int | None, typer.Option(
+    "--partitions", min=0,
+    help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
+         "and analyse one bucket per process at a time (memory bounded by a bucket). Default: in memory below "
+         "2,000,000 input rows, else one bucket per 750,000 rows. Outputs do not depend on it.")]
 
 
 def load_validated(cohort_path: Path, data_cut: str | None, exclude_invalid: bool):
@@ -112,6 +117,40 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
     return analysis
 
 
+def run_analyze_partitioned(cohort_path: Path, out_dir: Path, buckets: int, profile: str = "imwg2016",
+                            config_file: Path | None = None, data_cut: str | None = None,
+                            exclude_invalid: bool = False, pseudonymize: bool = False,
+                            batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1):
+    """``analyze`` through the partitioned path (``mrdtrack.scale``): same files, bounded memory."""
+    from mrdtrack.commands.validate import print_problems
+    from mrdtrack.scale import InvalidCohort, analyze_partitioned
+
+    config = resolve_config(profile, config_file)
+    key = None
+    if pseudonymize:
+        from mrdtrack.pseudonym import pseudonym_key_from_env
+
+        key = pseudonym_key_from_env()
+    err_console.print(f"streaming {cohort_path} into {buckets} buckets of whole patients", highlight=False)
+    prog, advance = _progress(0, "analyzing patients")
+    if prog:
+        prog.update(prog.task_ids[0], total=None)
+        prog.start()
+    try:
+        return analyze_partitioned(cohort_path, out_dir, config, buckets=buckets, jobs=jobs, data_cut=data_cut,
+                                   exclude_invalid=exclude_invalid, batch_size=batch_size, pseudonym_key=key,
+                                   progress=advance)
+    except InvalidCohort as err:
+        if prog:
+            prog.stop()
+            prog = None
+        print_problems(err.issues)
+        raise
+    finally:
+        if prog:
+            prog.stop()
+
+
 def register(app: typer.Typer) -> None:
     @app.command("analyze")
     @guarded
@@ -125,13 +164,27 @@ def register(app: typer.Typer) -> None:
         pseudonymize: PseudoOpt = False,
         batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
         jobs: JobsOpt = 1,
+        partitions: PartitionsOpt = None,
     ) -> None:
         """Validate, derive IMWG responses, MRD status and kinetics, endpoints and cohort statistics.
 
         Writes assessments.csv, mrd.csv, patients.csv, summary.json and issues.csv into --out.
+        Registry-size cohort folders are streamed through buckets of whole patients (--partitions).
 
         Example: mrdtrack analyze examples/cohort --out out/ --profile alonso2020
         """
+        from mrdtrack.scale import auto_buckets
+
+        buckets = auto_buckets(cohort) if partitions is None else partitions
+        if buckets and not cohort.is_dir():
+            raise UserError(f"--partitions needs a cohort folder of csv/parquet tables, not '{cohort}'; "
+                            "use --partitions 0 for a workbook")
+        if buckets:
+            run = run_analyze_partitioned(cohort, out, buckets, profile, config, data_cut, exclude_invalid,
+                                          pseudonymize, batch_size, jobs)
+            err_console.print(f"analyzed {run.patients} patients in {buckets} buckets; {run.excluded} exclusion(s) "
+                              f"listed in issues.csv; outputs in {out}", highlight=False)
+            return
         a = run_analyze(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs)
         n_err = int((a.issues["severity"] == "excluded").sum())
         err_console.print(f"analyzed {len(a.patients)} patients, {len(a.assessments)} assessments, "

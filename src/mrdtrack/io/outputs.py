@@ -20,17 +20,20 @@ from mrdtrack.issues import ISSUE_COLUMNS
 FLOAT_FORMAT = "%.10g"
 
 
+_BOOL_TEXT = {True: "true", False: "false"}
+
+
 def _format_column(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
         return s.dt.strftime("%Y-%m-%d").where(s.notna(), "")
     if pd.api.types.is_bool_dtype(s) or s.dtype == "boolean":
-        return s.map({True: "true", False: "false"}).astype(object).where(s.notna(), "")
+        return s.map(_BOOL_TEXT).astype(object).where(s.notna(), "")
     if s.dtype == object:
-        vals = s.dropna()
-        if len(vals) and vals.map(lambda v: isinstance(v, (bool, np.bool_))).all():
-            return s.map({True: "true", False: "false"}).astype(object).where(s.notna(), "")
-        if len(vals) and vals.map(lambda v: isinstance(v, (pd.Timestamp, datetime, date))).all():
-            return s.map(lambda v: v.strftime("%Y-%m-%d") if pd.notna(v) else "")
+        kind = pd.api.types.infer_dtype(s, skipna=True)  # one pass in C over the values
+        if kind == "boolean":
+            return s.map(_BOOL_TEXT).astype(object).where(s.notna(), "")
+        if kind in ("datetime", "datetime64", "date"):
+            return _format_column(pd.to_datetime(s))
     return s
 
 
@@ -42,8 +45,10 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
-    format_table(df).to_csv(path, index=False, lineterminator="\n", float_format=FLOAT_FORMAT, na_rep="")
+def write_csv(df: pd.DataFrame, path: Path, header: bool = True) -> None:
+    """``df`` as CSV per the output contract; ``header=False`` writes the rows only (a piece of a file)."""
+    format_table(df).to_csv(path, index=False, header=header, lineterminator="\n", float_format=FLOAT_FORMAT,
+                            na_rep="")
 
 
 def _jsonable(o):

@@ -1,17 +1,18 @@
 """Partition a registry-size cohort folder into K small cohort folders ("buckets") of whole patients.
 
 One streaming pass over every table (Parquet by record batch, CSV by pyarrow block, every cell as
-text), so memory is bounded by the record-batch size, not by the cohort. Each row goes to bucket
-``stable_hash(patient_id) mod K``; all rows of a patient therefore land in the same bucket, and
-each bucket is a valid cohort folder of Parquet tables (same contract) that can be validated and
-analysed on its own. Each bucket table carries ``_source_row``: the row number the user sees in
-the original file (CSV line, header = line 1; 1-based Parquet row), so validation messages on a
-bucket still name the original row. The same pass computes the global data cut (the latest date
-anywhere, spec/data-contract.md) that every bucket must then be validated against.
-
-The hash is SipHash-2-4 with a fixed key over the UTF-8 patient_id (``pandas.util.hash_array``),
-the same on every run and machine. patient_id is normalised as the validator reads it (stripped
-text); a blank patient_id goes to bucket 0.
+text), so memory is bounded by the record-batch size, not by the cohort. Buckets are ranges of
+patient_id: the patients table's ids (stripped text, as the validator reads them) are sorted and
+cut into K ranges of equal size, and each row goes to the range its patient_id falls in. All rows
+of a patient therefore land in the same bucket, each bucket is a folder of Arrow IPC
+tables (same contract) that can be validated and analysed on its own, and the per-patient outputs
+of bucket 0, 1, ... concatenated are already in patient order (no merge). An id that is not in
+the patients table (an orphan row, an error the validator reports) goes to the range it sorts
+into; a blank patient_id goes to bucket 0. Each bucket table carries ``_source_row``: the row
+number the user sees in the original file (CSV line, header = line 1; 1-based Parquet row), so
+validation messages on a bucket still name the original row. The same pass computes the global
+data cut (the latest date anywhere, spec/data-contract.md) that every bucket must then be
+validated against.
 
 A CSV that pyarrow cannot stream (ragged lines, bad UTF-8) is read whole by the project's tolerant
 reader (``io.sources.read_csv_table``), exactly as the in-memory path reads it, then partitioned:
@@ -21,7 +22,11 @@ correct, but not memory-bounded for that file.
 from __future__ import annotations
 
 import json
+import math
+import multiprocessing
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,19 +58,64 @@ from mrdtrack.io.sources import (
 SOURCE_ROW = "_source_row"
 MANIFEST = "manifest.json"
 DEFAULT_BATCH_ROWS = 262_144
-_HASH_KEY = "0123456789123456"  # SipHash key: fixed so bucket assignment never changes
 
 
-def bucket_of(patient_ids: pd.Series, buckets: int) -> np.ndarray:
-    """Bucket (0..buckets-1) of each patient_id: stable SipHash of the stripped text, mod ``buckets``."""
-    text = as_text(patient_ids.reset_index(drop=True))
-    out = np.zeros(len(text), dtype=np.int64)
-    known = text.notna().to_numpy()
-    if known.any():
-        values = text[known].astype(object).to_numpy()
-        h = pd.util.hash_array(values, encoding="utf8", hash_key=_HASH_KEY, categorize=True)
-        out[known] = (h % np.uint64(buckets)).astype(np.int64)
-    return out
+class PatientRanges:
+    """Bucket of a patient_id: K ranges of equal size of the sorted distinct patient ids."""
+
+    def __init__(self, ids: np.ndarray, buckets: int):
+        uniq = np.unique(np.asarray(ids, dtype=object))
+        step = max(1, math.ceil(len(uniq) / max(1, buckets)))
+        #: first id of buckets 1..K-1 (bucket 0 holds everything sorting before bounds[0])
+        self.bounds = uniq[step::step]
+        self.uniq = pa.array(uniq.tolist(), type=pa.string())
+        self.known = np.searchsorted(self.bounds, uniq, side="right").astype(np.int64)
+
+    def bucket_of(self, patient_ids: pd.Series) -> np.ndarray:
+        """Bucket (0..K-1) of each patient_id (stripped text, as the validator reads it); blank -> 0."""
+        text = as_text(patient_ids.reset_index(drop=True))
+        return self._buckets(pa.array(text.astype(object).where(text.notna(), None).tolist(), type=pa.string()))
+
+    def bucket_of_arrow(self, patient_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """``bucket_of`` on an Arrow column; text columns are looked up in Arrow (no Python objects)."""
+        if not pa.types.is_string(patient_ids.type) and not pa.types.is_large_string(patient_ids.type):
+            return self.bucket_of(pd.Series(patient_ids.to_pandas()))
+        text = pc.utf8_trim_whitespace(patient_ids)
+        return self._buckets(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text))
+
+    def _buckets(self, text: pa.Array) -> np.ndarray:
+        idx = pc.index_in(text, value_set=self.uniq).to_numpy(zero_copy_only=False)
+        found = ~np.isnan(idx)
+        out = np.zeros(len(idx), dtype=np.int64)
+        out[found] = self.known[idx[found].astype(np.int64)]
+        unknown = ~found & pc.is_valid(text).to_numpy(zero_copy_only=False)
+        if unknown.any():  # ids missing from the patients table: the range they sort into
+            values = np.asarray(text.filter(pa.array(unknown)).to_pylist(), dtype=object)
+            out[unknown] = np.searchsorted(self.bounds, values, side="right")
+        return out
+
+
+def patient_ids_of(path: Path) -> np.ndarray:
+    """The stripped patient ids of a patients table file (csv or parquet); empty when unreadable.
+
+    An unreadable file is reported by the partition pass itself; here it only means one range.
+    """
+    try:
+        if path.suffix == ".parquet":
+            pf = pq.ParquetFile(path)
+            col = [f.name for f in pf.schema_arrow if str(f.name).strip() == "patient_id"]
+            frame = to_frame(pf.read(columns=col[:1])) if col else None
+        else:
+            raw, _ = read_csv_table(path, "patients")
+            frame = raw.frame if raw is not None else None
+    except Exception:  # noqa: BLE001 - any unreadable file: reported by the pass, not here
+        return np.array([], dtype=object)
+    if frame is None or not len(frame.columns):
+        return np.array([], dtype=object)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if "patient_id" not in frame.columns:
+        return np.array([], dtype=object)
+    return as_text(frame["patient_id"]).dropna().astype(object).to_numpy()
 
 
 def to_frame(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:
@@ -98,7 +148,7 @@ def latest_date(name: str, frame: pd.DataFrame, rows: np.ndarray, file: str, exa
     latest = pd.NaT
     for c in cols:
         if c in frame.columns:
-            d, _, reason = parse_date(frame[c])
+            d, _, reason = parse_date(frame[c].drop_duplicates())
             d = d[reason.isna().to_numpy()].dropna()
             if len(d):
                 latest = d.max() if pd.isna(latest) else max(latest, d.max())
@@ -128,26 +178,28 @@ class Partition:
 
 
 class _BucketWriter:
-    """One table's K Parquet writers, opened lazily; empty buckets get an empty file with the schema."""
+    """One table's K Arrow IPC files (uncompressed: written and read back at memory speed), opened
+    lazily; empty buckets get an empty file with the schema."""
 
-    def __init__(self, part: Partition, name: str):
-        self.part, self.name = part, name
-        self.writers: dict[int, pq.ParquetWriter] = {}
+    def __init__(self, part: Partition, name: str, piece: int = 0):
+        self.part, self.name, self.piece = part, name, piece
+        self.writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
         self.schema: pa.Schema | None = None
 
     def path(self, i: int) -> Path:
-        return self.part.bucket_dir(i) / f"{self.name}.parquet"
+        return bucket_file(self.part, i, self.name, self.piece)
 
     def write(self, batch: pa.RecordBatch, buckets: np.ndarray) -> None:
         if self.schema is None:
             self.schema = batch.schema
         batch = batch.cast(self.schema) if batch.schema != self.schema else batch
         order = np.argsort(buckets, kind="stable")
+        grouped = batch.take(pa.array(order))
         bounds = np.searchsorted(buckets[order], np.arange(self.part.buckets + 1))
         for i in np.flatnonzero(np.diff(bounds)):
             if i not in self.writers:
-                self.writers[i] = pq.ParquetWriter(self.path(i), self.schema)
-            self.writers[i].write_batch(batch.take(pa.array(order[bounds[i]:bounds[i + 1]])))
+                self.writers[i] = pa.ipc.new_file(self.path(i), self.schema)
+            self.writers[i].write_batch(grouped.slice(bounds[i], bounds[i + 1] - bounds[i]))
 
     def close(self, fallback_schema: pa.Schema) -> None:
         for w in self.writers.values():
@@ -155,7 +207,8 @@ class _BucketWriter:
         schema = self.schema or fallback_schema
         for i in range(self.part.buckets):
             if i not in self.writers:
-                pq.write_table(schema.empty_table(), self.path(i))
+                with pa.ipc.new_file(self.path(i), schema):
+                    pass
 
     def discard(self) -> None:
         for w in self.writers.values():
@@ -163,6 +216,24 @@ class _BucketWriter:
         for i in self.writers:
             self.path(i).unlink(missing_ok=True)
         self.writers, self.schema = {}, None
+
+
+def bucket_file(part: Partition, i: int, name: str, piece: int = 0) -> Path:
+    """Bucket ``i``'s file of table ``name`` (Arrow IPC) written by partition worker ``piece``."""
+    return part.bucket_dir(i) / f"{name}.{piece}.arrow"
+
+
+def read_bucket_table(part: Partition, i: int, name: str) -> pa.Table:
+    """Bucket ``i``'s rows of table ``name`` as Arrow, with ``_source_row``, in file order.
+
+    Worker ``k`` of a parallel pass read the k-th run of consecutive row groups, so its pieces
+    appended in ``k`` order keep the original row order.
+    """
+    pieces = []
+    for k in range(part.tables[name].get("pieces", 1)):
+        with pa.memory_map(str(bucket_file(part, i, name, k))) as source:
+            pieces.append(pa.ipc.open_file(source).read_all())
+    return pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
 
 
 def _with_rows(batch: pa.RecordBatch, names: list[str], rows: np.ndarray) -> pa.RecordBatch:
@@ -182,19 +253,24 @@ def _blank_rows(batch: pa.RecordBatch) -> np.ndarray:
 class _Pass:
     """State of one partition pass: writers, data cut, facts."""
 
-    def __init__(self, part: Partition, exact_cut: bool):
-        self.part, self.exact_cut = part, exact_cut
+    def __init__(self, part: Partition, exact_cut: bool, ranges: PatientRanges):
+        self.part, self.exact_cut, self.ranges = part, exact_cut, ranges
         self.cut = pd.NaT
 
     def feed(self, name: str, file: str, writer: _BucketWriter, batch: pa.RecordBatch, names: list[str],
              rows: np.ndarray) -> int:
-        frame = to_frame(batch)
-        frame.columns = names
+        dates = ("diagnosis_date",) if name == "patients" else _validate.DATE_COLUMNS.get(name, ())
+        keep = list(range(len(names))) if self.exact_cut else [i for i, n in enumerate(names) if n in dates]
+        frame = to_frame(pa.RecordBatch.from_arrays([batch.column(i) for i in keep], names=[f"c{i}" for i in keep]))
+        frame.columns = [names[i] for i in keep]
         latest = latest_date(name, frame, rows, file, self.exact_cut)
         if pd.notna(latest):
             self.cut = latest if pd.isna(self.cut) else max(self.cut, latest)
-        pid = frame["patient_id"] if "patient_id" in frame.columns else pd.Series(pd.NA, index=frame.index)
-        writer.write(_with_rows(batch, names, rows), bucket_of(pid, self.part.buckets))
+        if "patient_id" in names:
+            buckets = self.ranges.bucket_of_arrow(batch.column(names.index("patient_id")))
+        else:
+            buckets = np.zeros(batch.num_rows, dtype=np.int64)
+        writer.write(_with_rows(batch, names, rows), buckets)
         return len(rows)
 
     def csv(self, name: str, path: Path, batch_rows: int) -> None:
@@ -249,36 +325,112 @@ class _Pass:
             self.feed(name, path.name, writer, batch, names, np.asarray(raw.rows, dtype=np.int64))
         return int(len(raw.rows))
 
-    def parquet(self, name: str, path: Path, batch_rows: int) -> None:
-        writer = _BucketWriter(self.part, name)
-        n_rows = 0
+    def parquet(self, name: str, path: Path, batch_rows: int, jobs: int = 1) -> None:
+        """A Parquet table; with ``jobs`` > 1 its row groups are split into ``jobs`` runs of
+        consecutive groups, each partitioned by its own process into its own bucket files."""
         try:
             pf = pq.ParquetFile(path)
-            # a pandas index stored as a column is not a table column (pq.read_table drops it too)
-            index = [c for c in (pf.schema_arrow.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
-            fields = [f for f in pf.schema_arrow if f.name not in index]
-            names = [str(f.name).strip() for f in fields]
-            schema = pa.schema([f.with_name(n) for f, n in zip(fields, names)] + [(SOURCE_ROW, pa.int64())])
-            for batch in pf.iter_batches(batch_size=batch_rows, columns=[f.name for f in fields]):
-                rows = np.arange(n_rows + 1, n_rows + batch.num_rows + 1, dtype=np.int64)
-                n_rows += self.feed(name, path.name, writer, batch, names, rows)
+            sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+            runs = _row_group_runs(sizes, jobs)
+            tasks = [_ParquetRun(self.part.root, self.part.buckets, name, str(path), groups, first, k, self.exact_cut,
+                                 batch_rows) for k, (groups, first) in enumerate(runs)]
+            if len(tasks) > 1:
+                ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+                with ProcessPoolExecutor(max_workers=len(tasks), mp_context=ctx, initializer=_set_ranges,
+                                         initargs=(self.ranges,)) as pool:
+                    done = list(pool.map(_partition_parquet_run, tasks))
+            else:
+                _set_ranges(self.ranges)
+                done = [_partition_parquet_run(t) for t in tasks]
         except Exception as exc:  # any corrupt or foreign file: report, never crash (as io.sources does)
-            writer.discard()
+            for k in range(max(1, jobs)):
+                for i in range(self.part.buckets):
+                    bucket_file(self.part, i, name, k).unlink(missing_ok=True)
             self.part.file_issues.append(file_issue(path.name, name, f"not a readable Parquet file ({type(exc).__name__})"))
             return
-        writer.close(schema)
-        self.part.tables[name] = {"file": path.name, "rows": n_rows, "columns": names}
+        for _, _, cut in done:
+            if cut is not None and (pd.isna(self.cut) or pd.Timestamp(cut) > self.cut):
+                self.cut = pd.Timestamp(cut)
+        self.part.tables[name] = {"file": path.name, "rows": sum(n for _, n, _ in done), "columns": done[0][0],
+                                  "pieces": len(done)}
+
+
+def _row_group_runs(sizes: list[int], jobs: int) -> list[tuple[list[int], int]]:
+    """Row groups cut into at most ``jobs`` runs of consecutive groups of about equal rows:
+    [(group indices, 0-based index of the run's first row)]; one run (maybe empty) at least."""
+    total = sum(sizes)
+    if jobs <= 1 or len(sizes) <= 1 or total == 0:
+        return [(list(range(len(sizes))), 0)]
+    runs: list[tuple[list[int], int]] = []
+    start, acc = 0, 0
+    target = total / jobs
+    for g, n in enumerate(sizes):
+        if not runs or (acc >= target * len(runs) and len(runs) < jobs):
+            runs.append(([], start))
+        runs[-1][0].append(g)
+        acc += n
+        start += n
+    return runs
+
+
+@dataclass(frozen=True)
+class _ParquetRun:
+    root: str
+    buckets: int
+    name: str
+    path: str
+    groups: list
+    first_row: int
+    piece: int
+    exact_cut: bool
+    batch_rows: int
+
+
+_RANGES: PatientRanges | None = None
+
+
+def _set_ranges(ranges: PatientRanges) -> None:
+    global _RANGES
+    _RANGES = ranges
+
+
+def _partition_parquet_run(run: _ParquetRun) -> tuple[list[str], int, str | None]:
+    """Partition one run of row groups: (column names, rows, latest date as ISO text or None)."""
+    part = Partition(root=run.root, buckets=run.buckets, data_cut=None)
+    state = _Pass(part, run.exact_cut, _RANGES)
+    pf = pq.ParquetFile(run.path)
+    # a pandas index stored as a column is not a table column (pq.read_table drops it too)
+    index = [c for c in (pf.schema_arrow.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
+    fields = [f for f in pf.schema_arrow if f.name not in index]
+    names = [str(f.name).strip() for f in fields]
+    schema = pa.schema([f.with_name(n) for f, n in zip(fields, names)] + [(SOURCE_ROW, pa.int64())])
+    writer = _BucketWriter(part, run.name, run.piece)
+    n_rows = 0
+    try:
+        if run.groups:
+            for batch in pf.iter_batches(batch_size=run.batch_rows, row_groups=run.groups,
+                                         columns=[f.name for f in fields]):
+                first = run.first_row + n_rows + 1
+                rows = np.arange(first, first + batch.num_rows, dtype=np.int64)
+                n_rows += state.feed(run.name, Path(run.path).name, writer, batch, names, rows)
+    except Exception:
+        writer.discard()
+        raise
+    writer.close(schema)
+    cut = None if pd.isna(state.cut) else pd.Timestamp(state.cut).isoformat()
+    return names, n_rows, cut
 
 
 def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
-                     batch_rows: int = DEFAULT_BATCH_ROWS, exact_cut: bool = False) -> Partition:
+                     batch_rows: int = DEFAULT_BATCH_ROWS, exact_cut: bool = False, jobs: int = 1) -> Partition:
     """Stream every table of a cohort folder into ``buckets`` bucket folders under ``out_dir``.
 
     Returns (and saves as ``out_dir/manifest.json``) the Partition: the global data cut, each
     table's original file name and row count, the original files' SHA-256 (provenance), and the
     file-level problems (unreadable file, both csv and parquet present), each fatal as in
     ``read_cohort``. ``exact_cut`` makes the data cut ignore rows with cell errors, exactly as the
-    validator does (costs a full parse of every cell). ``out_dir`` is emptied first.
+    validator does (costs a full parse of every cell). ``out_dir`` is emptied first. ``jobs``:
+    processes reading a Parquet table with several row groups (CSV is read by one).
     """
     path = Path(cohort_path)
     if not path.is_dir():
@@ -291,7 +443,9 @@ def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
     part = Partition(root=str(root), buckets=int(buckets), data_cut=None)
     for i in range(buckets):
         part.bucket_dir(i).mkdir(parents=True)
-    state = _Pass(part, exact_cut)
+    found_patients = [p for p in (path / "patients.csv", path / "patients.parquet") if p.is_file()]
+    ids = patient_ids_of(found_patients[0]) if len(found_patients) == 1 else np.array([], dtype=object)
+    state = _Pass(part, exact_cut, PatientRanges(ids, buckets))
     for name in TABLES:
         found = [p for p in (path / f"{name}.csv", path / f"{name}.parquet") if p.is_file()]
         if len(found) > 1:
@@ -305,7 +459,7 @@ def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
         if p.suffix == ".csv":
             state.csv(name, p, batch_rows)
         else:
-            state.parquet(name, p, batch_rows)
+            state.parquet(name, p, batch_rows, jobs)
     part.data_cut = None if pd.isna(state.cut) else pd.Timestamp(state.cut).strftime("%Y-%m-%d")
     part.save()
     return part
@@ -315,7 +469,7 @@ def load_bucket(part: Partition, i: int) -> dict[str, RawTable]:
     """The raw tables of bucket ``i`` with their original row numbers and file names (for check_tables)."""
     out: dict[str, RawTable] = {}
     for name, facts in part.tables.items():
-        table = pq.read_table(part.bucket_dir(i) / f"{name}.parquet")
+        table = read_bucket_table(part, i, name)
         rows = table.column(SOURCE_ROW).to_numpy().astype(np.int64)
         frame = to_frame(table.drop_columns([SOURCE_ROW]))
         frame.columns = facts["columns"]

@@ -449,7 +449,8 @@ def _typed_out(t: _Table, used: np.ndarray) -> pd.DataFrame:
     return df
 
 
-def _finish_issues(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def finish_issues(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Issue frames as one log in the validator's order: table (contract order), then row (file-level first)."""
     frames = [f for f in frames if len(f)]
     if not frames:
         df = pd.DataFrame({c: pd.Series(dtype=object) for c in FILE_ISSUE_COLUMNS})
@@ -564,7 +565,7 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
     counts["patients_in"] = int(p.pid.dropna().nunique()) if p is not None else 0
     counts["patients_used"] = int(out["patients"]["patient_id"].nunique()) if p is not None else 0
     counts["patients_excluded"] = counts["patients_in"] - counts["patients_used"]
-    issues = _finish_issues(frames)
+    issues = finish_issues(frames)
     if exclude_invalid:
         row_err = (issues["severity"] == "error") & issues["row"].notna()
         issues.loc[row_err, "severity"] = "excluded"

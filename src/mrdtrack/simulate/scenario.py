@@ -23,7 +23,7 @@ from typing import Any
 
 from mrdtrack.errors import UserError
 
-PACKAGED = ("default", "null")
+PACKAGED = ("default", "null", "registry")
 
 
 class ScenarioError(UserError, ValueError):
