@@ -1,12 +1,13 @@
 """Scale and speed benchmark of mrdtrack (issue 8); results in docs/performance.md.
 
-    .venv/bin/python benchmarks/run.py --sizes 1000,10000,100000 [--million] [--in-memory]
+    .venv/bin/python benchmarks/run.py --sizes 1000,10000,100000 [--million] [--stages ...]
 
 For each size: simulate a cohort (scenario ``registry``: about 180 lab rows per patient), shuffle
 the rows of every table (real exports are unsorted) and write it as Parquet; then ``validate``
 (read_cohort, in memory) and ``analyze`` (what ``mrdtrack analyze --jobs 2`` runs: in memory
 below 2,000,000 input rows, else the partitioned path), each in its own process, recording wall
-time, peak RSS (``os.wait4`` rusage of that process) and rows/s. On the 10,000 cohort, the naive
+time, peak RSS (``os.wait4`` rusage of that process) and rows/s; ``--stages`` adds the in-memory
+analyze and the derivation alone (``derive``). On the 10,000 cohort, the naive
 per-patient loop (derive_all with batch_size=1 on a random sample, extrapolated linearly) against
 the batched derivation. ``--million`` adds 1,000,000 patients (about 180M lab rows), simulated in
 chunks of 100,000. Each result is appended as one JSON line to
@@ -88,8 +89,9 @@ def main(argv=None) -> None:
     ap.add_argument("--scenario", default="registry", help="simulator scenario (registry: about 180 lab rows/patient)")
     ap.add_argument("--seed", type=int, default=20200521)
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
-    ap.add_argument("--in-memory", action="store_true",
-                    help="at 100,000 and above, also time analyze --partitions 0 (the whole cohort in memory)")
+    ap.add_argument("--stages", default="validate,analyze,naive",
+                    help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
+                         "derive, naive (at --naive-size) to run")
     ap.add_argument("--naive-size", type=int, default=10_000)
     ap.add_argument("--naive-sample", type=int, default=500)
     ap.add_argument("--work", default=os.environ.get("TMPDIR", "/tmp") + "/mrdtrack-bench", help="scratch folder")
@@ -101,6 +103,7 @@ def main(argv=None) -> None:
         render_doc(RESULTS, doc)
         return
     rec = Recorder(RESULTS, doc, args.scenario)
+    stages = {s.strip() for s in args.stages.split(",")}
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
@@ -111,13 +114,17 @@ def main(argv=None) -> None:
         rec.add(n, "simulate", sim, rows)
         if "error" in sim:
             continue
-        rec.add(n, "validate", run_stage("validate", cohort=str(cohort)), rows)
-        rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
-                                        batch_size=5000), rows)
-        if args.in_memory and n >= 100_000:
+        if "validate" in stages:
+            rec.add(n, "validate", run_stage("validate", cohort=str(cohort)), rows)
+        if "analyze" in stages:
+            rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
+                                            batch_size=5000), rows)
+        if "analyze_in_memory" in stages and n >= 100_000:
             rec.add(n, "analyze_in_memory", run_stage("analyze", cohort=str(cohort), out=str(out) + "-mem",
                                                       jobs=args.jobs, batch_size=5000, partitions=0), rows)
-        if n == args.naive_size:
+        if "derive" in stages:
+            rec.add(n, "derive", run_stage("derive", cohort=str(cohort), batch_size=5000), rows)
+        if "naive" in stages and n == args.naive_size:
             rec.add(n, "naive", run_stage("naive", cohort=str(cohort), sample=args.naive_sample, seed=args.seed), rows)
         if not args.keep:
             for d in (cohort, out, Path(str(out) + "-mem")):

@@ -5,7 +5,8 @@ prints one JSON object (its own measurements) as the last line of stdout.
 Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_chunked`` (the
 same in chunks of patients, for the 1,000,000 cohort), ``validate`` (read_cohort), ``analyze``
 (what ``mrdtrack analyze`` runs: in memory for a small cohort, else the partitioned path),
-``naive`` (the per-patient loop on a random sample, beside the batched derivation), ``derive_only``
+``derive`` (derive_all alone, the cohort read beforehand), ``naive`` (the per-patient loop on a
+random sample, beside the batched derivation), ``derive_only``
 (analyze without the cohort statistics; run when ``analyze`` fails).
 """
 
@@ -137,6 +138,29 @@ def derive_only(cohort: str, out: str, jobs: int, batch_size: int) -> dict:
             "patients": len(d.patients), "jobs": jobs, "batch_size": batch_size}
 
 
+def derive(cohort: str, batch_size: int) -> dict:
+    """The per-patient derivations alone (responses, MRD status and kinetics, endpoints:
+    ``pipeline.derive_all``, one process), on a cohort read and validated beforehand (not timed);
+    then the cohort statistics (KM, log-rank, Cox, landmark, time-varying Cox) on its output."""
+    from mrdtrack.config import Config
+    from mrdtrack.io.read import read_cohort
+    from mrdtrack.pipeline import derive_all
+
+    c = read_cohort(cohort).cohort
+    t0 = time.perf_counter()
+    d = derive_all(c, Config(), batch_size=batch_size)
+    work = time.perf_counter() - t0
+    from mrdtrack.outcomes.cohort_statistics import cohort_statistics
+
+    t1 = time.perf_counter()
+    cohort_statistics(d.patients, d.mrd_changes, Config())
+    stats = time.perf_counter() - t1
+    n = len(d.patients)
+    return {"derive_s": work, "statistics_s": stats, "patients": n, "assessments": len(d.assessments),
+            "assessments_per_patient": len(d.assessments) / max(1, n), "mrd_samples": len(d.mrd),
+            "batch_size": batch_size, "jobs": 1}
+
+
 def naive(cohort: str, sample: int, seed: int) -> dict:
     """The same rules one patient at a time (derive_all with batch_size=1, i.e. a groupby-apply)
     on a random sample, extrapolated linearly; beside the batched derivation of the whole cohort."""
@@ -166,7 +190,7 @@ def naive(cohort: str, sample: int, seed: int) -> dict:
 
 
 STAGES = {"simulate": simulate, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
-          "naive": naive, "derive_only": derive_only}
+          "naive": naive, "derive_only": derive_only, "derive": derive}
 
 if __name__ == "__main__":
     result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))

@@ -242,6 +242,7 @@ def test_new_lesion_and_plasmacytoma_growth_need_no_confirmation():
     assert list(a["response"])[1:] == ["PR", "PD", "PR"]
     assert list(a["pd_confirmed"]) == [False, False, True, False]
     assert list(a["note"])[2] == "new lesion"
+    assert list(a["pd_lesion"]) == [False, False, True, False]  # the alerts date a lesion PD at once
 
     _, labs = serum_series([3.0, 1.2, 1.2, 1.2, 1.2])
     labs += [("A", "2020-01-05", "plasmacytoma_spd", 10.0), ("A", "2020-03-01", "plasmacytoma_spd", 7.0),
@@ -251,6 +252,7 @@ def test_new_lesion_and_plasmacytoma_growth_need_no_confirmation():
     assert list(a["response"])[1:] == ["MR", "PR", "PR", "PD"]
     assert list(a["pd_confirmed"])[-1]
     assert list(a["note"])[-1] == "plasmacytoma growth"
+    assert list(a["pd_lesion"]) == [False] * 4 + [True]
 
     _, labs = serum_series([3.0, 1.2, 1.2, 1.2])
     labs += [("A", "2020-03-01", "plasmacytoma_spd", 0.0), ("A", "2020-07-01", "plasmacytoma_spd", 0.5)]

@@ -1,4 +1,4 @@
-"""``mrdtrack simulate --n N --seed S --out COHORT [--scenario FILE|default|null] [--format csv|parquet]
+"""``mrdtrack simulate --n N --seed S --out COHORT [--scenario FILE|default|null|registry] [--format csv|parquet]
 [--truth]`` (cli.md): a synthetic cohort folder in the data contract's format."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         n: Annotated[int, typer.Option("--n", help="Number of patients.")],
         seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")],
         out: Annotated[Path, typer.Option("--out", help="Cohort folder to write.")],
-        scenario: Annotated[str, typer.Option("--scenario", help="default, null, or a TOML/YAML scenario file.")]
+        scenario: Annotated[str, typer.Option("--scenario", help="default, null, registry, or a TOML/YAML scenario file.")]
         = "default",
         fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
         truth: Annotated[bool, typer.Option("--truth", help="Also write COHORT/truth/truth.csv (latent parameters "
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         """Simulate a synthetic cohort (patients, treatments, labs, MRD, events, imaging, responses).
 
         The model and its parameters are in docs/simulator.md; --scenario takes a packaged scenario
-        (default, null) or your own TOML/YAML file overriding any parameter.
+        (default, null, registry) or your own TOML/YAML file overriding any parameter.
 
         Example: mrdtrack simulate --n 139 --seed 2020 --out cohort --truth
         """

@@ -37,21 +37,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from mrdtrack.contract import TABLES
 from mrdtrack.errors import UserError
 from mrdtrack.io import validate as _validate
 from mrdtrack.io.parse import as_text, parse_date
 from mrdtrack.io.sources import (
     _BLOCK_BYTES,
-    _SNIFF_BYTES,
     STRING,
     RawTable,
-    _header,
-    _header_problem,
-    _sniff_problem,
+    cohort_files,
+    csv_header,
     file_issue,
     read_csv_table,
-    sha256_of,
 )
 
 #: Column of every bucket table holding the user-visible row number in the original file.
@@ -274,11 +270,7 @@ class _Pass:
         return len(rows)
 
     def csv(self, name: str, path: Path, batch_rows: int) -> None:
-        with path.open("rb") as f:
-            head = f.read(_SNIFF_BYTES)
-        problem = _sniff_problem(head)
-        header = _header(head) if problem is None else []
-        problem = problem or _header_problem(header)
+        header, problem = csv_header(path)
         if problem:
             self.part.file_issues.append(file_issue(path.name, name, problem))
             return
@@ -443,19 +435,10 @@ def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
     part = Partition(root=str(root), buckets=int(buckets), data_cut=None)
     for i in range(buckets):
         part.bucket_dir(i).mkdir(parents=True)
-    found_patients = [p for p in (path / "patients.csv", path / "patients.parquet") if p.is_file()]
-    ids = patient_ids_of(found_patients[0]) if len(found_patients) == 1 else np.array([], dtype=object)
+    files, part.sources, part.file_issues = cohort_files(path)
+    ids = patient_ids_of(files["patients"]) if "patients" in files else np.array([], dtype=object)
     state = _Pass(part, exact_cut, PatientRanges(ids, buckets))
-    for name in TABLES:
-        found = [p for p in (path / f"{name}.csv", path / f"{name}.parquet") if p.is_file()]
-        if len(found) > 1:
-            part.file_issues.append(file_issue(f"{name}.csv", name, f"both {name}.csv and {name}.parquet are "
-                                               "present; keep one"))
-            continue
-        if not found:
-            continue
-        p = found[0]
-        part.sources[name] = {"path": str(p), "sha256": sha256_of(p)}
+    for name, p in files.items():
         if p.suffix == ".csv":
             state.csv(name, p, batch_rows)
         else:

@@ -153,13 +153,36 @@ def _csv_slow(text: str, file: str, table: str) -> tuple[pd.DataFrame, np.ndarra
     return df, np.asarray(rows, dtype="int64"), issues
 
 
-def read_csv_table(path: Path, table: str) -> tuple[RawTable | None, list[dict]]:
-    file = path.name
+def cohort_files(folder: Path) -> tuple[dict[str, Path], dict, list[dict]]:
+    """The table files of a cohort folder, in contract order: ({name: path}, provenance
+    {name: {path, sha256}}, file issues). A table with both ``name.csv`` and ``name.parquet`` is
+    an issue and neither file is used."""
+    files: dict[str, Path] = {}
+    sources: dict = {}
+    issues: list[dict] = []
+    for name in TABLES:
+        found = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.is_file()]
+        if len(found) > 1:
+            issues.append(file_issue(f"{name}.csv", name, f"both {name}.csv and {name}.parquet are present; keep one"))
+        elif found:
+            files[name] = found[0]
+            sources[name] = {"path": str(found[0]), "sha256": sha256_of(found[0])}
+    return files, sources, issues
+
+
+def csv_header(path: Path) -> tuple[list[str], str | None]:
+    """A CSV file's header cells, sniffed from its first bytes, or the reason it cannot be read
+    as a table (binary content, wrong delimiter, empty, bad header)."""
     with path.open("rb") as f:
         head = f.read(_SNIFF_BYTES)
     problem = _sniff_problem(head)
     names = _header(head) if problem is None else []
-    problem = problem or _header_problem(names)
+    return names, problem or _header_problem(names)
+
+
+def read_csv_table(path: Path, table: str) -> tuple[RawTable | None, list[dict]]:
+    file = path.name
+    names, problem = csv_header(path)
     if problem:
         return None, [file_issue(file, table, problem)]
     issues: list[dict] = []
@@ -260,16 +283,8 @@ def load_cohort_files(path: str | Path) -> Loaded:
             raise UserError(f"cohort '{path}' is a file but not an .xlsx workbook; give a folder of tables")
         return read_xlsx(path)
     out = Loaded()
-    for name in TABLES:
-        found = [p for p in (path / f"{name}.csv", path / f"{name}.parquet") if p.is_file()]
-        if len(found) > 1:
-            out.issues.append(file_issue(f"{name}.csv", name, f"both {name}.csv and {name}.parquet are present; "
-                                         "keep one"))
-            continue
-        if not found:
-            continue
-        p = found[0]
-        out.sources[name] = {"path": str(p), "sha256": sha256_of(p)}
+    files, out.sources, out.issues = cohort_files(path)
+    for name, p in files.items():
         reader = read_csv_table if p.suffix == ".csv" else read_parquet_table
         raw, issues = reader(p, name)
         out.issues.extend(issues)

@@ -34,7 +34,7 @@ from mrdtrack.timeline import phase_at
 ASSESSMENT_COLUMNS = ["patient_id", "date", "phase", "response", "confirmed_response", "pd_confirmed", "basis",
                       "note"]
 #: Internal columns kept beside the cli.md ones (downstream engines and the patient page use them).
-EXTRA_COLUMNS = ["evaluable", "meets_pd", "pd_confirmed_any", "confirmed_date", "marrow_only", "serum", "urine",
+EXTRA_COLUMNS = ["evaluable", "meets_pd", "pd_lesion", "pd_confirmed_any", "confirmed_date", "marrow_only", "serum", "urine",
                  "kappa", "lambda", "dflc", "flc_ratio", "serum_ife", "urine_ife", "marrow_pct", "marrow_clonality",
                  "marrow_qualifies", "spd", "spd_status", "new_lesion", "nadir_serum", "nadir_urine", "nadir_dflc",
                  "nadir_marrow"]
@@ -124,7 +124,8 @@ def derive_assessments(cohort: Cohort, anchors: pd.DataFrame, config: Config
         "patient_id": a["patient_id"], "date": a["date"], "phase": a["phase"],
         "response": level_names(level), "confirmed_response": level_names(conf), "pd_confirmed": pd_first,
         "basis": a["followed"], "note": np.where(pre, "", r["note"].to_numpy()),
-        "evaluable": evaluable, "meets_pd": meets_pd, "pd_confirmed_any": pd_any,
+        "evaluable": evaluable, "meets_pd": meets_pd, "pd_lesion": r["pd_lesion"].to_numpy(bool) & meets_pd,
+        "pd_confirmed_any": pd_any,
         "confirmed_date": day_to_date(np.where(conf_day >= 0, conf_day, np.iinfo(np.int64).max // 4)),
         "marrow_only": a["marrow_only"].astype(bool), "serum": a["serum"], "urine": a["urine"],
         "kappa": a["kappa"], "lambda": a["lambda"], "dflc": a["dflc"], "flc_ratio": a["ratio"],
