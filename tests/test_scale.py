@@ -189,3 +189,13 @@ def test_parallel_partition_of_row_groups_keeps_rows_and_order(tmp_path):
     run_analyze(src, tmp_path / "mem")
     analyze_partitioned(src, tmp_path / "part", buckets=3, jobs=2)
     assert_same_outputs(tmp_path / "mem", tmp_path / "part")
+
+
+@pytest.mark.parametrize("broken", ["unknown_unit", "two_maintenance", None])
+def test_cli_validate_partitioned_lists_the_same_problems(broken, tmp_path):
+    src = replicated_cohort(tmp_path / "c", copies=4, seed=8, src=BROKEN / broken if broken else EXAMPLE)
+    mem = _cli(["validate", str(src), "--format", "csv", "--partitions", "0"])
+    part = _cli(["validate", str(src), "--format", "csv", "--partitions", "3", "--jobs", "2"])
+    assert part.exit_code == mem.exit_code == (2 if broken else 0)
+    assert part.output == mem.output  # the problem rows and the count line
+    assert "cohort is" in part.output

@@ -87,6 +87,7 @@ class _BucketJob:
     config: Config
     batch_size: int
     pseudonym_key: str | None = None
+    derive: bool = True  # False: validation only (``validate_partitioned``)
 
 
 def _missing_file(name: str) -> str:
@@ -106,8 +107,9 @@ def _analyze_bucket(job: _BucketJob) -> dict:
     _bucket_path(job.work, job.index, "validation").parent.mkdir(parents=True, exist_ok=True)
     with_exclusion_order(result.issues, raw).to_pickle(_bucket_path(job.work, job.index, "validation"))
     cohort = result.cohort
-    if cohort is None or not len(cohort.patients):
-        return {"index": job.index, "ok": cohort is not None, "counts": result.counts, "patients": 0}
+    if cohort is None or not len(cohort.patients) or not job.derive:
+        n = len(cohort.patients) if cohort is not None else 0
+        return {"index": job.index, "ok": cohort is not None, "counts": result.counts, "patients": n}
     d = derive_all(cohort, job.config, batch_size=job.batch_size, jobs=1)
     rows = {"assessments": d.assessments[ASSESSMENT_COLUMNS], "mrd": d.mrd[MRD_COLUMNS]}
     if job.pseudonym_key:
@@ -262,24 +264,9 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
     timings: dict = {}
     appending = None
     try:
-        t0 = time.perf_counter()
-        kw = {"batch_rows": batch_rows} if batch_rows else {}
-        part = partition_cohort(cohort_path, work / "buckets", buckets,
-                                exact_cut=exclude_invalid and cut is None, jobs=jobs, **kw)
-        timings["partition_s"] = time.perf_counter() - t0
-        if cut is None and part.data_cut:
-            cut = pd.Timestamp(part.data_cut)
-        header_issues, header_counts, fatal = _header_check(part, cut, exclude_invalid, config)
-        if fatal:
-            raise InvalidCohort(_error_message(cohort_path, header_issues), header_issues)
-
-        t0 = time.perf_counter()
-        job_list = [_BucketJob(part.root, i, str(work), cut, exclude_invalid, config, batch_size, pseudonym_key)
-                    for i in range(part.buckets)]
-        infos = _run_buckets(job_list, jobs, progress)
-        timings["buckets_s"] = time.perf_counter() - t0
-        checked = validation_issues([header_issues] + [pd.read_pickle(_bucket_path(work, i["index"], "validation"))
-                                                       for i in infos])
+        part, cut, checked, counts, infos = _partition_and_check(
+            cohort_path, work, config, buckets, jobs, cut, exclude_invalid, batch_size, batch_rows, pseudonym_key,
+            progress, timings, derive=True, exact_cut=exclude_invalid and cut is None)
         if not all(i["ok"] for i in infos) or (checked["severity"] == "error").any():
             raise InvalidCohort(_error_message(cohort_path, checked), checked)
 
@@ -310,7 +297,6 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
             patients, issues = named["patients"], named["issues"]
         write_csv(patients, out / "patients.csv")
         write_csv(issues[ISSUE_COLUMNS], out / "issues.csv")
-        counts = _sum_counts([header_counts] + [i["counts"] for i in infos])
         provenance = {"inputs": part.sources, "version": __version__, "profile": config.profile,
                       "data_cut": pd.Timestamp(cut) if cut is not None else pd.NaT}
         full = {"config": config.to_dict(), "provenance": provenance, "counts": counts, **summary}
@@ -321,6 +307,51 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
     finally:
         if appending is not None:
             appending.shutdown(wait=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _partition_and_check(cohort_path, work: Path, config: Config, buckets: int, jobs: int, cut, exclude_invalid: bool,
+                         batch_size: int, batch_rows: int | None, pseudonym_key: str | None, progress, timings: dict,
+                         derive: bool, exact_cut: bool):
+    """Partition pass, file checks, then every bucket validated (and derived when ``derive``):
+    (partition, data cut, validation issues in the validator's order, summed counts, bucket infos).
+    A fatal file problem raises InvalidCohort."""
+    t0 = time.perf_counter()
+    kw = {"batch_rows": batch_rows} if batch_rows else {}
+    part = partition_cohort(cohort_path, work / "buckets", buckets, exact_cut=exact_cut, jobs=jobs, **kw)
+    timings["partition_s"] = time.perf_counter() - t0
+    if cut is None and part.data_cut:
+        cut = pd.Timestamp(part.data_cut)
+    header_issues, header_counts, fatal = _header_check(part, cut, exclude_invalid, config)
+    if fatal:
+        raise InvalidCohort(_error_message(cohort_path, header_issues), header_issues)
+    t0 = time.perf_counter()
+    job_list = [_BucketJob(part.root, i, str(work), cut, exclude_invalid, config, batch_size, pseudonym_key, derive)
+                for i in range(part.buckets)]
+    infos = _run_buckets(job_list, jobs, progress)
+    timings["buckets_s"] = time.perf_counter() - t0
+    checked = validation_issues([header_issues] + [pd.read_pickle(_bucket_path(work, i["index"], "validation"))
+                                                   for i in infos])
+    return part, cut, checked, _sum_counts([header_counts] + [i["counts"] for i in infos]), infos
+
+
+def validate_partitioned(cohort_path: str | Path, config: Config | None = None, buckets: int = DEFAULT_BUCKETS,
+                         jobs: int = 1, data_cut=None, work_dir: str | Path | None = None,
+                         progress=None) -> tuple[pd.DataFrame, dict]:
+    """``mrdtrack validate`` on a cohort folder of any size, one bucket of patients in memory at a
+    time: (every problem, in the validator's order; counts), the same as ``read_cohort`` gives.
+    A fatal file problem (unreadable file, missing table) gives its lines alone, as there."""
+    config = config or Config()
+    cut = parse_data_cut(data_cut)
+    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix=".mrdtrack-work-"))
+    try:
+        _, _, checked, counts, _ = _partition_and_check(
+            cohort_path, work, config, buckets, jobs, cut, False, DEFAULT_BATCH_SIZE, None, None, progress, {},
+            derive=False, exact_cut=cut is None)
+        return checked, counts
+    except InvalidCohort as err:
+        return err.issues, {}
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -366,4 +397,4 @@ def _error_message(cohort_path, issues: pd.DataFrame) -> str:
 
 
 __all__ = ["AUTO_PARTITION_MIN_ROWS", "DEFAULT_BUCKETS", "ROWS_PER_BUCKET", "InvalidCohort", "PartitionedRun",
-           "analyze_partitioned", "auto_buckets", "estimate_input_rows", "validation_issues"]
+           "analyze_partitioned", "auto_buckets", "estimate_input_rows", "validate_partitioned", "validation_issues"]

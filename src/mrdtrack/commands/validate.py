@@ -63,23 +63,37 @@ def register(app: typer.Typer) -> None:
         cohort: Annotated[Path, typer.Argument(help="Cohort folder of .csv/.parquet tables, or an .xlsx workbook.")],
         data_cut: DataCutOpt = None,
         fmt: Annotated[str, typer.Option("--format", help="Output: table (default), csv or json.")] = "table",
+        partitions: Annotated[int | None, typer.Option(
+            "--partitions", min=0,
+            help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
+                 "and check one bucket at a time (same problems, memory bounded by a bucket). Default: in memory "
+                 "below 2,000,000 input rows.")] = None,
+        jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for the buckets.")] = 1,
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
-        result = read_cohort(cohort, data_cut=data_cut)
-        issues = result.issues
-        line = count_line(issues, result.counts)
+        from mrdtrack.scale import auto_buckets, validate_partitioned
+
+        buckets = auto_buckets(cohort) if partitions is None else partitions
+        if buckets and not cohort.is_dir():
+            raise UserError(f"--partitions needs a cohort folder of csv/parquet tables, not '{cohort}'")
+        if buckets:
+            issues, counts = validate_partitioned(cohort, buckets=buckets, jobs=jobs, data_cut=data_cut)
+        else:
+            result = read_cohort(cohort, data_cut=data_cut)
+            issues, counts = result.issues, result.counts
+        line = count_line(issues, counts)
         if fmt == "csv":
             issues[SHOWN].to_csv(sys.stdout, index=False, lineterminator="\n")
             typer.echo(line, err=True)
         elif fmt == "json":
             recs = [{k: (None if pd.isna(v) else (int(v) if k == "row" else v)) for k, v in r.items()}
                     for r in issues[SHOWN + ["table", "patient_id"]].to_dict("records")]
-            typer.echo(json.dumps({"issues": recs, "counts": result.counts, "summary": line}, indent=1))
+            typer.echo(json.dumps({"issues": recs, "counts": counts, "summary": line}, indent=1))
         else:
             console = Console(soft_wrap=False)
             if len(issues):
                 render_table(issues, console)
             console.print(line, highlight=False)
-        if result.has_errors:
+        if (issues["severity"] == "error").any():
             raise typer.Exit(2)
