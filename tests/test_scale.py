@@ -199,3 +199,15 @@ def test_cli_validate_partitioned_lists_the_same_problems(broken, tmp_path):
     assert part.exit_code == mem.exit_code == (2 if broken else 0)
     assert part.output == mem.output  # the problem rows and the count line
     assert "cohort is" in part.output
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 40, 1000])
+def test_batches_are_the_subsets_of_their_patients(cohort, batch_size):
+    c = read_cohort(cohort).cohort
+    ids = c.patients["patient_id"].to_numpy()
+    got = list(c.batches(batch_size))
+    assert len(got) == -(-len(ids) // batch_size)
+    for k, b in enumerate(got):
+        ref = c.subset(ids[k * batch_size:(k + 1) * batch_size])
+        for name in c.TABLE_NAMES:
+            pd.testing.assert_frame_equal(b.table(name), ref.table(name))
