@@ -2,7 +2,8 @@
 are measured from outside). Usage: ``python benchmarks/stages.py STAGE JSON_ARGS``; the stage
 prints one JSON object (its own measurements) as the last line of stdout.
 
-Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_chunked`` (the
+Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_cli`` (what
+``mrdtrack simulate`` runs: default scenario, CSV), ``simulate_chunked`` (the
 same in chunks of patients, for the 1,000,000 cohort), ``validate`` (read_cohort), ``analyze``
 (what ``mrdtrack analyze`` runs: in memory for a small cohort, else the partitioned path),
 ``derive`` (derive_all alone, the cohort read beforehand), ``naive`` (the per-patient loop on a
@@ -45,6 +46,15 @@ def simulate(n: int, seed: int, out: str, scenario: str = "registry") -> dict:
     write_tables(_shuffled(tables, seed), out, "parquet")
     t2 = time.perf_counter()
     return {"simulate_s": t1 - t0, "shuffle_write_s": t2 - t1, "rows": {k: len(v) for k, v in tables.items()}}
+
+
+def simulate_cli(n: int, seed: int, out: str, fmt: str = "csv") -> dict:
+    """What ``mrdtrack simulate --n N --seed S --out OUT [--format parquet]`` runs (default scenario)."""
+    from mrdtrack.commands.simulate import write_simulated_cohort
+
+    t0 = time.perf_counter()
+    write_simulated_cohort(n, seed, out, "default", fmt)
+    return {"work_s": time.perf_counter() - t0, "format": fmt, "scenario": "default"}
 
 
 def _file_ready(df: pd.DataFrame) -> pd.DataFrame:
@@ -189,7 +199,7 @@ def naive(cohort: str, sample: int, seed: int) -> dict:
             "same_results_on_sample": bool(same)}
 
 
-STAGES = {"simulate": simulate, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
+STAGES = {"simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
           "naive": naive, "derive_only": derive_only, "derive": derive}
 
 if __name__ == "__main__":
