@@ -262,7 +262,7 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
     out.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix=".mrdtrack-work-", dir=out.parent))
     timings: dict = {}
-    appending = None
+    appending = writer = None
     try:
         part, cut, checked, counts, infos = _partition_and_check(
             cohort_path, work, config, buckets, jobs, cut, exclude_invalid, batch_size, batch_rows, pseudonym_key,
@@ -272,12 +272,19 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
 
         from mrdtrack.outcomes.cohort_statistics import cohort_statistics
 
-        # the row files are plain appends (I/O): done in a thread while the statistics run
+        t0 = time.perf_counter()
+        patients = _concat_sorted(_read_pieces(str(work), infos, "patients"), ["patient_id"], PATIENT_COLUMNS)
+        shown = patients
+        if pseudonym_key:
+            from mrdtrack.pseudonym import pseudonymize_frames
+
+            shown = pseudonymize_frames({"patients": patients}, pseudonym_key)["patients"]
+        # while the statistics run: patients.csv is formatted and written by a forked child (before
+        # any thread starts), and the row files, plain appends, by a thread
+        writer = _fork_writer(lambda: write_csv(shown, out / "patients.csv"))
         appending = ThreadPoolExecutor(max_workers=1)
         appended = [appending.submit(_append_pieces, str(work), infos, name, columns, out / f"{name}.csv")
                     for name, columns in (("assessments", ASSESSMENT_COLUMNS), ("mrd", MRD_COLUMNS))]
-        t0 = time.perf_counter()
-        patients = _concat_sorted(_read_pieces(str(work), infos, "patients"), ["patient_id"], PATIENT_COLUMNS)
         changes = _concat_sorted(_read_pieces(str(work), infos, "mrd_changes"), ["patient_id", "time_days"],
                                  TV_COLUMNS)
         derived = _read_pieces(str(work), infos, "issues")
@@ -291,12 +298,10 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
         analysis_issues = derived if stat_issues.empty else pd.concat([derived, stat_issues], ignore_index=True)
         issues = pd.concat([checked[list(analysis_issues.columns)], analysis_issues], ignore_index=True)
         if pseudonym_key:
-            from mrdtrack.pseudonym import pseudonymize_frames
-
-            named = pseudonymize_frames({"patients": patients, "issues": issues}, pseudonym_key)
-            patients, issues = named["patients"], named["issues"]
-        write_csv(patients, out / "patients.csv")
+            issues = pseudonymize_frames({"patients": patients, "issues": issues}, pseudonym_key)["issues"]
         write_csv(issues[ISSUE_COLUMNS], out / "issues.csv")
+        _wait_for(writer, out / "patients.csv")
+        writer = None
         provenance = {"inputs": part.sources, "version": __version__, "profile": config.profile,
                       "data_cut": pd.Timestamp(cut) if cut is not None else pd.NaT}
         full = {"config": config.to_dict(), "provenance": provenance, "counts": counts, **summary}
@@ -307,6 +312,8 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
     finally:
         if appending is not None:
             appending.shutdown(wait=True)
+        if writer is not None:
+            _wait_for(writer, out / "patients.csv", raise_error=False)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -353,6 +360,36 @@ def validate_partitioned(cohort_path: str | Path, config: Config | None = None, 
         return err.issues, {}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _fork_writer(write) -> int | None:
+    """Run ``write()`` in a forked child process (it formats and writes while this process goes on):
+    the child's pid; where there is no fork, ``write()`` runs here and None is returned."""
+    if not hasattr(os, "fork"):
+        write()
+        return None
+    pid = os.fork()
+    if pid == 0:  # the child: write, report any failure on stderr, never return into the caller
+        code = 0
+        try:
+            write()
+        except BaseException:  # noqa: BLE001 - reported through the exit status
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _wait_for(pid: int | None, path: Path, raise_error: bool = True) -> None:
+    """Wait for a ``_fork_writer`` child; a failed child is an error (its traceback is on stderr)."""
+    if pid is None:
+        return
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 and raise_error:
+        raise RuntimeError(f"writing {path} failed in a child process (see the error above)")
 
 
 def _concat_sorted(frames: list[pd.DataFrame], by: list[str], columns: list[str] | None = None) -> pd.DataFrame:

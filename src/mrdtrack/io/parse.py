@@ -112,8 +112,8 @@ def parse_number(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
             if retry.any():
                 v[retry] = pd.to_numeric(t[retry], errors="coerce").astype("float64").to_numpy()
             v = v.where(t.notna())
-        else:
-            v = pd.to_numeric(t, errors="coerce").astype("float64")
+        else:  # lab values repeat: parse each distinct text once
+            v = _factorized(t, lambda u: pd.to_numeric(u, errors="coerce").astype("float64"))
     v = v.where(np.isfinite(v.to_numpy(dtype="float64", na_value=np.nan)))
     reason = _no_reason(s)
     fail = (t.notna() & v.isna()).to_numpy()
