@@ -54,6 +54,10 @@ from mrdtrack.io.sources import (
 SOURCE_ROW = "_source_row"
 MANIFEST = "manifest.json"
 DEFAULT_BATCH_ROWS = 262_144
+#: With many patients the record batch grows to this many rows per patient (at most MAX_BATCH_ROWS):
+#: each batch's ids are looked up in the set of all ids, whose hash table Arrow builds per call.
+BATCH_ROWS_PER_PATIENT = 2
+MAX_BATCH_ROWS = 4_194_304
 
 
 class PatientRanges:
@@ -414,7 +418,7 @@ def _partition_parquet_run(run: _ParquetRun) -> tuple[list[str], int, str | None
 
 
 def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
-                     batch_rows: int = DEFAULT_BATCH_ROWS, exact_cut: bool = False, jobs: int = 1) -> Partition:
+                     batch_rows: int | None = None, exact_cut: bool = False, jobs: int = 1) -> Partition:
     """Stream every table of a cohort folder into ``buckets`` bucket folders under ``out_dir``.
 
     Returns (and saves as ``out_dir/manifest.json``) the Partition: the global data cut, each
@@ -422,7 +426,9 @@ def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
     file-level problems (unreadable file, both csv and parquet present), each fatal as in
     ``read_cohort``. ``exact_cut`` makes the data cut ignore rows with cell errors, exactly as the
     validator does (costs a full parse of every cell). ``out_dir`` is emptied first. ``jobs``:
-    processes reading a Parquet table with several row groups (CSV is read by one).
+    processes reading a Parquet table with several row groups (CSV is read by one). ``batch_rows``:
+    rows per record batch (memory of the pass); default DEFAULT_BATCH_ROWS, or
+    BATCH_ROWS_PER_PATIENT per patient when that is more (at most MAX_BATCH_ROWS).
     """
     path = Path(cohort_path)
     if not path.is_dir():
@@ -438,6 +444,8 @@ def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
     files, part.sources, part.file_issues = cohort_files(path)
     ids = patient_ids_of(files["patients"]) if "patients" in files else np.array([], dtype=object)
     state = _Pass(part, exact_cut, PatientRanges(ids, buckets))
+    if batch_rows is None:
+        batch_rows = min(MAX_BATCH_ROWS, max(DEFAULT_BATCH_ROWS, BATCH_ROWS_PER_PATIENT * len(ids)))
     for name, p in files.items():
         if p.suffix == ".csv":
             state.csv(name, p, batch_rows)
