@@ -80,7 +80,8 @@ def partition_breakdown(records: list[dict]) -> list[str]:
     if not rows:
         return []
     out = ["", "Partitioned path, time by step (s, inside the process):", "",
-           "| patients | partition pass | buckets (validate, derive, format) | cohort statistics | write |",
+           "| patients | partition pass | buckets (validate, derive, format) | cohort statistics (patients.csv and "
+           "the row files written meanwhile) | writes left after the statistics |",
            "|---:|---:|---:|---:|---:|"]
     for r in rows:
         t = r["detail"].get("timings", {})
