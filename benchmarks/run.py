@@ -69,7 +69,7 @@ class Recorder:
         rows_in = sum(rows.values()) if rows else None
         rec = {"run_id": self.run_id, "machine": self.machine, "size": size, "stage": stage, "scenario": self.scenario,
                "lab_rows": rows.get("labs"), "rows_in": rows_in, **measured}
-        if rows_in and stage in ("validate", "analyze", "analyze_in_memory", "derive_only") and "error" not in measured:
+        if rows_in and stage in ("validate", "analyze", "analyze_in_memory") and "error" not in measured:
             rec["rows_per_s"] = rows_in / measured["wall_s"]
             rec["ms_per_patient"] = 1000 * measured["wall_s"] / size
         self.results.parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,7 @@ Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_
 same in chunks of patients, for the 1,000,000 cohort), ``validate`` (read_cohort), ``analyze``
 (what ``mrdtrack analyze`` runs: in memory for a small cohort, else the partitioned path),
 ``derive`` (derive_all alone, the cohort read beforehand), ``naive`` (the per-patient loop on a
-random sample, beside the batched derivation), ``derive_only``
-(analyze without the cohort statistics; run when ``analyze`` fails).
+random sample, beside the batched derivation).
 """
 
 from __future__ import annotations
@@ -126,28 +125,6 @@ def analyze(cohort: str, out: str, jobs: int, batch_size: int, partitions: int |
             "buckets": buckets, "timings": timings}
 
 
-def derive_only(cohort: str, out: str, jobs: int, batch_size: int) -> dict:
-    """``analyze`` without the cohort statistics: read and validate, derive, write the per-patient
-    CSVs (timed only when the full ``analyze`` stage fails, to still measure the per-patient work)."""
-    from mrdtrack.config import Config
-    from mrdtrack.io.outputs import write_csv
-    from mrdtrack.io.read import read_cohort
-    from mrdtrack.pipeline import ASSESSMENT_COLUMNS, MRD_COLUMNS, derive_all
-
-    t0 = time.perf_counter()
-    c = read_cohort(cohort).cohort
-    t1 = time.perf_counter()
-    d = derive_all(c, Config(), batch_size=batch_size, jobs=jobs)
-    t2 = time.perf_counter()
-    Path(out).mkdir(parents=True, exist_ok=True)
-    write_csv(d.assessments[ASSESSMENT_COLUMNS], Path(out) / "assessments.csv")
-    write_csv(d.mrd[MRD_COLUMNS], Path(out) / "mrd.csv")
-    write_csv(d.patients, Path(out) / "patients.csv")
-    t3 = time.perf_counter()
-    return {"work_s": t3 - t0, "timings": {"read_validate_s": t1 - t0, "derive_s": t2 - t1, "write_s": t3 - t2},
-            "patients": len(d.patients), "jobs": jobs, "batch_size": batch_size}
-
-
 def derive(cohort: str, batch_size: int) -> dict:
     """The per-patient derivations alone (responses, MRD status and kinetics, endpoints:
     ``pipeline.derive_all``, one process), on a cohort read and validated beforehand (not timed);
@@ -200,7 +177,7 @@ def naive(cohort: str, sample: int, seed: int) -> dict:
 
 
 STAGES = {"simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
-          "naive": naive, "derive_only": derive_only, "derive": derive}
+          "naive": naive, "derive": derive}
 
 if __name__ == "__main__":
     result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))

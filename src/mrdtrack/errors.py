@@ -3,3 +3,14 @@
 
 class UserError(Exception):
     """Bad input or arguments: the CLI prints the message (no traceback) and exits 2."""
+
+
+class InvalidCohort(UserError):
+    """Validation errors that stop a run (without ``--exclude-invalid``); ``issues`` lists every
+    problem (the CLI prints them as the validate table before the message)."""
+
+    def __init__(self, cohort_path, issues):
+        n = int((issues["severity"] == "error").sum())
+        super().__init__(f"{cohort_path}: {n} validation error(s); fix them, or rerun with --exclude-invalid "
+                         "to leave the affected rows out (each listed in issues.csv)")
+        self.issues = issues

@@ -9,9 +9,7 @@ on that patient's rows, and the batches are put back together in patient order.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,6 +21,7 @@ from mrdtrack.issues import ISSUE_COLUMNS, issues_frame
 from mrdtrack.mrd import derive_mrd
 from mrdtrack.outcomes.endpoints import derive_endpoints, progression_discrepancy_issues
 from mrdtrack.outcomes.progression import analysis_progression
+from mrdtrack.processes import process_pool
 from mrdtrack.response import derive_assessments, recorded_response_issues, summarise_responses
 from mrdtrack.timeline import patient_anchors
 
@@ -191,8 +190,7 @@ def derive_all(cohort: Cohort, config: Config, batch_size: int = DEFAULT_BATCH_S
     batches = list(cohort.batches(batch_size))
     results: list[BatchResult] = []
     if jobs > 1 and len(batches) > 1:
-        ctx = __import__("multiprocessing").get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with process_pool(jobs) as pool:
             for r in pool.map(_derive_batch_star, ((b, config) for b in batches)):
                 results.append(r)
                 if progress:

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import pandas as pd
 
 from mrdtrack.config import Config
 from mrdtrack.contract import REQUIRED_TABLES, TABLES
-from mrdtrack.errors import UserError
+from mrdtrack.errors import InvalidCohort, UserError
 from mrdtrack.io import validate as _validate
 from mrdtrack.io.outputs import write_csv, write_json
 from mrdtrack.io.parse import as_text
@@ -47,6 +47,7 @@ from mrdtrack.pipeline import (
     derive_all,
 )
 from mrdtrack.pipeline import sort_issues as sort_derivation_issues
+from mrdtrack.processes import process_pool
 
 DEFAULT_BUCKETS = 16
 #: ``analyze`` streams a cohort folder through buckets (instead of loading it whole) from this many
@@ -55,14 +56,6 @@ AUTO_PARTITION_MIN_ROWS = 2_000_000
 #: ...with one bucket per this many input rows: about 1.2 GB peak per worker process.
 ROWS_PER_BUCKET = 750_000
 EXCLUSION_PREFIX = "patient left out ("
-
-
-class InvalidCohort(UserError):
-    """Validation errors (without ``exclude_invalid``): ``issues`` lists every problem."""
-
-    def __init__(self, message: str, issues: pd.DataFrame):
-        super().__init__(message)
-        self.issues = issues
 
 
 @dataclass
@@ -208,8 +201,9 @@ def _header_check(part: Partition, data_cut, exclude_invalid: bool,
         return _validate.check_tables(empty, list(part.file_issues), dict(part.sources), data_cut, exclude,
                                       config, _missing_file)
 
-    fatal = check(True).cohort is None or any(n not in part.tables for n in REQUIRED_TABLES)
-    result = check(exclude_invalid)
+    lenient = check(True)
+    fatal = lenient.cohort is None or any(n not in part.tables for n in REQUIRED_TABLES)
+    result = lenient if exclude_invalid else check(False)
     return result.issues, result.counts, fatal
 
 
@@ -233,8 +227,7 @@ def _run_buckets(jobs_list: list[_BucketJob], jobs: int, progress=None) -> list[
         return info
 
     if jobs > 1 and len(jobs_list) > 1:
-        ctx = __import__("multiprocessing").get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with process_pool(jobs) as pool:
             return [done(i) for i in pool.map(_analyze_bucket, jobs_list)]
     return [done(_analyze_bucket(j)) for j in jobs_list]
 
@@ -268,7 +261,7 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
             cohort_path, work, config, buckets, jobs, cut, exclude_invalid, batch_size, batch_rows, pseudonym_key,
             progress, timings, derive=True, exact_cut=exclude_invalid and cut is None)
         if not all(i["ok"] for i in infos) or (checked["severity"] == "error").any():
-            raise InvalidCohort(_error_message(cohort_path, checked), checked)
+            raise InvalidCohort(cohort_path, checked)
 
         from mrdtrack.outcomes.cohort_statistics import cohort_statistics
 
@@ -298,7 +291,8 @@ def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Co
         analysis_issues = derived if stat_issues.empty else pd.concat([derived, stat_issues], ignore_index=True)
         issues = pd.concat([checked[list(analysis_issues.columns)], analysis_issues], ignore_index=True)
         if pseudonym_key:
-            issues = pseudonymize_frames({"patients": patients, "issues": issues}, pseudonym_key)["issues"]
+            ids = patients[["patient_id"]]  # the ids of the whole analysis, as the in-memory path maps them
+            issues = pseudonymize_frames({"ids": ids, "issues": issues}, pseudonym_key)["issues"]
         write_csv(issues[ISSUE_COLUMNS], out / "issues.csv")
         _wait_for(writer, out / "patients.csv")
         writer = None
@@ -325,13 +319,14 @@ def _partition_and_check(cohort_path, work: Path, config: Config, buckets: int, 
     A fatal file problem raises InvalidCohort."""
     t0 = time.perf_counter()
     kw = {"batch_rows": batch_rows} if batch_rows else {}
-    part = partition_cohort(cohort_path, work / "buckets", buckets, exact_cut=exact_cut, jobs=jobs, **kw)
+    part = partition_cohort(cohort_path, work / "buckets", buckets, exact_cut=exact_cut, jobs=jobs, config=config,
+                            **kw)
     timings["partition_s"] = time.perf_counter() - t0
     if cut is None and part.data_cut:
         cut = pd.Timestamp(part.data_cut)
     header_issues, header_counts, fatal = _header_check(part, cut, exclude_invalid, config)
     if fatal:
-        raise InvalidCohort(_error_message(cohort_path, header_issues), header_issues)
+        raise InvalidCohort(cohort_path, header_issues)
     t0 = time.perf_counter()
     job_list = [_BucketJob(part.root, i, str(work), cut, exclude_invalid, config, batch_size, pseudonym_key, derive)
                 for i in range(part.buckets)]
@@ -417,6 +412,16 @@ def estimate_input_rows(cohort_path: str | Path) -> int:
     return total
 
 
+def choose_buckets(cohort_path: str | Path, partitions: int | None) -> int:
+    """Buckets for ``--partitions`` (None: ``auto_buckets``); 0 means the in-memory path. A
+    UserError when buckets are asked for a cohort that is not a folder (an .xlsx workbook)."""
+    buckets = auto_buckets(cohort_path) if partitions is None else partitions
+    if buckets and not Path(cohort_path).is_dir():
+        raise UserError(f"--partitions needs a cohort folder of csv/parquet tables, not '{cohort_path}'; "
+                        "use --partitions 0 for a workbook")
+    return buckets
+
+
 def auto_buckets(cohort_path: str | Path) -> int:
     """Buckets ``analyze`` uses by default: 0 (in memory) for a workbook or a cohort below
     AUTO_PARTITION_MIN_ROWS input rows, else one bucket per ROWS_PER_BUCKET rows (at least 2)."""
@@ -427,11 +432,5 @@ def auto_buckets(cohort_path: str | Path) -> int:
     return 0 if rows < AUTO_PARTITION_MIN_ROWS else max(2, math.ceil(rows / ROWS_PER_BUCKET))
 
 
-def _error_message(cohort_path, issues: pd.DataFrame) -> str:
-    n = int((issues["severity"] == "error").sum())
-    return (f"{cohort_path}: {n} validation error(s); fix them, or rerun with --exclude-invalid "
-            "to leave the affected rows out (each listed in issues.csv)")
-
-
 __all__ = ["AUTO_PARTITION_MIN_ROWS", "DEFAULT_BUCKETS", "ROWS_PER_BUCKET", "InvalidCohort", "PartitionedRun",
-           "analyze_partitioned", "auto_buckets", "estimate_input_rows", "validate_partitioned", "validation_issues"]
+           "analyze_partitioned", "auto_buckets", "choose_buckets", "estimate_input_rows", "validate_partitioned", "validation_issues"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ from mrdtrack.commands.common import (
     guarded,
     resolve_config,
 )
-from mrdtrack.errors import UserError
+from mrdtrack.errors import InvalidCohort, UserError
 from mrdtrack.io.outputs import write_analysis
 from mrdtrack.pipeline import ASSESSMENT_COLUMNS, DEFAULT_BATCH_SIZE, MRD_COLUMNS, Analysis, analyze_cohort
 
@@ -34,8 +35,8 @@ PartitionsOpt = Annotated[int | None, typer.Option(
 
 
 def load_validated(cohort_path: Path, data_cut: str | None, exclude_invalid: bool):
-    """Read and validate a cohort; on errors without --exclude-invalid print them and exit 2."""
-    from mrdtrack.commands.validate import print_problems
+    """Read and validate a cohort; errors without --exclude-invalid raise InvalidCohort (exit 2,
+    the problem table printed)."""
     from mrdtrack.io.read import read_cohort
 
     try:
@@ -45,23 +46,23 @@ def load_validated(cohort_path: Path, data_cut: str | None, exclude_invalid: boo
     except (OSError, ValueError) as exc:
         raise UserError(f"{cohort_path}: {exc}") from exc
     if result.cohort is None:
-        print_problems(result.issues)
-        n = int((result.issues["severity"] == "error").sum())
-        raise UserError(f"{cohort_path}: {n} validation error(s); fix them, or rerun with --exclude-invalid "
-                        "to leave the affected rows out (each listed in issues.csv)")
+        raise InvalidCohort(cohort_path, result.issues)
     return result
 
 
-def _progress(total: int, label: str):
-    """A rich progress bar on stderr when it is a terminal; a no-op otherwise."""
+@contextmanager
+def _progress(total: int | None, label: str):
+    """``advance(n)`` of a rich progress bar on stderr while the block runs, when stderr is a
+    terminal (``total`` None: not known); None otherwise."""
     if not sys.stderr.isatty():
-        return None, None
+        yield None
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    prog = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err_console, transient=True)
-    task = prog.add_task(label, total=total)
-    return prog, (lambda n: prog.advance(task, n))
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as prog:
+        task = prog.add_task(label, total=total)
+        yield lambda n: prog.advance(task, n)
 
 
 def provenance(result, config, cohort) -> dict:
@@ -85,25 +86,25 @@ def pseudonymized(analysis: Analysis) -> Analysis:
     return replace(analysis, cohort=replace(analysis.cohort, **cohort_tables), **frames)
 
 
+def _pseudonym_key(pseudonymize: bool) -> str | None:
+    """The pseudonym key when ``--pseudonymize`` is asked for (a UserError when it is not set)."""
+    if not pseudonymize:
+        return None
+    from mrdtrack.pseudonym import pseudonym_key_from_env
+
+    return pseudonym_key_from_env()
+
+
 def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg2016", config_file: Path | None = None,
                 data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
                 batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1) -> Analysis:
     """The whole ``analyze`` job; writes the outputs when ``out_dir`` is given."""
     config = resolve_config(profile, config_file)
-    if pseudonymize:
-        from mrdtrack.pseudonym import pseudonym_key_from_env
-
-        pseudonym_key_from_env()  # fail early (exit 2) when the key is missing
+    _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
     result = load_validated(Path(cohort_path), data_cut, exclude_invalid)
     cohort = result.cohort
-    prog, advance = _progress(len(cohort.patients), "analyzing patients")
-    if prog:
-        prog.start()
-    try:
+    with _progress(len(cohort.patients), "analyzing patients") as advance:
         analysis = analyze_cohort(cohort, config, batch_size=batch_size, jobs=jobs, progress=advance)
-    finally:
-        if prog:
-            prog.stop()
     import pandas as pd
 
     issues = pd.concat([result.issues[[c for c in analysis.issues.columns]], analysis.issues], ignore_index=True)
@@ -122,33 +123,15 @@ def run_analyze_partitioned(cohort_path: Path, out_dir: Path, buckets: int, prof
                             exclude_invalid: bool = False, pseudonymize: bool = False,
                             batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1):
     """``analyze`` through the partitioned path (``mrdtrack.scale``): same files, bounded memory."""
-    from mrdtrack.commands.validate import print_problems
-    from mrdtrack.scale import InvalidCohort, analyze_partitioned
+    from mrdtrack.scale import analyze_partitioned
 
     config = resolve_config(profile, config_file)
-    key = None
-    if pseudonymize:
-        from mrdtrack.pseudonym import pseudonym_key_from_env
-
-        key = pseudonym_key_from_env()
+    key = _pseudonym_key(pseudonymize)
     err_console.print(f"streaming {cohort_path} into {buckets} buckets of whole patients", highlight=False)
-    prog, advance = _progress(0, "analyzing patients")
-    if prog:
-        prog.update(prog.task_ids[0], total=None)
-        prog.start()
-    try:
+    with _progress(None, "analyzing patients") as advance:
         return analyze_partitioned(cohort_path, out_dir, config, buckets=buckets, jobs=jobs, data_cut=data_cut,
                                    exclude_invalid=exclude_invalid, batch_size=batch_size, pseudonym_key=key,
                                    progress=advance)
-    except InvalidCohort as err:
-        if prog:
-            prog.stop()
-            prog = None
-        print_problems(err.issues)
-        raise
-    finally:
-        if prog:
-            prog.stop()
 
 
 def register(app: typer.Typer) -> None:
@@ -173,12 +156,9 @@ def register(app: typer.Typer) -> None:
 
         Example: mrdtrack analyze examples/cohort --out out/ --profile alonso2020
         """
-        from mrdtrack.scale import auto_buckets
+        from mrdtrack.scale import choose_buckets
 
-        buckets = auto_buckets(cohort) if partitions is None else partitions
-        if buckets and not cohort.is_dir():
-            raise UserError(f"--partitions needs a cohort folder of csv/parquet tables, not '{cohort}'; "
-                            "use --partitions 0 for a workbook")
+        buckets = choose_buckets(cohort, partitions)
         if buckets:
             run = run_analyze_partitioned(cohort, out, buckets, profile, config, data_cut, exclude_invalid,
                                           pseudonymize, batch_size, jobs)

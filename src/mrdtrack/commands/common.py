@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from mrdtrack.config import Config, ConfigError, load_config
-from mrdtrack.errors import UserError
+from mrdtrack.errors import InvalidCohort, UserError
 
 err_console = Console(stderr=True)
 
@@ -40,6 +40,10 @@ def guarded(fn):
         except typer.Exit:
             raise
         except UserError as exc:
+            if isinstance(exc, InvalidCohort):
+                from mrdtrack.commands.validate import print_problems
+
+                print_problems(exc.issues)
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:

@@ -72,11 +72,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
-        from mrdtrack.scale import auto_buckets, validate_partitioned
+        from mrdtrack.scale import choose_buckets, validate_partitioned
 
-        buckets = auto_buckets(cohort) if partitions is None else partitions
-        if buckets and not cohort.is_dir():
-            raise UserError(f"--partitions needs a cohort folder of csv/parquet tables, not '{cohort}'")
+        buckets = choose_buckets(cohort, partitions)
         if buckets:
             issues, counts = validate_partitioned(cohort, buckets=buckets, jobs=jobs, data_cut=data_cut)
         else:

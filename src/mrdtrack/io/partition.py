@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
-import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,18 +34,22 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from mrdtrack.config import Config
 from mrdtrack.errors import UserError
-from mrdtrack.io import validate as _validate
 from mrdtrack.io.parse import as_text, parse_date
 from mrdtrack.io.sources import (
     _BLOCK_BYTES,
-    STRING,
     RawTable,
+    arrow_frame,
+    clean_header,
     cohort_files,
     csv_header,
+    csv_text_options,
     file_issue,
     read_csv_table,
 )
+from mrdtrack.io.validate import cut_date_columns, latest_valid_date
+from mrdtrack.processes import process_pool
 
 #: Column of every bucket table holding the user-visible row number in the original file.
 SOURCE_ROW = "_source_row"
@@ -104,7 +105,7 @@ def patient_ids_of(path: Path) -> np.ndarray:
         if path.suffix == ".parquet":
             pf = pq.ParquetFile(path)
             col = [f.name for f in pf.schema_arrow if str(f.name).strip() == "patient_id"]
-            frame = to_frame(pf.read(columns=col[:1])) if col else None
+            frame = arrow_frame(pf.read(columns=col[:1])) if col else None
         else:
             raw, _ = read_csv_table(path, "patients")
             frame = raw.frame if raw is not None else None
@@ -118,35 +119,17 @@ def patient_ids_of(path: Path) -> np.ndarray:
     return as_text(frame["patient_id"]).dropna().astype(object).to_numpy()
 
 
-def to_frame(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:
-    """Arrow data as pandas, exactly as the in-memory Parquet reader converts it (text, naive dates)."""
-    df = data.to_pandas(types_mapper={pa.string(): STRING, pa.large_string(): STRING}.get, date_as_object=False)
-    for c in df.columns:
-        if isinstance(df[c].dtype, pd.DatetimeTZDtype):
-            df[c] = df[c].dt.tz_localize(None)
-    return df
-
-
-def latest_date(name: str, frame: pd.DataFrame, rows: np.ndarray, file: str, exact: bool) -> pd.Timestamp:
+def latest_date(name: str, frame: pd.DataFrame, rows: np.ndarray, file: str, config: Config | None) -> pd.Timestamp:
     """Latest date of one chunk of a table, the way the validator picks the default data cut.
 
-    ``exact``: dates of rows with any cell error are ignored, as the validator does (its own
-    row-local checks are run on the chunk). Otherwise every date cell that parses counts, which
-    differs only when the latest-dated row carries an error in another cell.
+    With ``config`` (exact): dates of rows with any cell error are ignored, as the validator does
+    (its row-local checks are run on the chunk). Without: every date cell that parses counts,
+    which differs only when the latest-dated row carries an error in another cell.
     """
-    if exact:
-        t = _validate._Table(RawTable(name, frame, rows, file))
-        if _validate._check_columns(t):
-            return pd.NaT
-        _validate._parse_columns(t)
-        if name == "labs":
-            _validate._parse_lab_values(t)
-        if name == "mrd":
-            _validate._mrd_level_rule(t)
-        return _validate._latest_date({name: t})
-    cols = ("diagnosis_date",) if name == "patients" else _validate.DATE_COLUMNS.get(name, ())
+    if config is not None:
+        return latest_valid_date(RawTable(name, frame, rows, file), config)
     latest = pd.NaT
-    for c in cols:
+    for c in cut_date_columns(name):
         if c in frame.columns:
             d, _, reason = parse_date(frame[c].drop_duplicates())
             d = d[reason.isna().to_numpy()].dropna()
@@ -253,17 +236,18 @@ def _blank_rows(batch: pa.RecordBatch) -> np.ndarray:
 class _Pass:
     """State of one partition pass: writers, data cut, facts."""
 
-    def __init__(self, part: Partition, exact_cut: bool, ranges: PatientRanges):
-        self.part, self.exact_cut, self.ranges = part, exact_cut, ranges
+    def __init__(self, part: Partition, cut_config: Config | None, ranges: PatientRanges):
+        #: cut_config: the configuration of the validator's row checks for an exact data cut, or None
+        self.part, self.cut_config, self.ranges = part, cut_config, ranges
         self.cut = pd.NaT
 
     def feed(self, name: str, file: str, writer: _BucketWriter, batch: pa.RecordBatch, names: list[str],
              rows: np.ndarray) -> int:
-        dates = ("diagnosis_date",) if name == "patients" else _validate.DATE_COLUMNS.get(name, ())
-        keep = list(range(len(names))) if self.exact_cut else [i for i, n in enumerate(names) if n in dates]
-        frame = to_frame(pa.RecordBatch.from_arrays([batch.column(i) for i in keep], names=[f"c{i}" for i in keep]))
+        dates = cut_date_columns(name)
+        keep = list(range(len(names))) if self.cut_config else [i for i, n in enumerate(names) if n in dates]
+        frame = arrow_frame(pa.RecordBatch.from_arrays([batch.column(i) for i in keep], names=[f"c{i}" for i in keep]))
         frame.columns = [names[i] for i in keep]
-        latest = latest_date(name, frame, rows, file, self.exact_cut)
+        latest = latest_date(name, frame, rows, file, self.cut_config)
         if pd.notna(latest):
             self.cut = latest if pd.isna(self.cut) else max(self.cut, latest)
         if "patient_id" in names:
@@ -278,18 +262,12 @@ class _Pass:
         if problem:
             self.part.file_issues.append(file_issue(path.name, name, problem))
             return
-        names = [str(c).strip().lstrip("\ufeff") for c in header]
+        names = clean_header(header)
         writer = _BucketWriter(self.part, name)
         schema = pa.schema([(n, pa.string()) for n in names] + [(SOURCE_ROW, pa.int64())])
         n_rows = 0
         try:
-            reader = pacsv.open_csv(
-                path,
-                read_options=pacsv.ReadOptions(block_size=min(_BLOCK_BYTES, max(1 << 20, batch_rows * 64)),
-                                               column_names=header, skip_rows=1),
-                parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in header},
-                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+            reader = pacsv.open_csv(path, **csv_text_options(header, min(_BLOCK_BYTES, max(1 << 20, batch_rows * 64))))
             line = 2
             for batch in reader:
                 rows = np.arange(line, line + batch.num_rows, dtype=np.int64)
@@ -328,12 +306,10 @@ class _Pass:
             pf = pq.ParquetFile(path)
             sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
             runs = _row_group_runs(sizes, jobs)
-            tasks = [_ParquetRun(self.part.root, self.part.buckets, name, str(path), groups, first, k, self.exact_cut,
+            tasks = [_ParquetRun(self.part.root, self.part.buckets, name, str(path), groups, first, k, self.cut_config,
                                  batch_rows) for k, (groups, first) in enumerate(runs)]
             if len(tasks) > 1:
-                ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-                with ProcessPoolExecutor(max_workers=len(tasks), mp_context=ctx, initializer=_set_ranges,
-                                         initargs=(self.ranges,)) as pool:
+                with process_pool(len(tasks), initializer=_set_ranges, initargs=(self.ranges,)) as pool:
                     done = list(pool.map(_partition_parquet_run, tasks))
             else:
                 _set_ranges(self.ranges)
@@ -378,7 +354,7 @@ class _ParquetRun:
     groups: list
     first_row: int
     piece: int
-    exact_cut: bool
+    cut_config: Config | None
     batch_rows: int
 
 
@@ -393,7 +369,7 @@ def _set_ranges(ranges: PatientRanges) -> None:
 def _partition_parquet_run(run: _ParquetRun) -> tuple[list[str], int, str | None]:
     """Partition one run of row groups: (column names, rows, latest date as ISO text or None)."""
     part = Partition(root=run.root, buckets=run.buckets, data_cut=None)
-    state = _Pass(part, run.exact_cut, _RANGES)
+    state = _Pass(part, run.cut_config, _RANGES)
     pf = pq.ParquetFile(run.path)
     # a pandas index stored as a column is not a table column (pq.read_table drops it too)
     index = [c for c in (pf.schema_arrow.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
@@ -418,14 +394,15 @@ def _partition_parquet_run(run: _ParquetRun) -> tuple[list[str], int, str | None
 
 
 def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
-                     batch_rows: int | None = None, exact_cut: bool = False, jobs: int = 1) -> Partition:
+                     batch_rows: int | None = None, exact_cut: bool = False, jobs: int = 1,
+                     config: Config | None = None) -> Partition:
     """Stream every table of a cohort folder into ``buckets`` bucket folders under ``out_dir``.
 
     Returns (and saves as ``out_dir/manifest.json``) the Partition: the global data cut, each
     table's original file name and row count, the original files' SHA-256 (provenance), and the
     file-level problems (unreadable file, both csv and parquet present), each fatal as in
     ``read_cohort``. ``exact_cut`` makes the data cut ignore rows with cell errors, exactly as the
-    validator does (costs a full parse of every cell). ``out_dir`` is emptied first. ``jobs``:
+    validator does with ``config`` (costs a full parse of every cell). ``out_dir`` is emptied first. ``jobs``:
     processes reading a Parquet table with several row groups (CSV is read by one). ``batch_rows``:
     rows per record batch (memory of the pass); default DEFAULT_BATCH_ROWS, or
     BATCH_ROWS_PER_PATIENT per patient when that is more (at most MAX_BATCH_ROWS).
@@ -443,7 +420,7 @@ def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
         part.bucket_dir(i).mkdir(parents=True)
     files, part.sources, part.file_issues = cohort_files(path)
     ids = patient_ids_of(files["patients"]) if "patients" in files else np.array([], dtype=object)
-    state = _Pass(part, exact_cut, PatientRanges(ids, buckets))
+    state = _Pass(part, (config or Config()) if exact_cut else None, PatientRanges(ids, buckets))
     if batch_rows is None:
         batch_rows = min(MAX_BATCH_ROWS, max(DEFAULT_BATCH_ROWS, BATCH_ROWS_PER_PATIENT * len(ids)))
     for name, p in files.items():
@@ -462,7 +439,7 @@ def load_bucket(part: Partition, i: int) -> dict[str, RawTable]:
     for name, facts in part.tables.items():
         table = read_bucket_table(part, i, name)
         rows = table.column(SOURCE_ROW).to_numpy().astype(np.int64)
-        frame = to_frame(table.drop_columns([SOURCE_ROW]))
+        frame = arrow_frame(table.drop_columns([SOURCE_ROW]))
         frame.columns = facts["columns"]
         out[name] = RawTable(name, frame.reset_index(drop=True), rows, facts["file"])
     return out

@@ -106,16 +106,33 @@ def _header_problem(names: list[str]) -> str | None:
     return None
 
 
+def csv_text_options(names: list[str], block_size: int = _BLOCK_BYTES) -> dict:
+    """pyarrow CSV options of the project's readers: the header as given (``names``), every column
+    as text, blank lines kept (as empty rows) so that line numbers hold."""
+    return {"read_options": pacsv.ReadOptions(block_size=block_size, column_names=names, skip_rows=1),
+            "parse_options": pacsv.ParseOptions(ignore_empty_lines=False),
+            "convert_options": pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                    strings_can_be_null=False, quoted_strings_can_be_null=False)}
+
+
+def clean_header(names) -> list[str]:
+    """Column names as the contract reads them: stripped, without a UTF-8 byte-order mark."""
+    return [str(c).strip().lstrip("\ufeff") for c in names]
+
+
+def arrow_frame(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:
+    """Arrow data as pandas the way every reader converts it: text as pyarrow strings, dates as
+    naive datetime64 (a time-zone-aware column loses its zone)."""
+    df = data.to_pandas(types_mapper={pa.string(): STRING, pa.large_string(): STRING}.get, date_as_object=False)
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.DatetimeTZDtype):
+            df[c] = df[c].dt.tz_localize(None)
+    return df
+
+
 def _csv_fast(path: Path, names: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """pyarrow reader, every column as text; blank lines kept as null rows so line numbers hold."""
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES, column_names=names, skip_rows=1),
-        parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
-    df = table.to_pandas(types_mapper={pa.string(): STRING, pa.large_string(): STRING}.get)
+    df = arrow_frame(pacsv.read_csv(path, **csv_text_options(names)))
     rows = np.arange(2, len(df) + 2, dtype="int64")
     return df, rows
 
@@ -199,7 +216,7 @@ def read_csv_table(path: Path, table: str) -> tuple[RawTable | None, list[dict]]
         if bad:
             return None, [file_issue(file, table, bad)]
         df, rows, issues = _csv_slow(data.decode("utf-8"), file, table)
-    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    df.columns = clean_header(df.columns)
     # blank lines (all cells empty) are not rows; line numbers of the others stay as the user sees them
     if len(df.columns):
         blank = (df.iloc[:, 0].fillna("").str.strip() == "").to_numpy(dtype=bool)
@@ -215,15 +232,10 @@ def read_csv_table(path: Path, table: str) -> tuple[RawTable | None, list[dict]]
 # ----------------------------------------------------------------------------------------- Parquet
 def read_parquet_table(path: Path, table: str) -> tuple[RawTable | None, list[dict]]:
     try:
-        t = pq.read_table(path)
-        df = t.to_pandas(types_mapper={pa.string(): STRING, pa.large_string(): STRING}.get,
-                         date_as_object=False)
+        df = arrow_frame(pq.read_table(path))
     except Exception as exc:  # any corrupt or foreign file: report, never crash
         return None, [file_issue(path.name, table, f"not a readable Parquet file ({type(exc).__name__})")]
     df = df.reset_index(drop=True)
-    for c in df.columns:
-        if isinstance(df[c].dtype, pd.DatetimeTZDtype):
-            df[c] = df[c].dt.tz_localize(None)
     df.columns = [str(c).strip() for c in df.columns]
     return RawTable(table, df, np.arange(1, len(df) + 1, dtype="int64"), path.name), []
 

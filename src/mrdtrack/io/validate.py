@@ -270,12 +270,40 @@ def _mrd_level_rule(t: _Table) -> None:
     t.report("error", no_level, "level", None, "level missing: result is 'detected'")
 
 
+def _row_checks(t: _Table, config: Config) -> str | None:
+    """Every check that needs only the row itself (columns, cell length, types, categories,
+    ranges, lab values and units, the MRD level rule); a table-level problem stops them and is
+    returned."""
+    problem = _check_columns(t)
+    if problem:
+        return problem
+    t.pid = as_text(t.raw["patient_id"])
+    _long_cells(t, config.max_cell_chars)
+    _parse_columns(t)
+    if t.name == "labs":
+        _parse_lab_values(t)
+    if t.name == "mrd":
+        _mrd_level_rule(t)
+    return None
+
+
 # ---------------------------------------------------------------------------------------- data cut
+def cut_date_columns(table: str) -> tuple[str, ...]:
+    """The date columns whose latest value is the default data cut (data-contract.md)."""
+    return ("diagnosis_date",) if table == "patients" else DATE_COLUMNS.get(table, ())
+
+
+def latest_valid_date(raw: RawTable, config: Config) -> pd.Timestamp:
+    """The latest date of one (piece of a) table among rows without a cell error: its share of
+    the default data cut, as ``check_tables`` computes it (NaT for a table-level problem)."""
+    t = _Table(raw)
+    return pd.NaT if _row_checks(t, config) else _latest_date({raw.name: t})
+
+
 def _latest_date(tables: dict[str, _Table]) -> pd.Timestamp:
     latest = pd.NaT
     for t in tables.values():
-        cols = ("diagnosis_date",) if t.name == "patients" else DATE_COLUMNS.get(t.name, ())
-        for c in cols:
+        for c in cut_date_columns(t.name):
             d = t.cols[c][~t.bad]
             if d.notna().any():
                 m = d.max()
@@ -481,20 +509,13 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
     tables: dict[str, _Table] = {}
     for name, r in raw.items():
         t = _Table(r)
-        problem = _check_columns(t)
+        problem = _row_checks(t, config)
         if problem:
             frames.append(pd.DataFrame([{"severity": "error", "table": name, "row": None, "patient_id": None,
                                          "column": None, "value": None, "file": t.file, "message": problem}]))
             frames.extend(t.issues)
             fatal = True
             continue
-        t.pid = as_text(t.raw["patient_id"])
-        _long_cells(t, config.max_cell_chars)
-        _parse_columns(t)
-        if name == "labs":
-            _parse_lab_values(t)
-        if name == "mrd":
-            _mrd_level_rule(t)
         tables[name] = t
 
     cut = data_cut if data_cut is not None and pd.notna(data_cut) else _latest_date(tables)
