@@ -1,0 +1,150 @@
+"""Each read FHIR resource type -> the source-neutral frames (docs/fhir.md "Resources read").
+
+Vectorised over whole tables: status and intent filters, subject references, the date rules, and
+the fields each rule uses. Every resource left out gets a log line with its record and reason
+(``FHIR_STATUS_IGNORED`` for statuses and intents the rules do not read, ``FHIR_MISSING_REFERENCE``,
+``FHIR_PARTIAL_DATE``, ``FHIR_NO_DATE``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mrdtrack.importers.facts import FACT_COLUMNS
+from mrdtrack.importers.fhir.resolve import (
+    date_problem_log,
+    fhir_dates,
+    missing_patient_log,
+    patient_ids,
+    reference_map,
+    resolve_patients,
+)
+from mrdtrack.importers.log import concat_logs, log_frame, log_line, log_rows
+from mrdtrack.importers.mapping import CohortRule
+
+FHIR_STATUS_IGNORED = "FHIR_STATUS_IGNORED"
+FHIR_DECEASED_NO_DATE = "FHIR_DECEASED_NO_DATE"
+FHIR_NOT_IN_COHORT = "FHIR_NOT_IN_COHORT"
+FHIR_UNRELATED_RESOURCE = "FHIR_UNRELATED_RESOURCE"
+
+OBSERVATION_STATUSES = ("final", "amended", "corrected")
+ENCOUNTER_STATUSES = ("finished", "in-progress")
+PROCEDURE_STATUSES = ("completed",)
+CONDITION_EXCLUDED = ("refuted", "entered-in-error")
+USE_IGNORED_STATUSES = ("entered-in-error", "not-done", "not-taken", "cancelled", "intended")
+REQUEST_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
+SEX = {"female": "F", "male": "M"}
+#: mCODE CancerDiseaseStatus (LOINC) and its "worsened" answer (SNOMED CT)
+CANCER_DISEASE_STATUS, WORSENED = "97509-4", "271299001"
+
+
+def _ignored(rows: pd.DataFrame, keep: np.ndarray, why: pd.Series | str, pid=None) -> pd.DataFrame:
+    bad = ~keep
+    if not bad.any():
+        return log_frame()
+    detail = why if isinstance(why, str) else why[bad]
+    return log_rows(FHIR_STATUS_IGNORED, "info", rows["record"][bad],
+                    [None] * int(bad.sum()) if pid is None else np.asarray(pid, dtype=object)[bad], detail)
+
+
+def _with_patient(rows: pd.DataFrame, refs: dict, column: str = "subject") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows whose reference names a patient of the source (with ``patient_id``), and the log."""
+    pid = resolve_patients(rows[column], refs)
+    ok = pid.notna().to_numpy()
+    return rows.assign(patient_id=pid)[ok], missing_patient_log(rows, pid)
+
+
+def _dated(rows: pd.DataFrame, column: str, what: str, out: str = "date") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows with a usable ``out`` date from ``column`` (partial or missing dates logged)."""
+    dates, problem = fhir_dates(rows[column])
+    ok = problem.isna().to_numpy()
+    return rows.assign(**{out: dates})[ok], date_problem_log(rows, problem, rows["patient_id"], column, what)
+
+
+def read_patients(df: pd.DataFrame) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Patients (patient_id, sex, birth_date, death_date, center, record), the reference map and the log.
+
+    sex from gender (female F, male M, else U); a partial birthDate or deceasedDateTime leaves the
+    age or the death unknown (logged); deceasedBoolean true without a date is logged."""
+    p, log = patient_ids(df)
+    birth, b_problem = fhir_dates(p["birth"])
+    death, d_problem = fhir_dates(p["deceased_at"])
+    logs = [log,
+            date_problem_log(p, b_problem.where(p["birth"].notna()), p["patient_id"], "birth",
+                             "birthDate (age at diagnosis left blank)"),
+            date_problem_log(p, d_problem.where(p["deceased_at"].notna()), p["patient_id"], "deceased_at",
+                             "deceasedDateTime (death not read)")]
+    flag = (p["deceased_flag"].astype(object) == True) & p["deceased_at"].isna()  # noqa: E712
+    if flag.any():
+        logs.append(log_rows(FHIR_DECEASED_NO_DATE, "warning", p["record"][flag], p["patient_id"][flag],
+                             "deceasedBoolean true without a date: follow-up ends at the last contact"))
+    out = pd.DataFrame({"patient_id": p["patient_id"].astype(object), "sex": p["gender"].map(SEX).fillna("U"),
+                        "birth_date": birth, "death_date": death, "center": p["center"], "record": p["record"]})
+    return out, reference_map(p, "Patient", "patient_id"), concat_logs(logs)
+
+
+def _cohort_match(c: pd.DataFrame, rule: CohortRule) -> np.ndarray:
+    """SNOMED CT code listed exactly, or ICD-10(-CM) code starting with a listed one (dot optional)."""
+    snomed = c["snomed"].astype("string").str.split("|").explode()
+    hit = snomed.isin(rule.snomed).groupby(level=0).any().reindex(c.index, fill_value=False).to_numpy()
+    if rule.icd10:
+        prefixes = tuple(p.replace(".", "").upper() for p in rule.icd10)
+        icd = c["icd10"].astype("string").str.replace(".", "", regex=False).str.upper().str.split("|").explode()
+        icd_hit = icd.dropna().map(lambda s: s.startswith(prefixes))
+        hit |= icd_hit.groupby(level=0).any().reindex(c.index, fill_value=False).to_numpy(dtype=bool)
+    return hit
+
+
+def diagnoses(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The cohort: per patient the earliest matching Condition date (patient_id, diagnosis_date,
+    record); refuted and entered-in-error Conditions left out; the log; other Conditions counted."""
+    hit = _cohort_match(df, rule)
+    c = df[hit]
+    ver = c["verification"].astype("string").str.split("|")
+    refuted = ver.map(lambda v: isinstance(v, list) and any(x in CONDITION_EXCLUDED for x in v)).to_numpy(dtype=bool)
+    logs = [_ignored(c, ~refuted, "Condition with verificationStatus " + c["verification"].astype(str) + ": not read")]
+    c, miss = _with_patient(c[~refuted], refs)
+    c, dated = _dated(c, "date", "Condition (onset, else recordedDate)")
+    first = c.sort_values(["patient_id", "date"], kind="stable").drop_duplicates("patient_id")
+    out = first[["patient_id", "date", "record"]].rename(columns={"date": "diagnosis_date"}).reset_index(drop=True)
+    return out, concat_logs(logs + [miss, dated]), int((~hit).sum())
+
+
+def observations(df: pd.DataFrame, refs: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(facts with FACT_COLUMNS, recorded progressions (patient_id, date, record), log).
+
+    Status final, amended or corrected only; date = effectiveDateTime, else effectivePeriod.start,
+    else issued; mCODE CancerDiseaseStatus 'worsened' is a recorded progression."""
+    keep = df["status"].isin(OBSERVATION_STATUSES).to_numpy()
+    logs = [_ignored(df, keep, "Observation with status '" + df["status"].astype(str) + "': not read")]
+    o, miss = _with_patient(df[keep], refs)
+    o, dated = _dated(o, "date", "Observation (effective, else issued)")
+    logs += [miss, dated]
+    status = (o["loinc"] == CANCER_DISEASE_STATUS).to_numpy()
+    worse = status & (o["value_snomed"] == WORSENED).to_numpy()
+    prog = o[worse][["patient_id", "date", "record"]].reset_index(drop=True)
+    if (status & ~worse).any():
+        logs.append([log_line(FHIR_STATUS_IGNORED, "info", "Observation", "CancerDiseaseStatus other than worsened: "
+                              "no progression", int((status & ~worse).sum()))])
+    o = o[~status]
+    facts = pd.DataFrame({
+        "patient_id": o["patient_id"].astype(object), "date": o["date"], "loinc": o["loinc"].astype(object),
+        "concept_id": pd.array([pd.NA] * len(o), dtype="Int64"), "source_concept_id": pd.array([pd.NA] * len(o),
+                                                                                              dtype="Int64"),
+        "source_values": o["source_values"].astype(object), "value_number": pd.to_numeric(o["value_number"],
+                                                                                            errors="coerce"),
+        "operator": o["operator"].astype(object), "unit": o["unit"].astype(object),
+        "value_code": o["value_code"].astype(object), "value_text": o["value_text"].astype(object),
+        "range_low": pd.to_numeric(o["range_low"], errors="coerce"), "record": o["record"].astype(object)},
+        columns=FACT_COLUMNS).reset_index(drop=True)
+    return facts, prog, concat_logs(logs)
+
+
+def contacts(df: pd.DataFrame, refs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Encounters of status finished or in-progress: (patient_id, date = period.end else start, record)."""
+    keep = df["status"].isin(ENCOUNTER_STATUSES).to_numpy()
+    logs = [_ignored(df, keep, "Encounter with status '" + df["status"].astype(str) + "': not a contact")]
+    e, miss = _with_patient(df[keep], refs)
+    e, dated = _dated(e, "date", "Encounter (period)")
+    return e[["patient_id", "date", "record"]].reset_index(drop=True), concat_logs(logs + [miss, dated])
