@@ -191,19 +191,22 @@ def patient_resources(patients: pd.DataFrame, events: pd.DataFrame) -> list[tupl
     return out
 
 
-def drug_resources(records: pd.DataFrame, transplants: pd.DataFrame) -> list[tuple[str, dict]]:
-    """One Medication per ingredient (referenced) and a completed MedicationAdministration per drug
-    record; a completed Procedure per transplant."""
+def drug_resources(records: pd.DataFrame, procedures: pd.DataFrame) -> list[tuple[str, dict]]:
+    """One Medication per ingredient (referenced); a completed MedicationAdministration per drug
+    record with an end, an active MedicationStatement with an open end per ongoing one; a completed
+    Procedure per transplant."""
     out = []
     for pid, ingredient in records[["patient_id", "ingredient"]].drop_duplicates().itertuples(index=False):
         out.append((pid, _medication(ingredient)))
     for i, (pid, ingredient, start, end) in enumerate(zip(records["patient_id"], records["ingredient"],
                                                           _dates(records["start_date"]), _dates(records["end_date"]))):
-        period = {"start": start, "end": end if isinstance(end, str) else start}
-        out.append((pid, {"resourceType": "MedicationAdministration", "id": f"drug-{i + 1}", "status": "completed",
-                          "medicationReference": {"reference": f"Medication/{_medication_id(ingredient)}"},
-                          "subject": _subject(pid), "effectivePeriod": period}))
-    for i, (pid, date) in enumerate(zip(transplants["patient_id"], _dates(transplants["date"]))):
+        r = {"resourceType": "MedicationAdministration", "id": f"drug-{i + 1}", "status": "completed",
+             "medicationReference": {"reference": f"Medication/{_medication_id(ingredient)}"},
+             "subject": _subject(pid), "effectivePeriod": {"start": start, "end": end}}
+        if not isinstance(end, str):
+            r.update(resourceType="MedicationStatement", status="active", effectivePeriod={"start": start})
+        out.append((pid, r))
+    for i, (pid, date) in enumerate(zip(procedures["patient_id"], _dates(procedures["date"]))):
         out.append((pid, {"resourceType": "Procedure", "id": f"transplant-{i + 1}", "status": "completed",
                           "code": _code(TRANSPLANT, "autologous stem cell transplant"), "subject": _subject(pid),
                           "performedDateTime": date}))
@@ -218,17 +221,27 @@ def _medication(ingredient: str) -> dict:
     return {"resourceType": "Medication", "id": _medication_id(ingredient), "code": {"text": str(ingredient)}}
 
 
-def contract_to_fhir(tables: dict[str, pd.DataFrame], drug_records: pd.DataFrame,
-                     transplants: pd.DataFrame) -> list[tuple[str, dict]]:
-    """Every resource of a cohort, each with its patient id, in patient order."""
+def contract_to_fhir(tables: dict[str, pd.DataFrame], rules=None) -> list[tuple[str, dict]]:
+    """Every resource of a cohort (contract tables as the simulator or a CSV reader gives them),
+    each with its patient id, in patient order. Treatments become drug records and transplant
+    procedures through ``treatments_to_drug_records`` (ongoing phases: open-ended, active)."""
+    from mrdtrack.importers.drug_records import treatments_to_drug_records
+    from mrdtrack.importers.phase_rules import PhaseRules
+
     empty = pd.DataFrame(columns=["patient_id", "date"])
-    out = patient_resources(tables["patients"], tables.get("events", empty))
+    treatments = tables.get("treatments", pd.DataFrame(columns=["patient_id", "phase", "regimen", "start_date",
+                                                                "end_date"]))
+    treatments = treatments.assign(start_date=pd.to_datetime(treatments["start_date"]),
+                                   end_date=pd.to_datetime(treatments["end_date"]))
+    drugs, procedures = treatments_to_drug_records(treatments, rules or PhaseRules())
+    events = tables.get("events", empty.assign(event=[]))
+    out = patient_resources(tables["patients"], events)
     out += attribute_observations(tables["patients"])
     out += lab_observations(tables.get("labs", empty.assign(test=[], value=[], unit=[])))
     out += mrd_observations(tables.get("mrd", empty.assign(method=[], lod=[], result=[], level=[])))
     out += imaging_observations(tables.get("imaging", empty.assign(modality=[], result=[])))
-    out += event_resources(tables.get("events", empty.assign(event=[])))
-    out += drug_resources(drug_records, transplants)
+    out += event_resources(events)
+    out += drug_resources(drugs, procedures)
     order = np.argsort(np.asarray([pid for pid, _ in out], dtype=object), kind="stable")
     return [out[i] for i in order]
 

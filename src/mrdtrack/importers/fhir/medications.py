@@ -101,21 +101,23 @@ def drug_records(uses: pd.DataFrame, meds: pd.DataFrame, refs: dict, mapping: Ma
     return out, concat_logs([log_filter, miss, log_ref, dated, lines])
 
 
-def _is_transplant(p: pd.DataFrame, sel: Selector) -> np.ndarray:
-    """Name contains "autologous" and "transplant" (case-insensitive), or a code or name is one of
-    the mapping's ``[phases] transplant`` source values."""
+def _is_transplant(p: pd.DataFrame, sel: Selector, words: tuple[str, ...]) -> np.ndarray:
+    """The name holds every word of ``transplant_name_words`` ("autologous", "transplant"; any
+    case), or a code or name is one of the mapping's ``[phases] transplant`` source values."""
     names = p["names"].astype("string").str.lower().fillna("")
-    hit = (names.str.contains("autologous", regex=False) & names.str.contains("transplant", regex=False)).to_numpy()
+    hit = np.ones(len(p), dtype=bool)
+    for w in words:
+        hit &= names.str.contains(w.lower(), regex=False).to_numpy(dtype=bool)
     if sel.source_value:
         text = (p["names"].fillna("") + "|" + p["codes"].fillna("")).astype(str)
         hit |= p.index.isin(_selector_hits(text, {"transplant": sel})["index_of_text"])
     return hit
 
 
-def transplants(df: pd.DataFrame, refs: dict, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def transplants(df: pd.DataFrame, refs: dict, mapping: Mapping, rules) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Completed transplant Procedures (patient_id, date, record), the log, and the count of
     other Procedures (unrelated)."""
-    hit = _is_transplant(df, mapping.transplant)
+    hit = _is_transplant(df, mapping.transplant, rules.transplant_name_words)
     p = df[hit]
     keep = p["status"].isin(PROCEDURE_STATUSES).to_numpy()
     log = _ignored(p, keep, "transplant Procedure with status '" + p["status"].astype(str) + "': not read")
