@@ -90,7 +90,7 @@ def read_any_cohort(cohort: str | Path, data_cut=None, exclude_invalid: bool = F
     cohort_obj = result.cohort
     if cohort_obj is not None and (iss["severity"] == "error").any():
         cohort_obj = None  # rows that could not be converted stop the run, as validation errors do
-    sources = {"omop": {"source": imported.source, "kind": imported.kind, **imported.details,
+    sources = {"omop": {"path": imported.source, "kind": imported.kind, **imported.details,
                         "data_cut": str(imported.data_cut.date()) if not pd.isna(imported.data_cut) else None}}
     if cohort_obj is not None:
         from dataclasses import replace
