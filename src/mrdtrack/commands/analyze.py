@@ -169,10 +169,10 @@ def register(app: typer.Typer) -> None:
 
         Example: mrdtrack analyze examples/cohort --out out/ --profile alonso2020
         """
-        from mrdtrack.importers.source import OMOP, cohort_kind
+        from mrdtrack.importers.source import CONTRACT, cohort_kind
         from mrdtrack.scale import choose_buckets
 
-        buckets = 0 if cohort_kind(cohort) == OMOP else choose_buckets(cohort, partitions)
+        buckets = 0 if cohort_kind(cohort) != CONTRACT else choose_buckets(cohort, partitions)
         if buckets:
             run = run_analyze_partitioned(cohort, out, buckets, profile, config, data_cut, exclude_invalid,
                                           pseudonymize, batch_size, jobs)

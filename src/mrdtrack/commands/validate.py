@@ -85,10 +85,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
-        from mrdtrack.importers.source import OMOP, cohort_kind, read_any_cohort
+        from mrdtrack.importers.source import CONTRACT, cohort_kind, read_any_cohort
         from mrdtrack.scale import choose_buckets, validate_partitioned
 
-        buckets = 0 if cohort_kind(cohort) == OMOP else choose_buckets(cohort, partitions)
+        buckets = 0 if cohort_kind(cohort) != CONTRACT else choose_buckets(cohort, partitions)
         if buckets:
             issues, counts = validate_partitioned(cohort, buckets=buckets, jobs=jobs, data_cut=data_cut)
         else:

@@ -99,10 +99,8 @@ def selector_rank(facts: pd.DataFrame, sel: Selector) -> pd.Series:
     return rank
 
 
-def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
-    """Facts with ``kind`` (labs/mrd/patients/imaging), ``key`` and ``rank`` (NA kind: unmapped).
-    The first selector that matches a fact takes it (mapping order)."""
-    out = facts.copy()
+def _select_distinct(facts: pd.DataFrame, mapping: Mapping) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """``kind``, ``key`` and ``rank`` of each fact (the first selector that matches takes it)."""
     kind = pd.Series(pd.NA, index=facts.index, dtype=object)
     key = kind.copy()
     rank = pd.Series(_NONE, index=facts.index, dtype="int64")
@@ -110,7 +108,21 @@ def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
         r = selector_rank(facts, sel)
         take = ((r < _NONE) & kind.isna()).to_numpy()
         kind[take], key[take], rank[take] = k, name, r[take]
-    out["kind"], out["key"], out["rank"] = kind, key, rank
+    return kind, key, rank
+
+
+def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    """Facts with ``kind`` (labs/mrd/patients/imaging), ``key`` and ``rank`` (NA kind: unmapped).
+    The first selector that matches a fact takes it (mapping order). The selectors run once per
+    distinct code combination (a source has few), not once per row."""
+    cols = [c for c in ("loinc", "concept_id", "source_concept_id", "source_values", "table") if c in facts]
+    codes = facts.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # the first row of each combination, in code order
+    distinct = facts[cols].iloc[first].reset_index(drop=True)
+    kind, key, rank = _select_distinct(distinct, mapping)
+    out = facts.copy()
+    out["kind"], out["key"] = kind.to_numpy()[codes], key.to_numpy()[codes]
+    out["rank"] = rank.to_numpy()[codes]
     return out
 
 

@@ -1,4 +1,5 @@
-"""The COHORT argument of every command: a contract folder or workbook, or an OMOP source (docs/omop.md).
+"""The COHORT argument of every command: a contract folder or workbook, an OMOP source (docs/omop.md)
+or a FHIR source (docs/fhir.md).
 
 ``read_any_cohort`` looks at the argument and returns the same ``ReadResult`` whatever the door:
 an OMOP source is imported into contract tables (``importers.omop``) which then go through the
@@ -18,7 +19,7 @@ from mrdtrack.config import Config
 from mrdtrack.errors import UserError
 from mrdtrack.io.validate import ReadResult
 
-CONTRACT, OMOP = "contract", "omop"
+CONTRACT, OMOP, FHIR = "contract", "omop", "fhir"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class SourceOptions:
 
 
 def cohort_kind(cohort: str | Path) -> str:
-    """``omop`` for a PostgreSQL URL, a DuckDB file or a folder of OMOP tables; else ``contract``."""
+    """``omop`` for a PostgreSQL URL, a DuckDB file or a folder of OMOP tables; ``fhir`` for a folder
+    of Bulk ndjson or Bundle files (or one such file); else ``contract``."""
+    from mrdtrack.importers.fhir.source import is_fhir_source
     from mrdtrack.importers.omop.connect import is_omop_folder, is_postgres_url
 
     text = str(cohort)
@@ -45,15 +48,24 @@ def cohort_kind(cohort: str | Path) -> str:
         return OMOP
     if path.is_dir() and is_omop_folder(path):
         return OMOP
+    if is_fhir_source(path):
+        return FHIR
     return CONTRACT
 
 
-def import_cohort(cohort: str | Path, options: SourceOptions, data_cut=None, config: Config | None = None):
-    """Import a database source into contract tables (``Imported``: tables, log, data cut, label)."""
+def import_cohort(cohort: str | Path, options: SourceOptions, data_cut=None, config: Config | None = None,
+                  exclude_invalid: bool = False):
+    """Import a database or FHIR source into contract tables (``Imported``: tables, log, data cut,
+    label). ``exclude_invalid``: a FHIR source's malformed lines are logged and skipped, not an error."""
     from mrdtrack.importers.mapping import load_mapping
     from mrdtrack.importers.omop.read import OmopOptions, import_omop
 
     kind = cohort_kind(cohort)
+    if kind == FHIR:
+        from mrdtrack.importers.fhir.convert import import_fhir
+
+        return import_fhir(cohort, load_mapping(options.mapping), data_cut=data_cut, config=config,
+                           exclude_invalid=exclude_invalid)
     if kind != OMOP:
         raise UserError(f"{cohort}: not an OMOP source (a postgresql:// URL, a .duckdb file or a folder with a "
                         "person table)")
@@ -76,12 +88,12 @@ def _import_issues(log: pd.DataFrame, exclude_invalid: bool, columns) -> pd.Data
 
 def read_any_cohort(cohort: str | Path, data_cut=None, exclude_invalid: bool = False, config: Config | None = None,
                     options: SourceOptions | None = None) -> ReadResult:
-    """Read and validate any COHORT (contract folder/workbook or OMOP source) into a ReadResult."""
+    """Read and validate any COHORT (contract folder/workbook, OMOP or FHIR source) into a ReadResult."""
     from mrdtrack.io.read import parse_data_cut, read_cohort, validate_tables
 
     if cohort_kind(cohort) == CONTRACT:
         return read_cohort(Path(cohort), data_cut=data_cut, exclude_invalid=exclude_invalid, config=config)
-    imported = import_cohort(cohort, options or SourceOptions(), parse_data_cut(data_cut), config)
+    imported = import_cohort(cohort, options or SourceOptions(), parse_data_cut(data_cut), config, exclude_invalid)
     result = validate_tables(imported.tables, data_cut=imported.data_cut, exclude_invalid=exclude_invalid, config=config)
     extra = [c for c in ("code",) if c in result.issues.columns]
     iss = _import_issues(imported.log, exclude_invalid, list(result.issues.columns) + [])
@@ -90,7 +102,7 @@ def read_any_cohort(cohort: str | Path, data_cut=None, exclude_invalid: bool = F
     cohort_obj = result.cohort
     if cohort_obj is not None and (iss["severity"] == "error").any():
         cohort_obj = None  # rows that could not be converted stop the run, as validation errors do
-    sources = {"omop": {"path": imported.source, "kind": imported.kind, **imported.details,
+    sources = {FHIR if imported.kind == FHIR else OMOP: {"path": imported.source, "kind": imported.kind, **imported.details,
                         "data_cut": str(imported.data_cut.date()) if not pd.isna(imported.data_cut) else None}}
     if cohort_obj is not None:
         from dataclasses import replace

@@ -58,7 +58,7 @@ def malformed(parsed: Parsed, exclude_invalid: bool) -> list[dict]:
 
 
 def read_fhir(source, mapping: Mapping | str | None = None, data_cut=None, today=None, exclude_invalid: bool = False,
-              settings: FhirReadSettings | None = None) -> FhirImport:
+              settings: FhirReadSettings | None = None, pre_diagnosis_days: int = 90) -> FhirImport:
     """Read a FHIR source (folder of Bulk ndjson or Bundle files) into contract tables."""
     mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     files = find_fhir_files(source)
@@ -66,9 +66,22 @@ def read_fhir(source, mapping: Mapping | str | None = None, data_cut=None, today
     lines = [log_line(n["code"], n["severity"], n["file"], n["message"]) for n in files.notes]
     lines += malformed(parsed, exclude_invalid)
     out = fhir_to_contract(frames(parsed), dict(parsed.counts), mapping, data_cut,
-                           pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today))
+                           pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today),
+                           pre_diagnosis_days)
     out.log = concat_logs([lines, out.log])
     return out
+
+
+def import_fhir(source, mapping: Mapping, data_cut=None, config=None, exclude_invalid: bool = False):
+    """The FHIR branch of the COHORT dispatch (``importers.source``): an ``Imported``."""
+    from mrdtrack.config import Config
+    from mrdtrack.importers.omop.read import Imported
+
+    config = config or Config()
+    out = read_fhir(source, mapping, data_cut, exclude_invalid=exclude_invalid,
+                    pre_diagnosis_days=config.pre_diagnosis_days)
+    tables = {k: v.drop(columns="record", errors="ignore") for k, v in out.tables.items()}
+    return Imported(tables, out.log, out.data_cut, str(source), "fhir")
 
 
 def _in_cohort(rows: pd.DataFrame, cohort: set, what: str) -> tuple[pd.DataFrame, list[dict]]:
@@ -157,10 +170,19 @@ def _used_counts(counts: dict, used: dict[str, int]) -> list[dict]:
     return lines
 
 
-def _records_by_type(*frames_and_columns) -> dict[str, int]:
-    recs = pd.concat([f[c].astype(str) for f, c in frames_and_columns if len(f)] or [pd.Series([], dtype=str)])
-    ids = recs.str.split(";").explode().drop_duplicates()
+def _drug_records_used(decisions: pd.DataFrame) -> dict[str, int]:
+    """Medication resources per type that made a drug period (the DRUG_PERIOD lines' records)."""
+    made = decisions.loc[decisions["code"] == "DRUG_PERIOD", "record"].astype(str)
+    ids = made.str.split(";").explode().drop_duplicates()
     return ids.str.extract(r"^([A-Za-z]+)/", expand=False).value_counts().to_dict()
+
+
+def _medications_used(f: dict, records: pd.DataFrame) -> int:
+    """Medication resources referenced by a used medication record."""
+    uses = f["MedicationUse"]
+    refs = set(uses.loc[uses["record"].isin(records["record_id"]), "med_ref"].dropna())
+    meds = f["Medication"]
+    return int((("Medication/" + meds["id"].astype(str)).isin(refs) | meds["full_url"].isin(refs)).sum())
 
 
 def fhir_to_contract(f: dict[str, pd.DataFrame], counts: dict[str, int], mapping: Mapping, given_cut, today,
@@ -191,9 +213,8 @@ def fhir_to_contract(f: dict[str, pd.DataFrame], counts: dict[str, int], mapping
     treatments, decisions = therapy(records, tx, p, progs, cut, rules)
     tables = {"patients": patients_table(p, fr.attributes), "treatments": treatments, "labs": labs, "mrd": mrd,
               "events": events_table(p, progs, contact), "imaging": imaging}
-    used = _records_by_type((labs, "record"), (mrd, "record"), (imaging, "record"), (progs, "record"),
-                            (contacts, "record"), (tx, "record"), (decisions, "record"))
-    used.update({"Patient": len(p), "Condition": len(p)})
-    used["Observation"] = used.get("Observation", 0) + fr.used.get("patients", 0)
+    used = {**_drug_records_used(decisions), "Patient": len(p), "Condition": len(p), "Encounter": len(contacts),
+            "Procedure": len(tx), "Medication": _medications_used(f, records),
+            "Observation": len(labs) + len(mrd) + len(imaging) + len(progs) + fr.used.get("patients", 0)}
     log = concat_logs(logs + [l1, l2, l3, l4, l5, fr.log, w1, w2, w3, w4, decisions, _used_counts(counts, used)])
     return FhirImport(tables, log, cut)

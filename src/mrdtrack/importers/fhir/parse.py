@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from mrdtrack.importers.fhir.extract import COLUMNS, EXTRACTORS, KIND_OF
 from mrdtrack.importers.fhir.settings import FhirReadSettings
@@ -55,7 +56,8 @@ class Parsed:
 
     def extend(self, other: Parsed) -> None:
         for kind, rows in other.rows.items():
-            self.rows[kind].extend(rows)
+            if rows is not None and len(rows):
+                self.rows[kind].append(rows) if isinstance(rows, pa.Table) else self.rows[kind].extend(rows)
         self.counts.update(other.counts)
         self.errors.extend(other.errors)
 
@@ -127,6 +129,29 @@ def _run(task: tuple) -> Parsed:
     return parse_bundle(path) if kind == "bundle" else parse_ndjson(path, start, end)
 
 
+def _run_columnar(task: tuple) -> Parsed:
+    """``_run`` in a worker: rows handed back as Arrow tables (one buffer per column instead of a
+    Python object per field, so that sending them to the parent costs little)."""
+    piece = _run(task)
+    piece.rows = {kind: _arrow(kind, rows) for kind, rows in piece.rows.items()}
+    return piece
+
+
+def _arrow(kind: str, rows: list) -> pa.Table | None:
+    if not rows:
+        return None
+    cols = list(zip(*rows))
+    return pa.table({name: _column(values) for name, values in zip(COLUMNS[kind], cols)})
+
+
+def _column(values: tuple) -> pa.Array:
+    """One column as Arrow: numbers as float64, flags as bool, everything else as text."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed JSON types (a number given as text): all as text
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
 def _tasks(files: FhirFiles, settings: FhirReadSettings) -> list[tuple]:
     tasks = [("bundle", p, 0, None) for p in files.bundles]
     for p in files.ndjson:
@@ -142,7 +167,7 @@ def parse_files(files: FhirFiles, settings: FhirReadSettings | None = None) -> P
     size = sum(p.stat().st_size for p in files.ndjson + files.bundles)
     if settings.workers > 1 and len(tasks) > 1 and size >= settings.parallel_min_bytes:
         with process_pool(min(settings.workers, len(tasks))) as pool:
-            pieces = list(pool.map(_run, tasks, chunksize=1 if len(tasks) < 64 else 8))
+            pieces = list(pool.map(_run_columnar, tasks, chunksize=1 if len(tasks) < 64 else 8))
     else:
         pieces = [_run(t) for t in tasks]
     out = Parsed()
@@ -157,7 +182,31 @@ def parse_files(files: FhirFiles, settings: FhirReadSettings | None = None) -> P
 
 
 def frames(parsed: Parsed) -> dict[str, pd.DataFrame]:
-    """The rows of each kind as a DataFrame with its ``COLUMNS`` (object columns, as written)."""
-    return {kind: pd.DataFrame.from_records(rows, columns=list(COLUMNS[kind])) if rows
-            else pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS[kind]})
-            for kind, rows in parsed.rows.items()}
+    """The rows of each kind as a DataFrame with its ``COLUMNS`` (as written: text, numbers, flags).
+    Rows are tuples (parsed here) or Arrow tables (from workers), kept in the order of the pieces."""
+    out = {}
+    for kind, rows in parsed.rows.items():
+        tables, run = [], []
+        for r in rows:
+            if isinstance(r, pa.Table):
+                tables += [_arrow(kind, run), r] if run else [r]
+                run = []
+            else:
+                run.append(r)
+        tables = [t for t in tables + ([_arrow(kind, run)] if run else []) if t is not None]
+        if not tables:
+            out[kind] = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS[kind]})
+        else:
+            out[kind] = _concat(tables).to_pandas()
+    return out
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """One table; a column typed differently in two pieces (a number given as text) becomes text."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        names = tables[0].column_names
+        mixed = {n for n in names if len({str(t.schema.field(n).type) for t in tables} - {"null"}) > 1}
+        return pa.concat_tables([t.cast(pa.schema([pa.field(n, pa.string() if n in mixed else t.schema.field(n).type)
+                                                   for n in names])) for t in tables], promote_options="permissive")
