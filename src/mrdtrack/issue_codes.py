@@ -27,4 +27,16 @@ CODES: dict[str, str] = {
     "PHASE_MAINTENANCE": "line 1's maintenance phase",
     "MAINTENANCE_BRIDGED": "a gap shorter than line_gap_days within maintenance is bridged",
     "PHASE_LATER_LINE": "a later line of therapy (line >= 2)",
+    # ---------------------------------------------------------------- FHIR R4 source (docs/fhir.md)
+    "FHIR_MALFORMED_JSON": "a line (Bulk ndjson) or file (Bundle) is not valid JSON or not a FHIR resource; skipped",
+    "FHIR_MISSING_REFERENCE": "a resource's patient or medication reference names nothing in the source; not read",
+    "FHIR_PARTIAL_DATE": "a date is partial (year or year-month only); the resource (or that date) is not used",
+    "FHIR_NO_DATE": "a resource has no usable date (missing or unreadable); not read",
+    "FHIR_DUPLICATE_RESOURCE": "a Patient is given more than once; the first one is read",
+    "FHIR_STATUS_IGNORED": "a resource's status or intent is not one the rules read (e.g. preliminary, proposal)",
+    "FHIR_DECEASED_NO_DATE": "deceasedBoolean true without a date: follow-up ends at the last contact",
+    "FHIR_NOT_IN_COHORT": "a patient has no Condition matching the cohort rule (or a row belongs to such a patient)",
+    "FHIR_UNRELATED_RESOURCE": "resources of a type (or Conditions/Procedures) mrdtrack does not use, counted",
+    "FHIR_OTHER_MEDICATION": "medication records naming no anti-myeloma ingredient or partner, counted by name",
+    "FHIR_MANIFEST_FILE_MISSING": "the Bulk Data manifest lists a file that is not in the folder",
 }

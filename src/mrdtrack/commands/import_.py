@@ -2,7 +2,7 @@
 
 The folder holds the contract's tables (Parquet by default, ``--format csv``) and ``import_log.csv``,
 so a user can look at, fix or version what was read; ``analyze`` on it gives the same outputs as
-``analyze`` on the source. Each door is one subcommand (``omop``; ``fhir`` slots in beside it).
+``analyze`` on the source. Each door is one subcommand: ``omop`` and ``fhir`` (docs/fhir.md).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import typer
 from mrdtrack.commands.common import (
     CohortIdOpt,
     DataCutOpt,
+    ExcludeOpt,
     MappingOpt,
     OmopSchemaOpt,
     ResultsSchemaOpt,
@@ -25,7 +26,7 @@ from mrdtrack.commands.common import (
 )
 from mrdtrack.errors import UserError
 
-import_app = typer.Typer(help="Write a database source (OMOP CDM) as a contract folder plus import_log.csv.",
+import_app = typer.Typer(help="Write an OMOP CDM or FHIR R4 source as a contract folder plus import_log.csv.",
                          no_args_is_help=True)
 FormatOpt = Annotated[str, typer.Option("--format", help="parquet (default) or csv.")]
 
@@ -77,3 +78,35 @@ def register(app: typer.Typer) -> None:
         err_console.print(f"imported {len(imported.tables['patients'])} patients from {imported.source} "
                           f"(data cut {imported.data_cut.date()}); {n_err} row(s) could not be converted "
                           f"(import_log.csv); wrote {len(paths)} files to {out}", highlight=False)
+
+    @import_app.command("fhir")
+    @guarded
+    def import_fhir(
+        source: Annotated[Path, typer.Argument(help="A folder of Bulk Data *.ndjson(.gz) files or of Bundle *.json "
+                                                    "files (or one such file).")],
+        out: Annotated[Path, typer.Option("--out", help="Contract folder to write.")],
+        fmt: FormatOpt = "parquet",
+        data_cut: DataCutOpt = None,
+        mapping: MappingOpt = None,
+        exclude_invalid: ExcludeOpt = False,
+    ) -> None:
+        """Read a FHIR R4 source (Bulk Data export or Bundles) and write the contract folder plus import_log.csv.
+
+        A malformed JSON line stops the run naming its file and line, unless --exclude-invalid
+        (then it is skipped and listed in import_log.csv). Rules: docs/fhir.md.
+
+        Example: mrdtrack import fhir export/ --out cohort/ --format csv
+        """
+        from mrdtrack.importers.source import FHIR, cohort_kind, import_cohort
+        from mrdtrack.io.read import parse_data_cut
+
+        if cohort_kind(source) != FHIR:
+            raise UserError(f"{source}: not a FHIR source (expected a folder of *.ndjson, *.ndjson.gz or Bundle "
+                            "*.json files)")
+        imported = import_cohort(source, source_options(mapping=mapping), parse_data_cut(data_cut),
+                                 exclude_invalid=exclude_invalid)
+        paths = write_imported(imported, out, fmt)
+        n_err = int((imported.log["severity"] == "error").sum())
+        err_console.print(f"imported {len(imported.tables['patients'])} patients from {source} "
+                          f"(data cut {imported.data_cut.date()}); {n_err} resource(s) or line(s) could not be "
+                          f"used (import_log.csv); wrote {len(paths)} files to {out}", highlight=False)

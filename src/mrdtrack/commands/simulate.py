@@ -14,21 +14,23 @@ from mrdtrack.errors import UserError
 from mrdtrack.io.write import FORMATS, write_tables
 
 OMOP_FORMATS = ("omop", "omop-folder")
+FHIR_FORMATS = ("fhir", "fhir-bundles")
 THERAPY = ("episodes", "drugs")
 
 
 def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | Path = "default", fmt: str = "csv",
                            truth: bool = False, omop_therapy: str = "episodes") -> list[Path]:
     """Simulate and write ``out/<table>.<fmt>`` (and ``out/truth/truth.csv`` with ``truth``); ``omop``
-    writes one DuckDB file, ``omop-folder`` a folder of OMOP Parquet tables (docs/omop.md)."""
+    writes one DuckDB file, ``omop-folder`` a folder of OMOP Parquet tables (docs/omop.md); ``fhir``
+    a FHIR R4 Bulk Data export, ``fhir-bundles`` one Bundle per patient (docs/fhir.md)."""
     from mrdtrack.simulate import simulate_cohort
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     if seed < 0:
         raise UserError(f"--seed must be a non-negative whole number, got {seed}")
-    if fmt not in FORMATS + OMOP_FORMATS:
-        raise UserError(f"--format must be one of {', '.join(FORMATS + OMOP_FORMATS)}, got {fmt!r}")
+    if fmt not in FORMATS + OMOP_FORMATS + FHIR_FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS + OMOP_FORMATS + FHIR_FORMATS)}, got {fmt!r}")
     if omop_therapy not in THERAPY:
         raise UserError(f"--omop-therapy must be one of {', '.join(THERAPY)}, got {omop_therapy!r}")
     out = Path(out)
@@ -44,9 +46,14 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
 
         omop = contract_to_omop(tables, episodes=omop_therapy == "episodes")
         return [write_duckdb(omop, out)] if fmt == "omop" else write_folder(omop, out, "parquet")
-    if fmt == "parquet":  # a Parquet column has one type: lab values (numbers and words) as text
-        tables = {**tables, "labs": tables["labs"].assign(value=tables["labs"]["value"].astype(str))}
-    paths = write_tables(tables, out, fmt)
+    if fmt in FHIR_FORMATS:
+        from mrdtrack.importers.fhir.export import write_fhir
+
+        paths = write_fhir(tables, out, bundles=fmt == "fhir-bundles")
+    else:
+        if fmt == "parquet":  # a Parquet column has one type: lab values (numbers and words) as text
+            tables = {**tables, "labs": tables["labs"].assign(value=tables["labs"]["value"].astype(str))}
+        paths = write_tables(tables, out, fmt)
     if truth:
         paths += write_tables({"truth": sim.truth}, out / "truth", "csv")
     return paths
@@ -61,8 +68,9 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Cohort folder to write.")],
         scenario: Annotated[str, typer.Option("--scenario", help="default, null, registry, or a TOML/YAML scenario file.")]
         = "default",
-        fmt: Annotated[str, typer.Option("--format", help="csv, parquet, omop (one OMOP CDM DuckDB file) or "
-                                                          "omop-folder (OMOP Parquet tables).")] = "csv",
+        fmt: Annotated[str, typer.Option("--format", help="csv, parquet, omop (one OMOP CDM DuckDB file), "
+                                                          "omop-folder (OMOP Parquet tables), fhir (FHIR R4 Bulk Data "
+                                                          "ndjson) or fhir-bundles (one FHIR Bundle per patient).")] = "csv",
         truth: Annotated[bool, typer.Option("--truth", help="Also write COHORT/truth/truth.csv (latent parameters "
                                                             "and true MRD classes; readers ignore it).")] = False,
         omop_therapy: Annotated[str, typer.Option("--omop-therapy", help="OMOP formats: therapy as regimen 'episodes' "

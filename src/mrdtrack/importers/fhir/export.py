@@ -298,3 +298,19 @@ def write_bundles(resources: list[tuple[str, dict]], folder: str | Path, bundle_
         path.write_bytes(orjson.dumps({"resourceType": "Bundle", "type": bundle_type, "entry": entries}))
         paths.append(path)
     return paths
+
+
+def latest_date(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
+    """The latest date in any table (the export's transactionTime)."""
+    dates = [pd.to_datetime(df[c], errors="coerce").max() for df in tables.values() for c in df.columns
+             if c == "date" or c.endswith("_date")]
+    return max((d for d in dates if pd.notna(d)), default=pd.Timestamp("1970-01-01"))
+
+
+def write_fhir(tables: dict[str, pd.DataFrame], folder: str | Path, bundles: bool = False, rules=None) -> list[Path]:
+    """A cohort's contract tables as a Bulk Data export (or one Bundle per patient) in ``folder``.
+    Recorded responses have no FHIR form here and are not written."""
+    resources = contract_to_fhir(tables, rules)
+    if bundles:
+        return write_bundles(resources, folder)
+    return write_bulk(resources, folder, latest_date(tables).strftime("%Y-%m-%dT00:00:00Z"))
