@@ -106,8 +106,12 @@ def cohort_patients(f: dict, mapping: Mapping) -> tuple[pd.DataFrame, dict, list
 
 
 def _windowed(rows: pd.DataFrame, table: str, p: pd.DataFrame, cut, pre_days: int) -> tuple[pd.DataFrame, list]:
+    """Rows inside the contract's windows, sorted by patient, date and test (or method, modality),
+    so that the order of files and lines never changes the tables."""
     dx, death = p.set_index("patient_id")["diagnosis_date"], p.set_index("patient_id")["death_date"].dropna()
-    return keep_in_window(rows, table, out_of_window(rows, dx, death, cut, pre_days))
+    rows, lines = keep_in_window(rows, table, out_of_window(rows, dx, death, cut, pre_days))
+    keys = ["patient_id", "date"] + [c for c in ("test", "method", "modality", "record") if c in rows]
+    return rows.sort_values(keys, kind="stable").reset_index(drop=True), lines
 
 
 def _age(p: pd.DataFrame) -> pd.Series:
