@@ -198,8 +198,8 @@ def fhir_to_contract(f: dict[str, pd.DataFrame], counts: dict[str, int], mapping
     facts, progs, log_o = res.observations(f["Observation"], refs)
     contacts, log_e = res.contacts(f["Encounter"], refs)
     records, log_m = med.drug_records(f["MedicationUse"], f["Medication"], refs, mapping, rules)
-    tx, log_t, _ = med.transplants(f["Procedure"], refs, mapping, rules)
-    logs += [log_o, log_e, log_m, log_t]
+    tx, log_t, other_procedures = med.transplants(f["Procedure"], refs, mapping, rules)
+    logs += [log_o, log_e, log_m, log_t, med.unrelated_lines({"Procedure": other_procedures})]
     facts, l1 = _in_cohort(facts, cohort, "Observation")
     progs, l2 = _in_cohort(progs, cohort, "progression")
     contacts, l3 = _in_cohort(contacts, cohort, "Encounter")
