@@ -176,8 +176,87 @@ def naive(cohort: str, sample: int, seed: int) -> dict:
             "same_results_on_sample": bool(same)}
 
 
+def fhir_export(n: int, seed: int, out: str, scenario: str = "registry") -> dict:
+    """A simulated cohort written as a FHIR R4 Bulk Data export (what ``simulate --format fhir`` runs)."""
+    from mrdtrack.importers.fhir.export import write_fhir
+    from mrdtrack.simulate import simulate_cohort
+
+    t0 = time.perf_counter()
+    tables = simulate_cohort(n=n, seed=seed, scenario=scenario).tables
+    paths = write_fhir(tables, out)
+    lines = {p.stem: sum(1 for _ in p.open("rb")) for p in paths if p.suffix == ".ndjson"}
+    return {"work_s": time.perf_counter() - t0, "resources": lines, "resources_total": sum(lines.values()),
+            "bytes": sum(p.stat().st_size for p in paths)}
+
+
+def fhir_import(cohort: str) -> dict:
+    """The FHIR reader alone: files -> contract tables and import log (``import_cohort``)."""
+    from mrdtrack.importers.fhir import convert
+    from mrdtrack.importers.fhir.parse import frames, parse_files
+    from mrdtrack.importers.fhir.source import find_fhir_files
+    from mrdtrack.importers.mapping import load_mapping
+
+    t0 = time.perf_counter()
+    parsed = parse_files(find_fhir_files(cohort))
+    t1 = time.perf_counter()
+    f = frames(parsed)
+    t2 = time.perf_counter()
+    out = convert.fhir_to_contract(f, dict(parsed.counts), load_mapping(None), None, pd.Timestamp.today().normalize())
+    t3 = time.perf_counter()
+    return {"work_s": t3 - t0, "parse_s": t1 - t0, "frames_s": t2 - t1, "to_contract_s": t3 - t2,
+            "resources": sum(parsed.counts.values()), "rows": {k: len(v) for k, v in out.tables.items()}}
+
+
+def fhir_analyze(cohort: str, out: str, jobs: int, batch_size: int) -> dict:
+    """``mrdtrack analyze EXPORT --out OUT --jobs J`` on a FHIR Bulk export: parse through analyze."""
+    from mrdtrack.commands.analyze import run_analyze
+
+    t0 = time.perf_counter()
+    n = len(run_analyze(Path(cohort), Path(out), jobs=jobs, batch_size=batch_size).patients)
+    return {"work_s": time.perf_counter() - t0, "patients": n, "jobs": jobs}
+
+
+def fhir_parsers(cohort: str, lines: int = 20000) -> dict:
+    """Microseconds per resource on the same ndjson lines (Observation, MedicationAdministration):
+    json / orjson / msgspec + the reader's extractor, and fhir.resources R4B models (validation only)."""
+    import json as std_json
+
+    import msgspec
+    import orjson
+
+    from mrdtrack.importers.fhir.extract import EXTRACTORS
+
+    sample = []
+    for name in ("Observation.ndjson", "MedicationAdministration.ndjson"):
+        with open(Path(cohort) / name, "rb") as f:
+            sample += [next(f) for _ in range(lines // 2)]
+
+    def extracted(loads):
+        for line in sample:
+            r = loads(line)
+            EXTRACTORS[r["resourceType"]](r, "x", None)
+
+    out = {}
+    for label, loads in (("json", std_json.loads), ("orjson", orjson.loads), ("msgspec", msgspec.json.decode)):
+        t0 = time.perf_counter()
+        extracted(loads)
+        out[label + "_us"] = 1e6 * (time.perf_counter() - t0) / len(sample)
+    try:
+        from fhir.resources.R4B import get_fhir_model_class
+    except ImportError:
+        out["fhir_resources_r4b_us"] = None
+        return out
+    models = {t: get_fhir_model_class(t) for t in ("Observation", "MedicationAdministration")}
+    t0 = time.perf_counter()
+    for line in sample:
+        models[orjson.loads(line)["resourceType"]].model_validate_json(line)
+    out["fhir_resources_r4b_us"] = 1e6 * (time.perf_counter() - t0) / len(sample)
+    return {**out, "lines": len(sample)}
+
+
 STAGES = {"simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
-          "naive": naive, "derive": derive}
+          "naive": naive, "derive": derive, "fhir_export": fhir_export, "fhir_import": fhir_import,
+          "fhir_analyze": fhir_analyze, "fhir_parsers": fhir_parsers}
 
 if __name__ == "__main__":
     result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))
