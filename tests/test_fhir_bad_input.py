@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import orjson
 import pandas as pd
-from fhir_fixtures import base, lab, write_bulk
 from typer.testing import CliRunner
 
+from fhir_fixtures import base, lab, write_bulk
 from mrdtrack.cli import app
 
 runner = CliRunner()

@@ -5,8 +5,8 @@ read without error; the unrelated resources are counted in the import log."""
 from __future__ import annotations
 
 import orjson
-from fhir_fixtures import LOINC, SNOMED, UCUM
 
+from fhir_fixtures import LOINC, SNOMED, UCUM
 from mrdtrack.importers.fhir.convert import read_fhir
 
 PAT = "urn:uuid:2d1e3c2a-5a4b-4d2b-9d7a-1f0a3b2c4d5e"

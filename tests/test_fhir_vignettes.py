@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from fhir_fixtures import LOINC, SNOMED, base, contact, lab, myeloma, patient, write_bulk, write_bundle
 
+from fhir_fixtures import LOINC, SNOMED, base, contact, lab, myeloma, patient, write_bulk, write_bundle
 from mrdtrack.importers.fhir.convert import read_fhir
 
 TODAY = "2030-01-01"
