@@ -44,6 +44,18 @@ def log_line(code: str, severity: str, table: str, detail: str, count: int = 1, 
             "detail": detail, "count": int(count)}
 
 
+def decision_log(decisions: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The phase rules' decisions and drug-record exclusions (``patient_id, code, detail,
+    record_ids``, docs/phases-from-drugs.md) as log lines of severity info: they are the rules'
+    work, not problems of the data. ``table`` names the source table of the drug records."""
+    if decisions is None or not len(decisions):
+        return log_frame()
+    return pd.DataFrame({"code": decisions["code"].to_numpy(dtype=object), "severity": "info", "table": table,
+                         "record": decisions["record_ids"].to_numpy(dtype=object),
+                         "patient_id": decisions["patient_id"].to_numpy(dtype=object),
+                         "detail": decisions["detail"].to_numpy(dtype=object), "count": 1}, columns=LOG_COLUMNS)
+
+
 def concat_logs(frames) -> pd.DataFrame:
     frames = [f if isinstance(f, pd.DataFrame) else log_frame(f) for f in frames]
     frames = [f for f in frames if len(f)]

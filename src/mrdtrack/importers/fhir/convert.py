@@ -23,7 +23,7 @@ from mrdtrack.importers.fhir.extract import KIND_OF
 from mrdtrack.importers.fhir.parse import Parsed, frames, parse_files
 from mrdtrack.importers.fhir.settings import FhirReadSettings
 from mrdtrack.importers.fhir.source import find_fhir_files
-from mrdtrack.importers.log import concat_logs, count_lines, log_line, log_rows
+from mrdtrack.importers.log import concat_logs, count_lines, decision_log, log_line, log_rows
 from mrdtrack.importers.mapping import PATIENT_ATTRIBUTES, Mapping, load_mapping
 from mrdtrack.importers.phases import derive_treatments
 from mrdtrack.importers.window import data_cut as find_data_cut
@@ -143,15 +143,6 @@ def events_table(p: pd.DataFrame, progressions: pd.DataFrame, contact: pd.Series
     return ev.drop(columns="_o").reset_index(drop=True)
 
 
-def decision_lines(decisions: pd.DataFrame) -> pd.DataFrame:
-    """Phase-rule decisions and drug-record exclusions (patient_id, code, detail, record_ids) as
-    import-log lines (severity info: they are the rules' work, not problems of the data)."""
-    return pd.DataFrame({"code": decisions["code"].to_numpy(dtype=object), "severity": "info", "table": "treatments",
-                         "record": decisions["record_ids"].to_numpy(dtype=object),
-                         "patient_id": decisions["patient_id"].to_numpy(dtype=object),
-                         "detail": decisions["detail"].to_numpy(dtype=object), "count": 1})
-
-
 def therapy(records: pd.DataFrame, tx: pd.DataFrame, p: pd.DataFrame, progs: pd.DataFrame, cut,
             rules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Treatments by the phases-from-drugs rules; an open end with status active runs to the cut."""
@@ -160,7 +151,7 @@ def therapy(records: pd.DataFrame, tx: pd.DataFrame, p: pd.DataFrame, progs: pd.
     periods, made = drug_periods(records, pts, cut, rules)
     procs = pd.DataFrame({"patient_id": tx["patient_id"], "date": tx["date"], "record_id": tx["record"]})
     treatments, decisions = derive_treatments(periods, procs, pts, progs[["patient_id", "date"]], cut, rules)
-    return treatments, decision_lines(pd.concat([made, decisions], ignore_index=True))
+    return treatments, decision_log(pd.concat([made, decisions], ignore_index=True), "treatments")
 
 
 def _used_counts(counts: dict, used: dict[str, int]) -> list[dict]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.contract import PHASES
-from mrdtrack.importers.log import concat_logs, log_frame, log_line, log_rows
+from mrdtrack.importers.log import concat_logs, decision_log, log_frame, log_line, log_rows
 from mrdtrack.importers.mapping import EPISODE_TREATMENT_REGIMEN
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.window import keep_in_window, out_of_window
@@ -49,11 +49,7 @@ def episode_phases(episodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, 
 
 def _phase_log(decisions: pd.DataFrame) -> pd.DataFrame:
     """The phases module's decisions (patient_id, code, detail, record_ids) as import-log lines."""
-    if decisions is None or not len(decisions):
-        return log_frame()
-    return pd.DataFrame({"code": decisions["code"].to_numpy(), "severity": "info", "table": "drug_exposure",
-                         "record": decisions["record_ids"].to_numpy(), "patient_id": decisions["patient_id"].to_numpy(),
-                         "detail": decisions["detail"].to_numpy(), "count": 1})
+    return decision_log(decisions, "drug_exposure")
 
 
 def drug_records(drugs: pd.DataFrame, mapping, rules) -> pd.DataFrame:
