@@ -101,16 +101,23 @@ def selector_rank(facts: pd.DataFrame, sel: Selector) -> pd.Series:
 
 def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     """Facts with ``kind`` (labs/mrd/patients/imaging), ``key`` and ``rank`` (NA kind: unmapped).
-    The first selector that matches a fact takes it (mapping order)."""
-    out = facts.copy()
-    kind = pd.Series(pd.NA, index=facts.index, dtype=object)
+    The first selector that matches a fact takes it (mapping order). Selectors are matched once per
+    distinct code combination (a handful), then spread to the rows."""
+    cols = [c for c in ("loinc", "concept_id", "source_concept_id", "source_values", "table") if c in facts]
+    gid = facts.groupby(cols, dropna=False, sort=False).ngroup().to_numpy() if len(facts) else np.zeros(0, "int64")
+    first = pd.Series(np.arange(len(facts))).groupby(gid).first().to_numpy() if len(facts) else np.zeros(0, "int64")
+    uniq = facts.iloc[first][cols].reset_index(drop=True)
+    kind = pd.Series(pd.NA, index=uniq.index, dtype=object)
     key = kind.copy()
-    rank = pd.Series(_NONE, index=facts.index, dtype="int64")
+    rank = pd.Series(_NONE, index=uniq.index, dtype="int64")
     for k, name, sel in mapping.keyed_selectors():
-        r = selector_rank(facts, sel)
+        r = selector_rank(uniq, sel)
         take = ((r < _NONE) & kind.isna()).to_numpy()
         kind[take], key[take], rank[take] = k, name, r[take]
-    out["kind"], out["key"], out["rank"] = kind, key, rank
+    out = facts.copy()
+    out["kind"] = kind.to_numpy()[gid]
+    out["key"] = key.to_numpy()[gid]
+    out["rank"] = rank.to_numpy()[gid]
     return out
 
 
@@ -130,18 +137,32 @@ def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list
             for (cid, code, name, t), n in counts.items()]
 
 
+def _cell_key(sel: pd.DataFrame) -> np.ndarray:
+    """One int64 per (patient, kind+key, date): the cell in which codes compete."""
+    p = pd.factorize(sel["patient_id"])[0].astype("int64")
+    k = pd.factorize(sel["kind"].astype(str) + ":" + sel["key"].astype(str))[0].astype("int64")
+    d = sel["date"].to_numpy(dtype="datetime64[D]").astype("int64") - np.int64(-200_000)
+    return (p * 1024 + k) * 1_000_000 + d
+
+
 def prefer_first_code(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per patient, key and date, the rows of the first-listed code only; equal values collapse.
 
     Returns (kept rows, log of rows set aside for a first-listed code on the same date).
     """
-    best = sel.groupby(["patient_id", "kind", "key", "date"], sort=False)["rank"].transform("min")
-    later = (sel["rank"] > best).to_numpy()
+    cell = _cell_key(sel)
+    best = pd.Series(sel["rank"].to_numpy()).groupby(cell).transform("min").to_numpy()
+    later = sel["rank"].to_numpy() > best
     log = log_rows(SAME_DATE_CODE, "info", sel["record"][later], sel["patient_id"][later],
                    "a code listed earlier in the selector has a result on the same date") if later.any() else log_frame()
-    kept = sel[~later]
-    value_cols = ["patient_id", "kind", "key", "date", "value_number", "operator", "unit", "value_code", "value_text"]
-    kept = kept[~kept[value_cols].astype(str).duplicated().to_numpy()]
+    kept, cell = sel[~later], cell[~later]
+    shared = pd.Series(cell).duplicated(keep=False).to_numpy()
+    if shared.any():  # only cells holding several rows can hold equal ones
+        value_cols = ["value_number", "operator", "unit", "value_code", "value_text"]
+        cand = kept[shared][value_cols].astype(str).assign(_cell=cell[shared])
+        drop = np.zeros(len(kept), dtype=bool)
+        drop[np.flatnonzero(shared)] = cand.duplicated().to_numpy()
+        kept = kept[~drop]
     return kept, log
 
 
@@ -182,7 +203,7 @@ def _categorical_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
                 rows["value_text"].astype("string")).fillna("").astype(str)[bad] + "' is not a known answer for "
                 + rows["key"][bad].astype(str))]
     ok = ~bad & ~left_out
-    out = rows[ok].assign(value=word[ok], unit=None)
+    out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=word[ok].astype(object), unit=None)
     return out, logs
 
 
@@ -211,13 +232,13 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
             log_rows(CENSORED_VALUE, "info", rows["record"][note], rows["patient_id"][note], m[note]),
             _error(CENSORED_NOT_ALLOWED, rows[refused], m[refused])]
     ok = ~(no_value | no_unit | above | refused)
-    out = rows[ok].assign(value=value[ok], unit=unit[ok])
+    out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=value[ok].astype(object), unit=unit[ok])
     return out, logs
 
 
 def lab_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Contract labs rows (value: float for numeric tests, the contract's word otherwise)."""
-    numeric = sel["key"].map(lambda k: LAB_TESTS[k].numeric).astype(bool).to_numpy()
+    numeric = sel["key"].isin([k for k, t in LAB_TESTS.items() if t.numeric]).to_numpy()
     num, log_n = _numeric_labs(sel[numeric])
     cat, log_c = _categorical_labs(sel[~numeric])
     parts = [p for p in (num, cat) if len(p)]
@@ -284,6 +305,8 @@ def imaging_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement") -> FactsResult:
     """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log."""
     sel = select_facts(facts, mapping)
+    sel = sel[[c for c in sel.columns if c not in ("loinc", "concept_id", "source_concept_id", "source_values")]
+              + [c for c in ("loinc", "concept_id", "source_values", "concept_name") if c in sel]]
     log = [log_frame(unmapped_summary(sel, table))]
     kept, same_date = prefer_first_code(sel[sel["kind"].notna()])
     log.append(same_date)
