@@ -30,6 +30,7 @@ from mrdtrack.importers.mapping import (
     Mapping,
     Selector,
 )
+from mrdtrack.importers.window import keep_in_window
 from mrdtrack.io.censored import LIMIT, NOT_ALLOWED, ZERO, censored_message, censored_outcome, censored_value
 
 FACT_COLUMNS = ["patient_id", "date", "loinc", "concept_id", "source_concept_id", "source_values", "value_number",
@@ -128,8 +129,8 @@ def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list
         return []
     keys = pd.DataFrame({"concept_id": un["concept_id"].astype("string").fillna(""),
                          "loinc": un["loinc"].astype("string").fillna(""),
-                         "name": (un["concept_name"] if "concept_name" in un else un["source_values"])
-                         .astype("string").fillna(""),
+                         "name": (un["concept_name"].astype("string") if "concept_name" in un else un["source_values"]
+                                  .astype("string")).fillna(un["source_values"].astype("string")).fillna(""),
                          "table": (un["table"] if "table" in un else pd.Series(table, index=un.index)).astype("string")})
     counts = keys.value_counts(dropna=False).sort_index()
     return [log_line(UNMAPPED_CONCEPT, "warning", t, f"concept {cid or '?'} ({code or 'no LOINC code'}, "
@@ -302,13 +303,30 @@ def imaging_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out, log
 
 
-def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement") -> FactsResult:
-    """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log."""
+def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement",
+                      window=None) -> FactsResult:
+    """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log.
+
+    ``window``: optional callable (selected result rows -> per-row reason they lie outside the
+    contract's window, NA inside; ``importers.window.out_of_window``). Results outside are kept out
+    before conversion and counted (OUT_OF_WINDOW); patient attributes are never windowed.
+    """
     sel = select_facts(facts, mapping)
-    sel = sel[[c for c in sel.columns if c not in ("loinc", "concept_id", "source_concept_id", "source_values")]
-              + [c for c in ("loinc", "concept_id", "source_values", "concept_name") if c in sel]]
+    dropped = ("loinc", "concept_id", "source_concept_id", "source_values", "concept_name")
+    sel = sel[[c for c in sel.columns if c not in dropped] + [c for c in dropped if c in sel and c != "source_concept_id"]]
     log = [log_frame(unmapped_summary(sel, table))]
-    kept, same_date = prefer_first_code(sel[sel["kind"].notna()])
+    mapped = sel[sel["kind"].notna()]
+    if window is not None:
+        results = (mapped["kind"] != "patients").to_numpy()
+        why = pd.Series(pd.NA, index=mapped.index, dtype=object)
+        why[results] = window(mapped[results])
+        lines = []
+        for kind in ("labs", "mrd", "imaging"):
+            part = (mapped["kind"] == kind).to_numpy()
+            lines += keep_in_window(mapped[part], kind, why[part])[1]
+        log.append(log_frame(lines))
+        mapped = mapped[why.isna().to_numpy()]
+    kept, same_date = prefer_first_code(mapped)
     log.append(same_date)
     labs, l1 = lab_rows(kept[kept["kind"] == "labs"])
     mrd, l2 = mrd_rows(kept[kept["kind"] == "mrd"], mapping)

@@ -204,12 +204,10 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, gi
     death = pd.Series(deaths["date"].to_numpy(), index=deaths["patient_id"].to_numpy()) if len(deaths) else pd.Series(
         dtype="datetime64[ns]")
     cut = choose_cut([facts["date"], deaths["date"], contacts["date"]], today, given_cut)
-    res = F.facts_to_contract(facts, options.mapping)
-    logs, pre = [res.log], config.pre_diagnosis_days
-    labs, l1 = _window(res.labs, "labs", diagnosis, death, cut, pre)
-    mrd, l2 = _window(res.mrd, "mrd", diagnosis, death, cut, pre)
-    img, l3 = _window(res.imaging, "imaging", diagnosis, death, cut, pre)
-    logs += [log_frame(l1 + l2 + l3)]
+    pre = config.pre_diagnosis_days
+    res = F.facts_to_contract(facts, options.mapping,
+                              window=lambda rows: out_of_window(rows, diagnosis, death, cut, pre).to_numpy())
+    logs, labs, mrd, img = [res.log], res.labs, res.mrd, res.imaging
     progs = pd.DataFrame(columns=["patient_id", "date"])
     if episodes is not None and len(episodes):
         pe = episodes[episodes["episode_concept_id"].isin(EPISODE_PROGRESSION)]
