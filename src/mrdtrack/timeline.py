@@ -77,7 +77,7 @@ def patient_anchors(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame]:
     a = a.reset_index()[ANCHOR_COLUMNS]
     warn = a[imputed.to_numpy()]
     issues = issues_frame(
-        issue("warning", "events", "no death or last_contact event: follow-up ends at the latest "
+        issue("warning", "events", code="NO_FOLLOWUP_END", message="no death or last_contact event: follow-up ends at the latest "
               "date found in the patient's tables", patient_id=pid, column="event",
               value=str(d.date()) if pd.notna(d) else None)
         for pid, d in zip(warn["patient_id"], warn["end_of_followup"]))

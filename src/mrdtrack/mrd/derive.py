@@ -41,6 +41,7 @@ PATIENT_COLUMNS = [
 
 _ANCHOR_NEEDS = ("patient_id", "maintenance_start", "maintenance_end", "later_line_start", "progression_date")
 
+_SLOPE_CODES = {ONE_DATE: "MRD_SLOPE_ONE_DATE", NO_MLE: "MRD_SLOPE_NO_MLE", NOT_CONVERGED: "MRD_SLOPE_NOT_CONVERGED"}
 _SLOPE_MESSAGES = {
     ONE_DATE: "MRD slope not estimated: all entry and on-maintenance samples share one date",
     NO_MLE: "MRD slope not estimated: the censored likelihood has no maximum (the detected samples "
@@ -56,7 +57,7 @@ def _patient_days(anchors: pd.DataFrame, column: str) -> np.ndarray:
 def _slope_issues(patient_ids: np.ndarray, reason: np.ndarray) -> pd.DataFrame:
     bad = np.isin(reason, list(_SLOPE_MESSAGES))
     return issues_frame(
-        issue("warning", "mrd", _SLOPE_MESSAGES[r], patient_id=p, column="mrd_log10_slope_per_year")
+        issue("warning", "mrd", _SLOPE_MESSAGES[r], code=_SLOPE_CODES[r], patient_id=p, column="mrd_log10_slope_per_year")
         for p, r in zip(patient_ids[bad], reason[bad]))
 
 

@@ -24,7 +24,7 @@ def in_maintenance_cohort(anchors: pd.DataFrame) -> tuple[pd.Series, pd.DataFram
         why[hit] = text
     out = anchors[why.notna()]
     issues = issues_frame(
-        issue("excluded", "treatments", f"left out of the maintenance cohort figures: {w}", patient_id=p,
+        issue("excluded", "treatments", code="NOT_IN_MAINTENANCE_COHORT", message=f"left out of the maintenance cohort figures: {w}", patient_id=p,
               column="maintenance_start")
         for p, w in zip(out["patient_id"], why[why.notna()]))
     return pd.Series(why.isna().to_numpy(), index=anchors.index, name="in_maintenance_cohort"), issues

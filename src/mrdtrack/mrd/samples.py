@@ -43,7 +43,7 @@ def sample_frame(mrd: pd.DataFrame, patient_ids, config: Config) -> tuple[pd.Dat
     code = pd.Index(patient_ids).get_indexer(mrd["patient_id"])
     unknown = mrd[code < 0]
     issues = issues_frame(
-        issue("excluded", "mrd", "MRD sample of a patient not in the analysed patients", row=r,
+        issue("excluded", "mrd", code="MRD_PATIENT_UNKNOWN", message="MRD sample of a patient not in the analysed patients", row=r,
               patient_id=p, column="patient_id", value=p)
         for p, r in zip(unknown["patient_id"], unknown.get("row", [None] * len(unknown))))
     w = mrd[code >= 0].copy()

@@ -119,7 +119,7 @@ def trend_comparison(df: pd.DataFrame, config: Config, adjust: list[str], label:
               "logrank_df": None, "adjusted_for": []}
     cox_rows = []
     if len(present) < 2 or df["event"].sum() == 0 or REFERENCE_TREND not in present:
-        recs.append(issue("warning", "patients", f"{label}: fewer than two MRD-trend groups with patients, no "
+        recs.append(issue("warning", "patients", code="TOO_FEW_GROUPS", message=f"{label}: fewer than two MRD-trend groups with patients, no "
                           f"events, or no {REFERENCE_TREND} group: no log-rank or hazard ratio", column="mrd_trend"))
         return result, pd.DataFrame(cox_rows), recs
     try:
@@ -143,7 +143,7 @@ def trend_comparison(df: pd.DataFrame, config: Config, adjust: list[str], label:
                 cox_rows.append({"model": "adjusted", "term": g, "hr": v["value"], "lower": v["ci_low"],
                                  "upper": v["ci_high"], "p": v["p"]})
     except StatsInputError as exc:
-        recs.append(issue("warning", "patients", f"{label}: {exc}", column="mrd_trend"))
+        recs.append(issue("warning", "patients", f"{label}: {exc}", code="COX_FAILED", column="mrd_trend"))
     return result, pd.DataFrame(cox_rows), recs
 
 
@@ -174,7 +174,8 @@ def time_varying_mrd_cox(patients: pd.DataFrame, changes: pd.DataFrame, config: 
     cp = cp.dropna(subset=["mrd_negative"])
     cp = cp[cp["stop"] > cp["start"]]
     if cp.empty or cp["event"].sum() == 0 or cp["mrd_negative"].nunique() < 2:
-        return None, [issue("warning", "mrd", "time-varying Cox: no events or MRD status never varies: not fitted")]
+        return None, [issue("warning", "mrd", "time-varying Cox: no events or MRD status never varies: not fitted",
+                            code="TIME_VARYING_NOT_FITTED")]
     fit = cox_fit(cp, "stop", "event", start="start", covariates=["mrd_negative"], ties="efron",
                   conf_level=config.conf_level)
     r = fit.table.iloc[0]
@@ -198,7 +199,8 @@ def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Con
         key = f"median_{name}_months"
         if df.empty:
             summary[key] = _estimate()
-            recs.append(issue("warning", "patients", f"{name}: no patient with this endpoint: no curve"))
+            recs.append(issue("warning", "patients", f"{name}: no patient with this endpoint: no curve",
+                              code="NO_ENDPOINT_PATIENTS"))
             continue
         curve, ar = _curve_and_at_risk(df, name, None, config)
         statistics[f"km_{name}"] = curve

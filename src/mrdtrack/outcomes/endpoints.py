@@ -67,13 +67,13 @@ def derive_endpoints(anchors: pd.DataFrame, config: Config) -> tuple[pd.DataFram
     out = out[["patient_id", "in_maintenance_cohort", *ENDPOINT_COLUMNS]]
 
     left_out = a[a["maintenance_start"].notna() & ~in_cohort]
-    recs = [issue("excluded", "treatments",
+    recs = [issue("excluded", "treatments", code="NOT_IN_MAINTENANCE_COHORT", message=
                   "progression, death or a later line before maintenance start: left out of the "
                   "maintenance cohort (maintenance endpoints and MRD figures)",
                   patient_id=pid, column="maintenance_start", value=str(ms.date()))
             for pid, ms in zip(left_out["patient_id"], left_out["maintenance_start"])]
     negative = out[(out["pfs_days"] < 0) | (out["os_days"] < 0)]
-    recs += [issue("warning", "events", "event or end of follow-up before maintenance start",
+    recs += [issue("warning", "events", code="EVENT_BEFORE_MAINTENANCE", message="event or end of follow-up before maintenance start",
                    patient_id=pid) for pid in negative["patient_id"]]
     return out, issues_frame(recs)
 
@@ -90,7 +90,7 @@ def progression_discrepancy_issues(anchors: pd.DataFrame, derived: pd.Series, da
         d, r = der.get(pid), rec.get(pid)
         ds = "none" if pd.isna(d) else str(d.date())
         rs = "none" if pd.isna(r) else str(r.date())
-        recs.append(issue("warning", "events",
+        recs.append(issue("warning", "events", code="PROGRESSION_DISAGREES", message=
                           f"progression: derived from labs {ds}, recorded {rs} (differ by more than "
                           f"{days} days or only one exists)", patient_id=pid, column="progression",
                           value=f"derived={ds}; recorded={rs}"))
