@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}")
         cfg = resolve_config(profile, config)
         as_of_date = parse_date(as_of, "--as-of")
-        result = load_validated(cohort, as_of, exclude_invalid)
+        result = load_validated(cohort, as_of, exclude_invalid, cfg)
         date = as_of_date if as_of_date is not None else result.cohort.data_cut
         table = open_alerts(result.cohort, cfg, date)
         if pseudonymize:

@@ -21,6 +21,7 @@ from mrdtrack.commands.common import (
     guarded,
     resolve_config,
 )
+from mrdtrack.config import Config
 from mrdtrack.errors import InvalidCohort, UserError
 from mrdtrack.io.outputs import write_analysis
 from mrdtrack.pipeline import ASSESSMENT_COLUMNS, DEFAULT_BATCH_SIZE, MRD_COLUMNS, Analysis, analyze_cohort
@@ -34,13 +35,14 @@ PartitionsOpt = Annotated[int | None, typer.Option(
          "2,000,000 input rows, else one bucket per 750,000 rows. Outputs do not depend on it.")]
 
 
-def load_validated(cohort_path: Path, data_cut: str | None, exclude_invalid: bool):
-    """Read and validate a cohort; errors without --exclude-invalid raise InvalidCohort (exit 2,
-    the problem table printed)."""
+def load_validated(cohort_path: Path, data_cut: str | None, exclude_invalid: bool, config: Config):
+    """Read and validate a cohort with the resolved configuration (its validation settings, e.g.
+    ``pre_diagnosis_days``, apply on every path); errors without --exclude-invalid raise
+    InvalidCohort (exit 2, the problem table printed)."""
     from mrdtrack.io.read import read_cohort
 
     try:
-        result = read_cohort(cohort_path, data_cut=data_cut, exclude_invalid=exclude_invalid)
+        result = read_cohort(cohort_path, data_cut=data_cut, exclude_invalid=exclude_invalid, config=config)
     except UserError:
         raise
     except (OSError, ValueError) as exc:
@@ -101,7 +103,7 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
     """The whole ``analyze`` job; writes the outputs when ``out_dir`` is given."""
     config = resolve_config(profile, config_file)
     _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
-    result = load_validated(Path(cohort_path), data_cut, exclude_invalid)
+    result = load_validated(Path(cohort_path), data_cut, exclude_invalid, config)
     cohort = result.cohort
     with _progress(len(cohort.patients), "analyzing patients") as advance:
         analysis = analyze_cohort(cohort, config, batch_size=batch_size, jobs=jobs, progress=advance)

@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
 
             key = pseudonym_key_from_env()
         date = parse_as_of(as_of)
-        result = load_validated(Path(cohort), data_cut, exclude_invalid)
+        result = load_validated(Path(cohort), data_cut, exclude_invalid, cfg)
         view = build_patient_view(result.cohort, patient_id, cfg, date, key)
         text = view_json(view) if as_json else render_patient_html(view)
         out.parent.mkdir(parents=True, exist_ok=True)

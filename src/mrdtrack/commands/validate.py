@@ -1,4 +1,4 @@
-"""``mrdtrack validate COHORT``: check a cohort against the data contract (spec/cli.md)."""
+"""``mrdtrack validate COHORT``: check a cohort against the data contract (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mrdtrack.commands.common import DataCutOpt, guarded
+from mrdtrack.commands.common import ConfigOpt, DataCutOpt, ProfileOpt, guarded, resolve_config
 from mrdtrack.errors import UserError
 from mrdtrack.io.read import read_cohort
 
 FORMATS = ("table", "csv", "json")
-SHOWN = ["file", "row", "column", "value", "message", "severity"]
+SHOWN = ["file", "row", "column", "value", "message", "severity", "code"]
 HEADERS = {"message": "problem"}
 
 
@@ -62,6 +62,8 @@ def register(app: typer.Typer) -> None:
     def validate(
         cohort: Annotated[Path, typer.Argument(help="Cohort folder of .csv/.parquet tables, or an .xlsx workbook.")],
         data_cut: DataCutOpt = None,
+        config: ConfigOpt = None,
+        profile: ProfileOpt = "imwg2016",
         fmt: Annotated[str, typer.Option("--format", help="Output: table (default), csv or json.")] = "table",
         partitions: Annotated[int | None, typer.Option(
             "--partitions", min=0,
@@ -74,11 +76,12 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
         from mrdtrack.scale import choose_buckets, validate_partitioned
 
+        cfg = resolve_config(profile, config)
         buckets = choose_buckets(cohort, partitions)
         if buckets:
-            issues, counts = validate_partitioned(cohort, buckets=buckets, jobs=jobs, data_cut=data_cut)
+            issues, counts = validate_partitioned(cohort, cfg, buckets=buckets, jobs=jobs, data_cut=data_cut)
         else:
-            result = read_cohort(cohort, data_cut=data_cut)
+            result = read_cohort(cohort, data_cut=data_cut, config=cfg)
             issues, counts = result.issues, result.counts
         line = count_line(issues, counts)
         if fmt == "csv":
