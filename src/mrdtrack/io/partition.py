@@ -233,6 +233,13 @@ def _blank_rows(batch: pa.RecordBatch) -> np.ndarray:
     return np.zeros(batch.num_rows, dtype=bool) if blank is None else blank.to_numpy(zero_copy_only=False)
 
 
+def _spans_lines(batch: pa.RecordBatch) -> bool:
+    """A cell holds a line break (a quoted newline): the batch's record numbers are then not the
+    line numbers a user sees, so the file is read by the line-counting reader instead, exactly as
+    the in-memory reader does (``io.sources.read_csv_table``)."""
+    return any(pc.any(pc.match_substring_regex(col, "[\r\n]")).as_py() for col in batch.columns)
+
+
 class _Pass:
     """State of one partition pass: writers, data cut, facts."""
 
@@ -270,6 +277,8 @@ class _Pass:
             reader = pacsv.open_csv(path, **csv_text_options(header, min(_BLOCK_BYTES, max(1 << 20, batch_rows * 64))))
             line = 2
             for batch in reader:
+                if _spans_lines(batch):
+                    raise ValueError("a quoted cell spans lines: record numbers are not line numbers")
                 rows = np.arange(line, line + batch.num_rows, dtype=np.int64)
                 line += batch.num_rows
                 keep = ~_blank_rows(batch)
