@@ -198,7 +198,7 @@ def test_pseudonymized_analysis_leaves_no_original_id_in_any_output(tmp_path):
     for f in files:
         text = f.read_text(encoding="utf-8")
         assert not re.search(r"MM-\d{4}", text), f
-    assert re.search(r"P-[0-9a-f]{10}", (tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert re.search(r"P-[0-9a-f]{16}", (tmp_path / "report.html").read_text(encoding="utf-8"))
 
 
 # --- the real pipeline, end to end on the example cohort -------------------------------------------
