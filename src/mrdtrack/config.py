@@ -103,6 +103,8 @@ class Config:
     survival_times_months: tuple[float, ...] = _f((12.0, 36.0, 60.0), CONVENTION, "fixed times at which survival is reported (months)")
     conf_level: float = _f(0.95, CONVENTION, "confidence level of intervals")
     km_conf_type: str = _f("log", CONVENTION, "Kaplan-Meier pointwise limits: log (R default), log-log or plain")
+    ph_test_alpha: float = _f(0.05, CONVENTION, "a proportional-hazards test (cox.zph) below this p is a warning "
+                              "beside the hazard ratio")
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-ready values (tuples become lists)."""

@@ -265,7 +265,8 @@ def time_varying(tv: dict | None) -> pd.DataFrame:
     """The time-varying Cox result as one row (no row when the model was not fitted)."""
     if not tv:
         return pd.DataFrame(columns=["term", "hazard ratio", "p", "patients", "events"])
-    hr = {"value": tv.get("hr"), "ci_low": tv.get("ci_low"), "ci_high": tv.get("ci_high")}
+    hr = {"value": tv.get("hr"), "ci_low": tv.get("ci_low"), "ci_high": tv.get("ci_high"),
+          "estimable": tv.get("estimable"), "reason": tv.get("reason")}
     return pd.DataFrame([{"term": label(tv.get("term")), "hazard ratio": hazard_ratio(hr), "p": pvalue(tv.get("p")),
                           "patients": tv.get("n"), "events": tv.get("events")}])
 
