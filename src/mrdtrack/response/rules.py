@@ -147,10 +147,12 @@ def assessment_response(x: pd.DataFrame, config: Config) -> pd.DataFrame:
         return x[name].to_numpy()
 
     not_meas = ~col("measurable")
-    # not measurable: PD against the nadir of any of serum, urine, dFLC that has values
-    use_serum, use_urine, use_flc = col("f_serum") | not_meas, col("f_urine") | not_meas, col("f_flc") | not_meas
-    by_serum = use_serum & pd_serum(col("serum"), col("n_serum"), config)
-    by_urine = use_urine & pd_urine(col("urine"), col("n_urine"), config)
+    # serum and urine: PD for any patient with values, followed or not (IMWG 2016, Kumar et al. 2016
+    # table 3: "one or more of serum M-protein ... urine M-protein"); dFLC only when followed, or
+    # for a not-measurable patient (docs/response-rules.md section 3)
+    use_flc = col("f_flc") | not_meas
+    by_serum = pd_serum(col("serum"), col("n_serum"), config)
+    by_urine = pd_urine(col("urine"), col("n_urine"), config)
     by_flc = use_flc & pd_dflc(col("dflc"), col("n_dflc"), config)
     by_marrow = col("f_marrow") & pd_marrow(col("marrow_pct"), col("n_marrow"), config)
     by_lesion = col("new_lesion").astype(bool)
