@@ -1,4 +1,4 @@
-"""The analyze pipeline end to end (cli.md outputs) and its per-patient building blocks."""
+"""The analyze pipeline end to end (docs/cli.md outputs) and its per-patient building blocks."""
 
 import json
 import shutil

@@ -1,4 +1,4 @@
-"""Keyed pseudonyms (cli.md --pseudonymize)."""
+"""Keyed pseudonyms (docs/cli.md --pseudonymize)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Vignettes: one tiny hand-written patient per IMWG rule and convention (imwg-response.md 1-5).
+"""Vignettes: one tiny hand-written patient per IMWG rule and convention (docs/response-rules.md 1-5).
 
 Each test writes the labs in and the expected assessment rows out. Dates: baseline labs on
 2020-01-05, induction from 2020-01-10, maintenance from 2020-09-01 unless said otherwise.

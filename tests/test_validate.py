@@ -1,4 +1,4 @@
-"""Every validation rule of spec/data-contract.md: a file that breaks it and the exact message.
+"""Every validation rule of docs/data-contract.md: a file that breaks it and the exact message.
 
 The broken cohorts live in examples/broken/ (written by examples/make_broken.py from one tiny
 valid cohort); the exit codes come from ``mrdtrack validate`` through typer's CliRunner.

@@ -1,4 +1,4 @@
-"""Keyed pseudonyms for patient identifiers (cli.md ``--pseudonymize``).
+"""Keyed pseudonyms for patient identifiers (docs/cli.md ``--pseudonymize``).
 
 A pseudonym is ``P-`` followed by the first 16 hex digits (64 bits) of HMAC-SHA256(key, patient_id): the
 same id and key always give the same pseudonym (so outputs of separate runs can be joined), and

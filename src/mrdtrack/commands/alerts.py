@@ -1,4 +1,4 @@
-"""``mrdtrack alerts COHORT [--as-of DATE]``: the clinic worklist (mrd.md section 5)."""
+"""``mrdtrack alerts COHORT [--as-of DATE]``: the clinic worklist (docs/mrd.md section 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``mrdtrack analyze COHORT --out DIR`` (cli.md): validate, derive, summarise, write."""
+"""``mrdtrack analyze COHORT --out DIR`` (docs/cli.md): validate, derive, summarise, write."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def provenance(result, config, cohort) -> dict:
 
 
 def pseudonymized(analysis: Analysis) -> Analysis:
-    """Every patient_id in every table replaced by its keyed pseudonym (cli.md --pseudonymize)."""
+    """Every patient_id in every table replaced by its keyed pseudonym (docs/cli.md --pseudonymize)."""
     from mrdtrack.pseudonym import pseudonym_key_from_env, pseudonymize_frames
 
     key = pseudonym_key_from_env()

@@ -1,4 +1,4 @@
-"""Options and error handling shared by the commands (spec/cli.md)."""
+"""Options and error handling shared by the commands (docs/cli.md)."""
 
 from __future__ import annotations
 

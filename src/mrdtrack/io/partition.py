@@ -11,7 +11,7 @@ the patients table (an orphan row, an error the validator reports) goes to the r
 into; a blank patient_id goes to bucket 0. Each bucket table carries ``_source_row``: the row
 number the user sees in the original file (CSV line, header = line 1; 1-based Parquet row), so
 validation messages on a bucket still name the original row. The same pass computes the global
-data cut (the latest date anywhere, spec/data-contract.md) that every bucket must then be
+data cut (the latest date anywhere, docs/data-contract.md) that every bucket must then be
 validated against.
 
 A CSV that pyarrow cannot stream (ragged lines, bad UTF-8) is read whole by the project's tolerant

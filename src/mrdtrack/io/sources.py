@@ -1,6 +1,6 @@
 """Load the raw tables of a cohort (folder of CSV/Parquet, or one xlsx workbook) without judging them.
 
-spec/data-contract.md: a cohort is a folder with one file per table (``.csv`` or ``.parquet``) or
+docs/data-contract.md: a cohort is a folder with one file per table (``.csv`` or ``.parquet``) or
 one ``.xlsx`` workbook whose sheets carry the table names. Everything is loaded as it stands (CSV as
 text), with the row number the user sees (CSV line, header = line 1; xlsx row; 1-based Parquet
 row). A file that cannot be read at all gives a file-level issue naming the file and what is

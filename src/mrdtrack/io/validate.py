@@ -1,9 +1,9 @@
 """Validate raw tables against the data contract and build the normalised Cohort (vectorised).
 
-spec/data-contract.md: every breach is collected (never stop at the first), each naming file,
+docs/data-contract.md: every breach is collected (never stop at the first), each naming file,
 row, column and the problem. Rule order: columns -> cell types, categories, ranges, units ->
 data cut -> duplicates and orphans -> dates against diagnosis and death, phase order, conflicting
-lab results, one first-line maintenance, light chain when FLC exists -> exclusion (cli.md
+lab results, one first-line maintenance, light chain when FLC exists -> exclusion (docs/cli.md
 ``--exclude-invalid``). Consistency rules only look at rows whose cells parsed, so one bad cell
 gives one message, not a cascade.
 """
@@ -289,7 +289,7 @@ def _row_checks(t: _Table, config: Config) -> str | None:
 
 # ---------------------------------------------------------------------------------------- data cut
 def cut_date_columns(table: str) -> tuple[str, ...]:
-    """The date columns whose latest value is the default data cut (data-contract.md)."""
+    """The date columns whose latest value is the default data cut (docs/data-contract.md)."""
     return ("diagnosis_date",) if table == "patients" else DATE_COLUMNS.get(table, ())
 
 
@@ -396,7 +396,7 @@ def _orphans(t: _Table, known: pd.Series) -> None:
 
 
 def _dates_in_life(t: _Table, diag: pd.Series, death: pd.Series, pre_days: int) -> None:
-    """No date before diagnosis_date - pre_days, none after death (data-contract.md)."""
+    """No date before diagnosis_date - pre_days, none after death (docs/data-contract.md)."""
     d_of = t.pid.astype(object).map(diag)
     x_of = t.pid.astype(object).map(death)
     for c in DATE_COLUMNS[t.name]:

@@ -1,5 +1,5 @@
 """The MRD engine: sample table and per-patient MRD columns for a batch of whole patients
-(mrd.md sections 1-3; imwg-response.md section 6)."""
+(docs/mrd.md sections 1-3; docs/response-rules.md section 6)."""
 
 from __future__ import annotations
 
@@ -71,12 +71,12 @@ def _imaging_arrays(imaging: pd.DataFrame, patient_ids) -> tuple[np.ndarray, np.
 
 def derive_mrd(cohort: Cohort, anchors: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                                   pd.DataFrame]:
-    """MRD samples, per-patient MRD columns and issues (mrd.md sections 1-3).
+    """MRD samples, per-patient MRD columns and issues (docs/mrd.md sections 1-3).
 
     ``anchors``: ``timeline.patient_anchors(cohort)[0]`` plus ``progression_date`` (the analysis
     progression date, NaT if none); one output row per anchors row.
 
-    Returns ``samples`` (cli.md mrd.csv columns, sorted by patient and date), ``patients``
+    Returns ``samples`` (docs/cli.md mrd.csv columns, sorted by patient and date), ``patients``
     (``PATIENT_COLUMNS``; true/false columns as nullable booleans, NA = blank) and ``issues``.
     """
     missing = [c for c in _ANCHOR_NEEDS if c not in anchors.columns]

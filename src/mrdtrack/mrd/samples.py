@@ -1,4 +1,4 @@
-"""The MRD sample table: status at T, censored log10 level, therapy phase (mrd.md section 1; cli.md mrd.csv).
+"""The MRD sample table: status at T, censored log10 level, therapy phase (docs/mrd.md section 1; docs/cli.md mrd.csv).
 
 Rows are put in one canonical order (patient_id, date, then every sample column as a tie-break)
 so that results never depend on the order in which a cohort's rows arrive.
@@ -14,7 +14,7 @@ from mrdtrack.issues import issue, issues_frame
 from mrdtrack.mrd.groups import days
 from mrdtrack.mrd.status import NEGATIVE, NOT_EVALUABLE, POSITIVE, mrd_log10_level, mrd_status_at_threshold
 
-#: cli.md ``mrd.csv`` columns, in order.
+#: docs/cli.md ``mrd.csv`` columns, in order.
 SAMPLE_COLUMNS = ["patient_id", "date", "phase", "method", "lod", "result", "level", "log10_level",
                   "censored", "status"]
 

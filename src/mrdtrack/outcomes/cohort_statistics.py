@@ -1,4 +1,4 @@
-"""Cohort-level statistics of ``analyze`` (outcomes.md, mrd.md section 4, cli.md summary.json).
+"""Cohort-level statistics of ``analyze`` (docs/outcomes.md, docs/mrd.md section 4, docs/cli.md summary.json).
 
 Everything here is computed from the per-patient table by the generic statistics layer
 (``mrdtrack.stats``, which agrees with R): Kaplan-Meier curves and medians, log-rank, Cox hazard
@@ -222,7 +222,7 @@ def _landmark_frame(patients: pd.DataFrame, months: float) -> pd.DataFrame:
 
 
 def time_varying_mrd_cox(patients: pd.DataFrame, changes: pd.DataFrame, config: Config) -> tuple[dict | None, list]:
-    """Cox model of PFS with MRD negativity as a time-varying covariate (outcomes.md section 3)."""
+    """Cox model of PFS with MRD negativity as a time-varying covariate (docs/outcomes.md section 3)."""
     p = patients[patients["in_maintenance_cohort"].astype(bool) & patients["pfs_days"].notna()]
     # a patient with no time at risk after maintenance start (event or censoring on that day)
     # contributes no counting-process interval, as in R (tmerge needs futime > 0)

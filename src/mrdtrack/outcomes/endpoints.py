@@ -1,9 +1,9 @@
-"""Per-patient endpoints (outcomes.md section 1).
+"""Per-patient endpoints (docs/outcomes.md section 1).
 
 PFS = progression (analysis progression date) or death from any cause, whichever first; OS =
 death; each from maintenance start and from diagnosis; censored at the end of follow-up. Times in
 days and in months (days / ``config.days_per_month``). Maintenance-anchored endpoints are blank
-outside the maintenance cohort (mrd.md section 4).
+outside the maintenance cohort (docs/mrd.md section 4).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ENDPOINT_COLUMNS = [
 def maintenance_cohort(anchors: pd.DataFrame) -> pd.Series:
     """True for patients with a maintenance start and no progression, death or later line before it.
 
-    mrd.md section 4: the others are left out of the maintenance figures and endpoints.
+    docs/mrd.md section 4: the others are left out of the maintenance figures and endpoints.
     """
     ms = anchors["maintenance_start"]
     before = pd.Series(False, index=anchors.index)
@@ -80,7 +80,7 @@ def derive_endpoints(anchors: pd.DataFrame, config: Config) -> tuple[pd.DataFram
 
 def progression_discrepancy_issues(anchors: pd.DataFrame, derived: pd.Series, days: int) -> pd.DataFrame:
     """One warning per patient whose derived and recorded progression differ by more than
-    ``days`` or exist in only one source (outcomes.md section 1)."""
+    ``days`` or exist in only one source (docs/outcomes.md section 1)."""
     rec = anchors.set_index("patient_id")["recorded_progression_date"]
     der = derived.reindex(rec.index)
     gap = (der - rec).abs().dt.days

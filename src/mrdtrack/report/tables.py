@@ -44,7 +44,7 @@ TREND_LABELS = {"negative": "MRD negative", "decreasing": "MRD decreasing", "not
 
 
 def maintenance_cohort(patients: pd.DataFrame) -> pd.DataFrame:
-    """The patients of the maintenance cohort (mrd.md section 4) as flagged by the pipeline."""
+    """The patients of the maintenance cohort (docs/mrd.md section 4) as flagged by the pipeline."""
     if "in_maintenance_cohort" not in patients.columns:
         return patients[patients["maintenance_start"].notna()]
     flag = patients["in_maintenance_cohort"].map(lambda v: str(v).lower() in ("true", "1"))

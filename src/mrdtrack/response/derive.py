@@ -1,6 +1,6 @@
 """Entry point of the IMWG response engine: Cohort -> assessments, per-patient response facts, issues.
 
-Runs sections 1-5 of imwg-response.md on a batch of whole patients. Every step works on whole
+Runs sections 1-5 of docs/response-rules.md on a batch of whole patients. Every step works on whole
 columns of the (patient, day)-sorted assessments table; patients are independent of each other,
 so the result does not depend on which other patients are in the batch or on the row order.
 """
@@ -33,7 +33,7 @@ from mrdtrack.timeline import phase_at
 
 ASSESSMENT_COLUMNS = ["patient_id", "date", "phase", "response", "confirmed_response", "pd_confirmed", "basis",
                       "note"]
-#: Internal columns kept beside the cli.md ones (downstream engines and the patient page use them).
+#: Internal columns kept beside the docs/cli.md ones (downstream engines and the patient page use them).
 EXTRA_COLUMNS = ["evaluable", "meets_pd", "pd_lesion", "pd_confirmed_any", "confirmed_date", "marrow_only", "serum", "urine",
                  "kappa", "lambda", "dflc", "flc_ratio", "serum_ife", "urine_ife", "marrow_pct", "marrow_clonality",
                  "marrow_qualifies", "spd", "spd_status", "new_lesion", "nadir_serum", "nadir_urine", "nadir_dflc",
@@ -59,9 +59,9 @@ def _anchor_days(anchors: pd.DataFrame, pids: pd.Index, col: str) -> np.ndarray:
 
 def derive_assessments(cohort: Cohort, anchors: pd.DataFrame, config: Config
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Assessments with responses, per-patient response facts, and issues (imwg-response.md 1-5).
+    """Assessments with responses, per-patient response facts, and issues (docs/response-rules.md 1-5).
 
-    Returns ``(assessments, response_patients, issues)``: ``assessments`` has the cli.md columns
+    Returns ``(assessments, response_patients, issues)``: ``assessments`` has the docs/cli.md columns
     (``ASSESSMENT_COLUMNS``) then ``EXTRA_COLUMNS``, sorted by patient_id and date;
     ``response_patients`` one row per patient (``PATIENT_COLUMNS``); ``issues`` ISSUE_COLUMNS.
     """

@@ -1,4 +1,4 @@
-"""Recorded (physician) responses compared with the derived ones (imwg-response.md section 7).
+"""Recorded (physician) responses compared with the derived ones (docs/response-rules.md section 7).
 
 Each recorded row is matched with the nearest assessment that has a derived response, within
 ``assessment_window_days`` (**convention**: the earlier assessment on a tie). Every disagreement,

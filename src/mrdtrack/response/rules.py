@@ -1,4 +1,4 @@
-"""Per-assessment response: PD, CR/sCR, VGPR/PR/MR/SD, NE (imwg-response.md section 3).
+"""Per-assessment response: PD, CR/sCR, VGPR/PR/MR/SD, NE (docs/response-rules.md section 3).
 
 One function per criterion of the IMWG uniform response criteria (Kumar et al., Lancet Oncol
 2016;17:e328-46, table 3; Durie et al., Leukemia 2006; Rajkumar et al., Blood 2011). Every
@@ -134,7 +134,7 @@ def join_notes(parts) -> np.ndarray:
 
 
 def assessment_response(x: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Response of every assessment row (imwg-response.md section 3): the first of PD, sCR, CR, NE
+    """Response of every assessment row (docs/response-rules.md section 3): the first of PD, sCR, CR, NE
     and the lowest level every followed parameter supports.
 
     ``x`` carries per row the values (serum, urine, dflc, ratio, marrow_pct, new_lesion, spd,
