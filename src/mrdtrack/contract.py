@@ -1,6 +1,6 @@
 """The cohort data contract: tables, columns, types, units and allowed values.
 
-This module is the single source of truth for ``spec/data-contract.md``: the readers and the
+This module is the single source of truth for ``docs/data-contract.md``: the readers and the
 validator check against it, and ``docs/data-model.md`` is generated from it
 (``python -m mrdtrack.contract > docs/data-model.md``). Changing a name here is a breaking change
 for every user's files.
