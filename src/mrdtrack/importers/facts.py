@@ -41,8 +41,9 @@ IMAGING_OUT = ["patient_id", "date", "modality", "result", "record"]
 
 # import-log codes of this module (registered in issue_codes.py)
 UNMAPPED_CONCEPT = "UNMAPPED_CONCEPT"
-CENSORED_VALUE = "CENSORED_VALUE"
-CENSORED_NOT_ALLOWED = "CENSORED_NOT_ALLOWED"
+# censored values: the contract readers' codes (the same rule in every door, docs/data-model.md)
+CENSORED_ZERO, CENSORED_AT_LIMIT, CENSORED_NOT_ALLOWED = "LAB_CENSORED_ZERO", "LAB_CENSORED_AT_LIMIT", \
+    "LAB_CENSORED_NOT_ALLOWED"
 IMPORT_NO_UNIT = "IMPORT_NO_UNIT"
 IMPORT_NO_VALUE = "IMPORT_NO_VALUE"
 IMPORT_BAD_VALUE = "IMPORT_BAD_VALUE"
@@ -229,8 +230,8 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
             _error(IMPORT_NO_UNIT, rows[no_unit], "no unit for " + rows["key"][no_unit].astype(str)
                    + " (unit concept 0 or missing and no source unit)"),
             _error(IMPORT_OPERATOR, rows[above], "value above a limit ('" + original[above] + "') cannot be used"),
-            log_rows(CENSORED_VALUE, "warning", rows["record"][warn], rows["patient_id"][warn], m[warn]),
-            log_rows(CENSORED_VALUE, "info", rows["record"][note], rows["patient_id"][note], m[note]),
+            log_rows(CENSORED_AT_LIMIT, "warning", rows["record"][warn], rows["patient_id"][warn], m[warn]),
+            log_rows(CENSORED_ZERO, "info", rows["record"][note], rows["patient_id"][note], m[note]),
             _error(CENSORED_NOT_ALLOWED, rows[refused], m[refused])]
     ok = ~(no_value | no_unit | above | refused)
     out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=value[ok].astype(object), unit=unit[ok])
