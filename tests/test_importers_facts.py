@@ -61,7 +61,7 @@ def test_numeric_result_without_unit_is_an_error_row():
 
 
 @pytest.mark.parametrize("loinc, op, value, code, severity", [
-    ("33358-3", "<", 0.0, "LAB_CENSORED_ZERO", "info"),         # M-protein below quantification = 0
+    ("33358-3", "<", 0.0, "LAB_CENSORED_ZERO", "warning"),         # M-protein below quantification = 0
     ("36916-5", "<=", 3.3, "LAB_CENSORED_AT_LIMIT", "warning"),  # FLC = the limit, with a warning
     ("11118-7", "<", None, "LAB_CENSORED_NOT_ALLOWED", "error"),  # other tests: error
 ])

@@ -231,7 +231,7 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
                    + " (unit concept 0 or missing and no source unit)"),
             _error(IMPORT_OPERATOR, rows[above], "value above a limit ('" + original[above] + "') cannot be used"),
             log_rows(CENSORED_AT_LIMIT, "warning", rows["record"][warn], rows["patient_id"][warn], m[warn]),
-            log_rows(CENSORED_ZERO, "info", rows["record"][note], rows["patient_id"][note], m[note]),
+            log_rows(CENSORED_ZERO, "warning", rows["record"][note], rows["patient_id"][note], m[note]),
             _error(CENSORED_NOT_ALLOWED, rows[refused], m[refused])]
     ok = ~(no_value | no_unit | above | refused)
     out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=value[ok].astype(object), unit=unit[ok])
