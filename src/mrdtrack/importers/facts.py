@@ -116,11 +116,7 @@ def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
         r = selector_rank(uniq, sel)
         take = ((r < _NONE) & kind.isna()).to_numpy()
         kind[take], key[take], rank[take] = k, name, r[take]
-    out = facts.copy()
-    out["kind"] = kind.to_numpy()[gid]
-    out["key"] = key.to_numpy()[gid]
-    out["rank"] = rank.to_numpy()[gid]
-    return out
+    return facts.assign(kind=kind.to_numpy()[gid], key=key.to_numpy()[gid], rank=rank.to_numpy()[gid])
 
 
 def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list[dict]:
@@ -170,10 +166,14 @@ def prefer_first_code(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # ------------------------------------------------------------------------------------- conversions
 def normalised_unit(unit: pd.Series) -> pd.Series:
-    """UCUM spellings as the contract's units; other units as given (the validator judges them)."""
-    u = unit.astype("string").str.strip()
+    """UCUM spellings as the contract's units; other units as given (the validator judges them).
+    Worked out once per distinct unit text."""
+    codes, uniq = pd.factorize(unit)
+    u = pd.Series(uniq, dtype="string").str.strip()
     mapped = u.str.lower().map({k.lower(): v for k, v in UNIT_ALIASES.items()})
-    return mapped.fillna(u).astype(object).where(u.notna() & (u != ""), None)
+    done = mapped.fillna(u).astype(object).where(u.notna() & (u != ""), None).to_numpy()
+    out = np.where(codes >= 0, done[np.maximum(codes, 0)] if len(done) else None, None)
+    return pd.Series(out, index=unit.index, dtype=object)
 
 
 def answer(rows: pd.DataFrame) -> pd.Series:
@@ -219,7 +219,9 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     outcome = censored_outcome(rows["key"], censored)
     value = rows["value_number"].to_numpy(dtype="float64").copy()
     value[censored] = censored_value(value[censored], outcome[censored])
-    original = op.fillna("").astype(str) + rows["value_number"].map(lambda x: f"{x:g}").astype(str)
+    shown = censored | above  # the original text, for the rows whose message quotes it
+    original = pd.Series("", index=rows.index, dtype=object)
+    original[shown] = op[shown].fillna("").astype(str) + rows["value_number"][shown].map(lambda x: f"{x:g}")
     msg = censored_message(rows["key"][censored], original[censored], outcome[censored])
     warn = censored & (outcome == LIMIT)
     note = censored & (outcome == ZERO)
@@ -313,10 +315,11 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
     before conversion and counted (OUT_OF_WINDOW); patient attributes are never windowed.
     """
     sel = select_facts(facts, mapping)
-    dropped = ("loinc", "concept_id", "source_concept_id", "source_values", "concept_name")
-    sel = sel[[c for c in sel.columns if c not in dropped] + [c for c in dropped if c in sel and c != "source_concept_id"]]
     log = [log_frame(unmapped_summary(sel, table))]
-    mapped = sel[sel["kind"].notna()]
+    needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
+              "record", "kind", "key", "rank"]
+    mapped = sel.loc[sel["kind"].notna().to_numpy(), needed]
+    del sel
     if window is not None:
         results = (mapped["kind"] != "patients").to_numpy()
         why = pd.Series(pd.NA, index=mapped.index, dtype=object)
@@ -329,9 +332,10 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
         mapped = mapped[why.isna().to_numpy()]
     kept, same_date = prefer_first_code(mapped)
     log.append(same_date)
-    labs, l1 = lab_rows(kept[kept["kind"] == "labs"])
-    mrd, l2 = mrd_rows(kept[kept["kind"] == "mrd"], mapping)
-    attrs, l3 = attribute_rows(kept[kept["kind"] == "patients"])
-    img, l4 = imaging_rows(kept[kept["kind"] == "imaging"])
-    used = {"labs": len(labs), "mrd": len(mrd), "imaging": len(img), "patients": len(kept[kept["kind"] == "patients"])}
+    part = {k: kept[(kept["kind"] == k).to_numpy()] for k in ("labs", "mrd", "patients", "imaging")}
+    labs, l1 = lab_rows(part["labs"])
+    mrd, l2 = mrd_rows(part["mrd"], mapping)
+    attrs, l3 = attribute_rows(part["patients"])
+    img, l4 = imaging_rows(part["imaging"])
+    used = {"labs": len(labs), "mrd": len(mrd), "imaging": len(img), "patients": len(part["patients"])}
     return FactsResult(labs, mrd, img, attrs, concat_logs(log + [l1, l2, l3, l4]), used)
