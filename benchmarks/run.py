@@ -89,7 +89,7 @@ def main(argv=None) -> None:
     ap.add_argument("--scenario", default="registry", help="simulator scenario (registry: about 180 lab rows/patient)")
     ap.add_argument("--seed", type=int, default=20200521)
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
-    ap.add_argument("--stages", default="validate,analyze,simulate_cli,naive",
+    ap.add_argument("--stages", default="validate,analyze,omop,simulate_cli,naive",
                     help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
                          "derive, simulate_cli (mrdtrack simulate, default scenario, CSV), naive (at --naive-size), "
                          "omop (the cohort as an OMOP DuckDB file through analyze)")
