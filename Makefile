@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m mrdtrack.contract > docs/data-model.md
+	$(BIN)/python -m mrdtrack.issue_codes > docs/issues.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

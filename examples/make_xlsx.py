@@ -1,7 +1,7 @@
 """Write examples/cohort.xlsx from the CSV tables of examples/cohort/ (the same data as a workbook).
 
 One sheet per table, named by the table; dates are native Excel date cells and numbers are numbers,
-as a hospital export would have them (spec/data-contract.md). Run from the repository root:
+as a hospital export would have them (docs/data-contract.md). Run from the repository root:
 
     .venv/bin/python examples/make_xlsx.py
 """

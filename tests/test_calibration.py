@@ -1,4 +1,4 @@
-"""Calibration of the simulator against the seed study (spec/simulator.md), measured with the
+"""Calibration of the simulator against the seed study (docs/simulator.md), measured with the
 project's own pipeline (``--profile alonso2020``): the figures are read off the analysis outputs,
 never off the latent truth. Also: the derivation recovers the latent MRD classes and slopes.
 

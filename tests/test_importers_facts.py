@@ -61,9 +61,9 @@ def test_numeric_result_without_unit_is_an_error_row():
 
 
 @pytest.mark.parametrize("loinc, op, value, code, severity", [
-    ("33358-3", "<", 0.0, "CENSORED_VALUE", "info"),      # M-protein below quantification = 0
-    ("36916-5", "<=", 3.3, "CENSORED_VALUE", "warning"),  # FLC = the limit, with a warning
-    ("11118-7", "<", None, "CENSORED_NOT_ALLOWED", "error"),  # other tests: error
+    ("33358-3", "<", 0.0, "LAB_CENSORED_ZERO", "warning"),         # M-protein below quantification = 0
+    ("36916-5", "<=", 3.3, "LAB_CENSORED_AT_LIMIT", "warning"),  # FLC = the limit, with a warning
+    ("11118-7", "<", None, "LAB_CENSORED_NOT_ALLOWED", "error"),  # other tests: error
 ])
 def test_censored_values(loinc, op, value, code, severity):
     unit = {"33358-3": "g/dL", "36916-5": "mg/L", "11118-7": "%"}[loinc]

@@ -1,4 +1,4 @@
-"""Readers (spec/data-contract.md): CSV, Parquet and xlsx give the same Cohort; row numbers are
+"""Readers (docs/data-contract.md): CSV, Parquet and xlsx give the same Cohort; row numbers are
 those the user sees; typed in-memory frames (the simulator's) validate like text files."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Patient alerts as of a date (mrd.md section 5)."""
+"""Patient alerts as of a date (docs/mrd.md section 5)."""
 
 import pandas as pd
 

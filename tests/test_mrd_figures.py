@@ -1,4 +1,4 @@
-"""Wilson intervals, the maintenance cohort and the headline MRD figures (mrd.md section 4)."""
+"""Wilson intervals, the maintenance cohort and the headline MRD figures (docs/mrd.md section 4)."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""Entry sample, on-maintenance samples, kinetics classes and the per-patient columns (mrd.md
+"""Entry sample, on-maintenance samples, kinetics classes and the per-patient columns (docs/mrd.md
 sections 2-3)."""
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Ever negative, loss of negativity, sustained negativity with and without imaging
-(mrd.md section 3; imwg-response.md section 6)."""
+(docs/mrd.md section 3; docs/response-rules.md section 6)."""
 
 import pandas as pd
 

@@ -1,4 +1,4 @@
-"""The censored (Tobit) slope of log10 MRD level (mrd.md section 3)."""
+"""The censored (Tobit) slope of log10 MRD level (docs/mrd.md section 3)."""
 
 import numpy as np
 import pandas as pd

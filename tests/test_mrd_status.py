@@ -1,4 +1,4 @@
-"""Sample status at T, censored log10 level and the mrd.csv table (mrd.md section 1; cli.md)."""
+"""Sample status at T, censored log10 level and the mrd.csv table (docs/mrd.md section 1; docs/cli.md)."""
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,7 @@ def test_anchors_need_progression_date():
 @given(st.lists(st.tuples(st.booleans(), st.floats(-7, -2), st.floats(-7, -2)), min_size=1, max_size=20),
        st.floats(-6, -3), st.floats(0, 2))
 def test_raising_threshold_only_moves_towards_negative(rows, log_t, log_step):
-    """Property (mrd.md section 1): at a higher T a positive sample may become negative and a not
+    """Property (docs/mrd.md section 1): at a higher T a positive sample may become negative and a not
     evaluable one evaluable, never the reverse."""
     df = pd.DataFrame({"result": ["detected" if d else "not_detected" for d, _, _ in rows],
                        "level": [10**lv if d else np.nan for d, lv, _ in rows],

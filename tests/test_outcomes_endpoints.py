@@ -1,4 +1,4 @@
-"""Endpoints per patient (outcomes.md section 1): hand-worked vignettes."""
+"""Endpoints per patient (docs/outcomes.md section 1): hand-worked vignettes."""
 
 import pandas as pd
 import pytest

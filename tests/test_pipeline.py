@@ -1,4 +1,4 @@
-"""The analyze pipeline end to end (cli.md outputs) and its per-patient building blocks."""
+"""The analyze pipeline end to end (docs/cli.md outputs) and its per-patient building blocks."""
 
 import json
 import shutil
@@ -41,7 +41,10 @@ def test_outputs_have_contract_columns(analyzed):
     assert set(patients["pfs_event"]) <= {"true", "false", ""}
     assert patients["maintenance_start"].str.match(r"^\d{4}-\d{2}-\d{2}$").all()
     issues = pd.read_csv(analyzed / "issues.csv")
-    assert list(issues.columns) == ["severity", "table", "row", "patient_id", "column", "value", "message"]
+    assert list(issues.columns) == ["severity", "code", "table", "row", "patient_id", "column", "value", "message"]
+    from mrdtrack.issue_codes import CODES
+
+    assert issues["code"].notna().all() and set(issues["code"]) <= set(CODES)
 
 
 def test_example_patients_as_their_stories_say(analyzed):

@@ -108,8 +108,9 @@ def test_provenance_and_configuration_in_header(rendered):
 def test_attrition_lists_exclusions_with_reasons(rendered):
     _, out, html = rendered
     section = html.split('<section id="attrition"')[1].split('<section id="table1"')[0]
-    assert "unknown unit for serum_m_protein" in section
-    assert "diagnosis_date missing: patient left out" in section
+    # exclusions are grouped by their code, shown with the code's meaning
+    assert "LAB_UNKNOWN_UNIT" in section and "PATIENT_LEFT_OUT" in section
+    assert "a patient is left out whole" in section
     flow = pd.read_csv(out / "tables" / "attrition.csv")
     assert flow.set_index("table").loc["patients", ["in", "excluded", "used"]].tolist() == [25, 1, 24]
 
@@ -197,7 +198,7 @@ def test_pseudonymized_analysis_leaves_no_original_id_in_any_output(tmp_path):
     for f in files:
         text = f.read_text(encoding="utf-8")
         assert not re.search(r"MM-\d{4}", text), f
-    assert re.search(r"P-[0-9a-f]{10}", (tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert re.search(r"P-[0-9a-f]{16}", (tmp_path / "report.html").read_text(encoding="utf-8"))
 
 
 # --- the real pipeline, end to end on the example cohort -------------------------------------------
@@ -308,7 +309,8 @@ def test_excluded_rows_and_patients_are_counted_with_their_reasons(tmp_path):
     assert flow.loc["labs rows", "excluded"] == 1
     reasons = pd.read_csv(tmp_path / "out" / "tables" / "exclusions.csv")
     assert set(reasons["table"]) == {"labs", "patients"}
-    assert "unknown unit" in html
+    assert {"LAB_UNKNOWN_UNIT", "VALUE_MISSING"} <= set(reasons["code"])  # grouped by code, not by wording
+    assert "LAB_UNKNOWN_UNIT" in html and "not among the test" in html
 
 
 def test_stylesheet_is_inlined_verbatim(rendered):

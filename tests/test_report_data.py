@@ -102,15 +102,15 @@ def make_analysis(n: int = 24, seed: int = 1, trends=TRENDS, with_warnings: bool
                             "death_date": death, "end_of_followup": eof, "progression_date": prog})
     assessments = pd.DataFrame({"patient_id": ids, "date": ms, "phase": "maintenance", "response": "CR",
                                 "confirmed_response": "CR", "pd_confirmed": False, "basis": "serum", "note": None})
-    recs = [{"severity": "excluded", "table": "labs", "row": 12, "patient_id": ids[0], "column": "unit",
+    recs = [{"severity": "excluded", "code": "LAB_UNKNOWN_UNIT", "table": "labs", "row": 12, "patient_id": ids[0], "column": "unit",
              "value": "mg", "message": "unknown unit for serum_m_protein"},
-            {"severity": "excluded", "table": "patients", "row": 40, "patient_id": "MM-9999",
+            {"severity": "excluded", "code": "PATIENT_LEFT_OUT", "table": "patients", "row": 40, "patient_id": "MM-9999",
              "column": "diagnosis_date",
              "value": "", "message": "diagnosis_date missing: patient left out"}]
     if with_warnings:
-        recs += [{"severity": "warning", "table": "responses", "row": 3, "patient_id": ids[1], "column": "response",
+        recs += [{"severity": "warning", "code": "RECORDED_RESPONSE_DIFFERS", "table": "responses", "row": 3, "patient_id": ids[1], "column": "response",
                   "value": "CR", "message": "recorded response CR differs from derived VGPR (serum 0.2 g/dL)"},
-                 {"severity": "warning", "table": "events", "row": 5, "patient_id": ids[2], "column": "date",
+                 {"severity": "warning", "code": "PROGRESSION_DISAGREES", "table": "events", "row": 5, "patient_id": ids[2], "column": "date",
                   "value": "2015-02-01", "message": "recorded progression 2015-02-01 and derived progression "
                                                     "2015-06-01 differ by more than 30 days"}]
     issues = issues_frame(recs)[ISSUE_COLUMNS]

@@ -1,4 +1,4 @@
-"""Per-patient summaries (imwg-response.md sections 4, 6) and recorded responses (section 7)."""
+"""Per-patient summaries (docs/response-rules.md sections 4, 6) and recorded responses (section 7)."""
 
 import pandas as pd
 

@@ -1,4 +1,4 @@
-"""Vignettes: one tiny hand-written patient per IMWG rule and convention (imwg-response.md 1-5).
+"""Vignettes: one tiny hand-written patient per IMWG rule and convention (docs/response-rules.md 1-5).
 
 Each test writes the labs in and the expected assessment rows out. Dates: baseline labs on
 2020-01-05, induction from 2020-01-10, maintenance from 2020-09-01 unless said otherwise.
@@ -376,3 +376,33 @@ def test_high_marrow_between_cancels_window_qualification():
     a, _, _ = derive(labs)
     assert list(a["marrow_qualifies"]) == [False, True, False]
     assert list(a["response"]) == [None, "CR", "VGPR"]
+
+
+def test_urine_progression_counts_when_serum_is_followed():
+    """IMWG 2016 applies the urine PD criterion to any patient with values: followed by serum, urine
+    climbing from a confirmed nadir of 40 to 300 mg/24h (>= 1.25 x 40 and >= 40 + 200) is PD at that
+    assessment, confirmed by the next one."""
+    dates, labs = serum_series([3.0, 1.4, 1.2, 1.2, 1.2])
+    labs += [("A", d, "urine_m_protein", u) for d, u in zip(dates, [40, 40, 40, 300, 320])]
+    a, p, _ = derive(labs)
+    assert list(p["followed"]) == ["serum"]  # urine 40 mg/24h at baseline is not measurable
+    check(a, [
+        ("2020-01-05", "pre_treatment", None, None, False, ""),
+        ("2020-03-01", "induction", "PR", None, False, ""),
+        ("2020-05-01", "induction", "PR", "PR", False, ""),
+        ("2020-07-01", "off_treatment", "PD", None, True, "urine M-protein rise"),
+        ("2020-09-01", "maintenance", "PD", None, False, "urine M-protein rise"),
+    ])
+    assert p["derived_progression_date"].iloc[0] == pd.Timestamp("2020-07-01")
+
+
+def test_serum_progression_counts_when_urine_is_followed():
+    """The mirror case: followed by urine, a serum M-protein of 0.3 g/dL at baseline rising to 1.0
+    (>= 1.25 x 0.3 and >= 0.3 + 0.5) is PD."""
+    dates = ["2020-01-05", "2020-03-01", "2020-05-01", "2020-07-01", "2020-09-01"]
+    labs = [("A", d, "urine_m_protein", u) for d, u in zip(dates, [900, 300, 250, 250, 250])]
+    labs += [("A", d, "serum_m_protein", s) for d, s in zip(dates, [0.3, 0.3, 0.3, 1.0, 1.1])]
+    a, p, _ = derive(labs)
+    assert list(p["followed"]) == ["urine"]
+    got = a.set_index("date")
+    assert got.loc["2020-07-01", "response"] == "PD" and got.loc["2020-07-01", "note"] == "serum M-protein rise"

@@ -211,3 +211,67 @@ def test_batches_are_the_subsets_of_their_patients(cohort, batch_size):
         ref = c.subset(ids[k * batch_size:(k + 1) * batch_size])
         for name in c.TABLE_NAMES:
             pd.testing.assert_frame_equal(b.table(name), ref.table(name))
+
+
+# --- one answer whatever the path: every broken cohort, quoted newlines ---------------------------
+
+def _same_problems(mem: pd.DataFrame, part: pd.DataFrame) -> None:
+    cols = list(mem.columns)
+    pd.testing.assert_frame_equal(mem.astype(str).reset_index(drop=True),
+                                  part[cols].astype(str).reset_index(drop=True))
+
+
+@pytest.mark.parametrize("broken", sorted(p.name for p in BROKEN.iterdir() if p.is_dir()))
+def test_every_broken_cohort_gives_the_in_memory_problem_table(broken):
+    from mrdtrack.scale import validate_partitioned
+
+    mem = read_cohort(BROKEN / broken).issues
+    assert len(mem), broken
+    for buckets in (1, 3):
+        part, _ = validate_partitioned(BROKEN / broken, Config(), buckets=buckets)
+        _same_problems(mem, part)
+
+
+def _quoted_newline_cohort(dst: Path) -> Path:
+    """The example cohort with quoted cells spanning lines, and errors on the lines after them."""
+    import shutil
+
+    shutil.copytree(EXAMPLE, dst)
+    events = (dst / "events.csv").read_text(encoding="utf-8").splitlines()
+    events[1] += '"clinical\nsecond line of the detail"'  # the record spans lines 2-3
+    events.append("P01,2030-13-01,death,")  # an impossible date, on line len(events) + 1
+    (dst / "events.csv").write_text("\n".join(events) + "\n", encoding="utf-8")
+    patients = (dst / "patients.csv").read_text(encoding="utf-8")
+    (dst / "patients.csv").write_text(patients.replace("Centre A", '"Centre\r\nA"', 1), encoding="utf-8")
+    with open(dst / "patients.csv", "a", encoding="utf-8") as f:
+        f.write("P77,2018-13-45,60,F,IgG,kappa,I,standard,Centre B\n")
+    return dst
+
+
+def test_quoted_newlines_give_the_line_numbers_a_user_sees(tmp_path):
+    from mrdtrack.scale import validate_partitioned
+
+    src = _quoted_newline_cohort(tmp_path / "c")
+    mem = read_cohort(src).issues
+    lines = (src / "events.csv").read_text(encoding="utf-8").count("\n")
+    bad = mem[mem["code"] == "INVALID_DATE"].set_index("table")["row"]
+    assert bad["events"] == lines  # the last line of the file
+    assert bad["patients"] == (src / "patients.csv").read_text(encoding="utf-8").count("\n")
+    for buckets in (1, 2, 4):
+        part, _ = validate_partitioned(src, Config(), buckets=buckets)
+        _same_problems(mem, part)
+
+
+def test_quoted_newlines_excluded_rows_identical(tmp_path):
+    src = _quoted_newline_cohort(tmp_path / "c")
+    run_analyze(src, tmp_path / "mem", exclude_invalid=True)
+    analyze_partitioned(src, tmp_path / "part", Config(), buckets=3, exclude_invalid=True)
+    assert_same_outputs(tmp_path / "mem", tmp_path / "part")
+
+
+@pytest.mark.parametrize("broken", ["unknown_unit", "orphan_patient", "duplicate_patient", "before_diagnosis",
+                                    "two_maintenance", "conflicting_lab", "ragged_line", "impossible_date"])
+def test_broken_cohorts_with_exclude_invalid_identical(broken, tmp_path):
+    run_analyze(BROKEN / broken, tmp_path / "mem", exclude_invalid=True)
+    analyze_partitioned(BROKEN / broken, tmp_path / "part", Config(), buckets=2, exclude_invalid=True)
+    assert_same_outputs(tmp_path / "mem", tmp_path / "part")

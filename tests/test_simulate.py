@@ -1,5 +1,5 @@
 """The synthetic cohort simulator: determinism, validity under the data contract, the command line,
-scenario files, and the sanity of the latent truth (spec/simulator.md)."""
+scenario files, and the sanity of the latent truth (docs/simulator.md)."""
 
 from __future__ import annotations
 
@@ -241,7 +241,7 @@ def test_bad_scenario_values_are_rejected(values, words):
 def test_every_scenario_field_is_documented():
     docs = Scenario.docs()
     assert all(doc for _, doc in docs.values())
-    text = (Path(__file__).parents[1] / "docs" / "simulator.md").read_text(encoding="utf-8")
+    text = (Path(__file__).parents[1] / "docs" / "docs/simulator.md").read_text(encoding="utf-8")
     missing = [name for name in docs if f"`{name}`" not in text]
     assert not missing, missing
 

@@ -1,6 +1,6 @@
 """Guarantee-time (immortal-time) bias: a class that has no effect on survival but needs survival to be
 reached looks protective from time zero, not at a landmark nor as a time-varying covariate
-(outcomes.md section 3)."""
+(docs/outcomes.md section 3)."""
 
 from __future__ import annotations
 

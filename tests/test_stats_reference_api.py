@@ -1,6 +1,6 @@
 """mrdtrack.stats against R survival 3.5-3 through the Python API (fixtures: tests/fixtures/r, made by
-make_reference.R from survival::mgus2 and survival::heart; the first references came from
-shared/reference). Relative 1e-6 on estimates, 1e-6 absolute on p-values."""
+make_reference.R from survival::mgus2 and survival::heart; the first references were computed by R survival 3.5 on the same datasets and
+are described in tests/fixtures/r/README.md). Relative 1e-6 on estimates, 1e-6 absolute on p-values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Anchors and therapy phases (data-contract.md; cli.md `phase`)."""
+"""Anchors and therapy phases (docs/data-contract.md; docs/cli.md `phase`)."""
 
 import pandas as pd
 

@@ -1,4 +1,4 @@
-"""Every validation rule of spec/data-contract.md: a file that breaks it and the exact message.
+"""Every validation rule of docs/data-contract.md: a file that breaks it and the exact message.
 
 The broken cohorts live in examples/broken/ (written by examples/make_broken.py from one tiny
 valid cohort); the exit codes come from ``mrdtrack validate`` through typer's CliRunner.
@@ -231,11 +231,13 @@ def test_cli_csv_and_json_formats():
     r = runner.invoke(app, ["validate", str(BROKEN / "conflicting_lab"), "--format", "csv"])
     assert r.exit_code == 2
     lines = r.stdout.strip().splitlines()
-    assert lines[0] == "file,row,column,value,message,severity"
-    assert lines[1] == "labs.csv,5,value,0.5,\"conflicting serum_m_protein results on 2020-05-01 (rows 5, 8)\",error"
+    assert lines[0] == "file,row,column,value,message,severity,code"
+    assert lines[1] == ("labs.csv,5,value,0.5,\"conflicting serum_m_protein results on 2020-05-01 (rows 5, 8)\","
+                        "error,LAB_CONFLICT")
     r = runner.invoke(app, ["validate", str(BROKEN / "orphan_patient"), "--format", "json"])
     doc = json.loads(r.stdout)
     assert doc["issues"][0]["row"] == 8 and doc["issues"][0]["patient_id"] == "P9"
+    assert doc["issues"][0]["code"] == "ORPHAN_PATIENT_ID"
     assert r.exit_code == 2
 
 

@@ -1,4 +1,4 @@
-"""The ``mrdtrack`` command line (spec/cli.md): a thin shell over the core.
+"""The ``mrdtrack`` command line (docs/cli.md): a thin shell over the core.
 
 Each command lives in ``mrdtrack.commands.<name>`` and registers itself on the app. Exit status:
 0 success, 2 the user's input or arguments are wrong (message, no traceback), 1 internal fault.

@@ -26,7 +26,7 @@ DURIE2006 = "Durie et al., Leukemia 2006;20:1467-73"
 RAJKUMAR2011 = "Rajkumar et al., Blood 2011;117:4691-5"
 ALONSO2020 = "Alonso et al., Blood Adv 2020;4(10):2163-71"
 CONVENTION = "mrdtrack convention (docs/response-rules.md)"
-CONTRACT = "mrdtrack data contract (spec/data-contract.md)"
+CONTRACT = "mrdtrack data contract (docs/data-contract.md)"
 
 
 def _f(default: Any, source: str, doc: str) -> Any:
@@ -39,11 +39,11 @@ class Config:
 
     profile: str = _f("imwg2016", CONVENTION, "name of the profile the values started from")
 
-    # --- data contract (spec/data-contract.md, consistency rules)
+    # --- data contract (docs/data-contract.md, consistency rules)
     pre_diagnosis_days: int = _f(90, CONTRACT, "no dated row may lie more than this many days before diagnosis_date")
     max_cell_chars: int = _f(10_000, CONVENTION, "a cell longer than this many characters is an error (corrupt or misaligned file)")
 
-    # --- assessments and baseline (imwg-response.md sections 1-2)
+    # --- assessments and baseline (docs/response-rules.md sections 1-2)
     assessment_window_days: int = _f(7, CONVENTION, "results within this many days of the first ungrouped result form one assessment")
     baseline_window_days: int = _f(60, CONVENTION, "baseline = latest value on or before first treatment, at most this many days before it")
     marrow_window_days: int = _f(60, CONVENTION, "a marrow qualifies an assessment for CR within this many days (before or after)")
@@ -83,7 +83,7 @@ class Config:
     pd_plasmacytoma_factor: float = _f(1.5, IMWG2016, "PD: plasmacytoma SPD >= this multiple of the lowest SPD")
     pd_confirm_days: int = _f(120, CONVENTION, "PD confirmed by death or a later line within this many days")
 
-    # --- MRD (imwg-response.md section 6, mrd.md)
+    # --- MRD (docs/response-rules.md section 6, docs/mrd.md)
     mrd_threshold: float = _f(1e-5, IMWG2016, "analysis threshold T (fraction of nucleated cells)")
     mrd_cr_window_days: int = _f(90, CONVENTION, "MRD-negative CR: negative sample at most this many days before CR")
     mrd_sustained_days: int = _f(365, IMWG2016, "sustained MRD-negative: two negative samples at least this many days apart")
@@ -95,7 +95,7 @@ class Config:
     mrd_interval_months: float = _f(12.0, CONVENTION, "expected interval between MRD samples during maintenance (months)")
     mrd_overdue_grace_months: float = _f(3.0, CONVENTION, "alert mrd_overdue after mrd_interval_months + this")
 
-    # --- outcomes (outcomes.md)
+    # --- outcomes (docs/outcomes.md)
     progression_policy: str = _f("earliest", CONVENTION, "analysis progression date: derived, recorded or earliest")
     progression_agreement_days: int = _f(30, CONVENTION, "derived and recorded progression within this many days agree ('both')")
     days_per_month: float = _f(30.4375, CONVENTION, "days in a month (365.25 / 12)")
@@ -103,6 +103,8 @@ class Config:
     survival_times_months: tuple[float, ...] = _f((12.0, 36.0, 60.0), CONVENTION, "fixed times at which survival is reported (months)")
     conf_level: float = _f(0.95, CONVENTION, "confidence level of intervals")
     km_conf_type: str = _f("log", CONVENTION, "Kaplan-Meier pointwise limits: log (R default), log-log or plain")
+    ph_test_alpha: float = _f(0.05, CONVENTION, "a proportional-hazards test (cox.zph) below this p is a warning "
+                              "beside the hazard ratio")
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-ready values (tuples become lists)."""

@@ -5,6 +5,12 @@ class UserError(Exception):
     """Bad input or arguments: the CLI prints the message (no traceback) and exits 2."""
 
 
+class PseudonymCollision(Exception):
+    """Two patient ids of one cohort map to one pseudonym: the run stops (exit 1), never merging
+    two patients silently. With 64-bit pseudonyms this has probability about 3e-8 at 1,000,000
+    patients; it is checked all the same."""
+
+
 class InvalidCohort(UserError):
     """Validation errors that stop a run (without ``--exclude-invalid``); ``issues`` lists every
     problem (the CLI prints them as the validate table before the message)."""

@@ -57,9 +57,9 @@ class Analysis:
     config: Config
     cohort: Cohort
     anchors: pd.DataFrame  # timeline.ANCHOR_COLUMNS + progression_date, progression_source
-    assessments: pd.DataFrame  # cli.md assessments.csv columns (may carry extra columns)
-    mrd: pd.DataFrame  # cli.md mrd.csv columns
-    patients: pd.DataFrame  # cli.md patients.csv columns + PATIENT_EXTRA_COLUMNS
+    assessments: pd.DataFrame  # docs/cli.md assessments.csv columns (may carry extra columns)
+    mrd: pd.DataFrame  # docs/cli.md mrd.csv columns
+    patients: pd.DataFrame  # docs/cli.md patients.csv columns + PATIENT_EXTRA_COLUMNS
     issues: pd.DataFrame  # issues.ISSUE_COLUMNS
     summary: dict = field(default_factory=dict)  # summary.json content
     #: curves and model tables for the report (km_pfs, km_os, km_pfs_by_trend, at_risk, ...)
@@ -91,7 +91,7 @@ def _with_analysis_progression(anchors: pd.DataFrame, response_patients: pd.Data
 
 
 def landmark_trends(cohort: Cohort, anchors: pd.DataFrame, config: Config, months: float) -> pd.Series:
-    """``mrd_trend`` built only from samples dated up to the landmark (outcomes.md section 3).
+    """``mrd_trend`` built only from samples dated up to the landmark (docs/outcomes.md section 3).
 
     The landmark is ``months`` after maintenance start; maintenance is cut at the landmark, and
     progression after it is not yet known at the landmark. Patients with progression, death or
@@ -111,7 +111,7 @@ def landmark_trends(cohort: Cohort, anchors: pd.DataFrame, config: Config, month
 
 
 def mrd_covariate_changes(samples: pd.DataFrame, mrd_patients: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
-    """The time-varying MRD covariate (outcomes.md section 3), as change points.
+    """The time-varying MRD covariate (docs/outcomes.md section 3), as change points.
 
     At maintenance start (time 0) it is the entry status; afterwards the status (negative at T, or
     not) of the latest evaluable sample, carried forward from its date. Not-evaluable samples

@@ -55,7 +55,6 @@ DEFAULT_BUCKETS = 16
 AUTO_PARTITION_MIN_ROWS = 2_000_000
 #: ...with one bucket per this many input rows: about 1.2 GB peak per worker process.
 ROWS_PER_BUCKET = 750_000
-EXCLUSION_PREFIX = "patient left out ("
 
 
 @dataclass
@@ -149,8 +148,7 @@ def with_exclusion_order(issues: pd.DataFrame, raw: dict[str, RawTable]) -> pd.D
     """
     out = issues.copy()
     out["_order"] = np.nan
-    lines = (out["row"].isna() & out["patient_id"].notna()
-             & out["message"].astype(str).str.startswith(EXCLUSION_PREFIX)).to_numpy()
+    lines = (out["code"] == "PATIENT_LEFT_OUT").to_numpy()
     for name in out.loc[lines, "table"].unique():
         t = raw.get(name)
         if t is None or "patient_id" not in t.frame.columns:
@@ -182,7 +180,7 @@ def validation_issues(frames: list[pd.DataFrame]) -> pd.DataFrame:
         frames = [df.drop(columns=["_order"], errors="ignore")]
     df = _validate.finish_issues(frames)
     table_level = df["row"].isna() & df["patient_id"].isna()
-    key = df[["severity", "table", "column", "value", "message", "file"]].astype(str).agg("\x1f".join, axis=1)
+    key = df[["severity", "code", "table", "column", "value", "message", "file"]].astype(str).agg("\x1f".join, axis=1)
     return df[~(table_level & key.duplicated())].reset_index(drop=True)
 
 

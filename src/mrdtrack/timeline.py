@@ -1,6 +1,6 @@
 """Per-patient anchors in time and the therapy phase at any date (shared by every engine).
 
-Anchors (data-contract.md, mrd.md section 2): first treatment, first-line maintenance start and
+Anchors (docs/data-contract.md, docs/mrd.md section 2): first treatment, first-line maintenance start and
 end, first later line, death, last contact, end of follow-up, recorded progression. All are
 vectorised over patients; nothing here loops per patient.
 """
@@ -77,7 +77,7 @@ def patient_anchors(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame]:
     a = a.reset_index()[ANCHOR_COLUMNS]
     warn = a[imputed.to_numpy()]
     issues = issues_frame(
-        issue("warning", "events", "no death or last_contact event: follow-up ends at the latest "
+        issue("warning", "events", code="NO_FOLLOWUP_END", message="no death or last_contact event: follow-up ends at the latest "
               "date found in the patient's tables", patient_id=pid, column="event",
               value=str(d.date()) if pd.notna(d) else None)
         for pid, d in zip(warn["patient_id"], warn["end_of_followup"]))
@@ -94,7 +94,7 @@ def _covers(x: pd.DataFrame) -> pd.Series:
 
 def phase_at(dates: pd.DataFrame, treatments: pd.DataFrame, anchors: pd.DataFrame,
              date_col: str = "date") -> pd.Series:
-    """The therapy phase at each (patient_id, date) row of ``dates`` (cli.md, assessments.csv).
+    """The therapy phase at each (patient_id, date) row of ``dates`` (docs/cli.md, assessments.csv).
 
     ``pre_treatment`` before the first treatment; ``later_line`` on or after a later-line start;
     otherwise the phase whose start..end (inclusive) holds the date, an ongoing phase running to

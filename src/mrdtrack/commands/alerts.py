@@ -1,4 +1,4 @@
-"""``mrdtrack alerts COHORT [--as-of DATE]``: the clinic worklist (mrd.md section 5)."""
+"""``mrdtrack alerts COHORT [--as-of DATE]``: the clinic worklist (docs/mrd.md section 5)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}")
         cfg = resolve_config(profile, config)
         as_of_date = parse_date(as_of, "--as-of")
-        result = load_validated(cohort, as_of, exclude_invalid, source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping), cfg)
+        result = load_validated(cohort, as_of, exclude_invalid, cfg,
+                                source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         date = as_of_date if as_of_date is not None else result.cohort.data_cut
         table = open_alerts(result.cohort, cfg, date)
         if pseudonymize:

@@ -1,4 +1,4 @@
-"""``mrdtrack analyze COHORT --out DIR`` (cli.md): validate, derive, summarise, write."""
+"""``mrdtrack analyze COHORT --out DIR`` (docs/cli.md): validate, derive, summarise, write."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from mrdtrack.commands.common import (
     resolve_config,
     source_options,
 )
+from mrdtrack.config import Config
 from mrdtrack.errors import InvalidCohort, UserError
 from mrdtrack.io.outputs import write_analysis
 from mrdtrack.pipeline import ASSESSMENT_COLUMNS, DEFAULT_BATCH_SIZE, MRD_COLUMNS, Analysis, analyze_cohort
@@ -41,9 +42,10 @@ PartitionsOpt = Annotated[int | None, typer.Option(
          "2,000,000 input rows, else one bucket per 750,000 rows. Outputs do not depend on it.")]
 
 
-def load_validated(cohort_path, data_cut: str | None, exclude_invalid: bool, source=None, config=None):
-    """Read and validate a cohort; errors without --exclude-invalid raise InvalidCohort (exit 2,
-    the problem table printed)."""
+def load_validated(cohort_path, data_cut: str | None, exclude_invalid: bool, config: Config, source=None):
+    """Read and validate a cohort (contract folder, workbook or OMOP source: docs/omop.md) with the
+    resolved configuration (its validation settings, e.g. ``pre_diagnosis_days``, apply on every
+    path); errors without --exclude-invalid raise InvalidCohort (exit 2, the problem table printed)."""
     from mrdtrack.importers.source import read_any_cohort
 
     try:
@@ -83,7 +85,7 @@ def provenance(result, config, cohort) -> dict:
 
 
 def pseudonymized(analysis: Analysis) -> Analysis:
-    """Every patient_id in every table replaced by its keyed pseudonym (cli.md --pseudonymize)."""
+    """Every patient_id in every table replaced by its keyed pseudonym (docs/cli.md --pseudonymize)."""
     from mrdtrack.pseudonym import pseudonym_key_from_env, pseudonymize_frames
 
     key = pseudonym_key_from_env()
@@ -109,7 +111,7 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
     """The whole ``analyze`` job; writes the outputs when ``out_dir`` is given."""
     config = resolve_config(profile, config_file)
     _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
-    result = load_validated(cohort_path, data_cut, exclude_invalid, source, config)
+    result = load_validated(cohort_path, data_cut, exclude_invalid, config, source)
     cohort = result.cohort
     with _progress(len(cohort.patients), "analyzing patients") as advance:
         analysis = analyze_cohort(cohort, config, batch_size=batch_size, jobs=jobs, progress=advance)

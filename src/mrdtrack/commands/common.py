@@ -1,4 +1,4 @@
-"""Options and error handling shared by the commands (spec/cli.md)."""
+"""Options and error handling shared by the commands (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from mrdtrack.config import Config, ConfigError, load_config
-from mrdtrack.errors import InvalidCohort, UserError
+from mrdtrack.errors import InvalidCohort, PseudonymCollision, UserError
 
 err_console = Console(stderr=True)
 
@@ -46,6 +46,9 @@ def guarded(fn):
                 print_problems(exc.issues)
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except PseudonymCollision as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         except Exception as exc:

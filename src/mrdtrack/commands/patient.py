@@ -111,7 +111,8 @@ def register(app: typer.Typer) -> None:
 
             key = pseudonym_key_from_env()
         date = parse_as_of(as_of)
-        result = load_validated(cohort, data_cut, exclude_invalid, source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping), cfg)
+        result = load_validated(cohort, data_cut, exclude_invalid, cfg,
+                                source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         view = build_patient_view(result.cohort, patient_id, cfg, date, key)
         text = view_json(view) if as_json else render_patient_html(view)
         out.parent.mkdir(parents=True, exist_ok=True)

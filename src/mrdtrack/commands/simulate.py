@@ -1,5 +1,5 @@
 """``mrdtrack simulate --n N --seed S --out COHORT [--scenario FILE|default|null|registry] [--format csv|parquet]
-[--truth]`` (cli.md): a synthetic cohort folder in the data contract's format."""
+[--truth]`` (docs/cli.md): a synthetic cohort folder in the data contract's format."""
 
 from __future__ import annotations
 

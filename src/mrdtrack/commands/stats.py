@@ -1,4 +1,4 @@
-"""``mrdtrack stats km|logrank|cox|cif``: survival statistics on any CSV or Parquet table (spec/cli.md).
+"""``mrdtrack stats km|logrank|cox|cif``: survival statistics on any CSV or Parquet table (docs/cli.md).
 
 A thin shell over :mod:`mrdtrack.stats`: reads the table, calls the core, writes CSV (or JSON when
 ``--out`` ends in ``.json``), reports dropped rows and warnings on stderr. Bad input exits 2.

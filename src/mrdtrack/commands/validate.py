@@ -1,4 +1,4 @@
-"""``mrdtrack validate COHORT``: check a cohort against the data contract (spec/cli.md)."""
+"""``mrdtrack validate COHORT``: check a cohort against the data contract (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,21 @@ from rich.table import Table
 from mrdtrack.commands.common import (
     CohortArg,
     CohortIdOpt,
+    ConfigOpt,
     DataCutOpt,
     MappingOpt,
     OmopSchemaOpt,
+    ProfileOpt,
     ResultsSchemaOpt,
     VocabSchemaOpt,
     guarded,
+    resolve_config,
     source_options,
 )
 from mrdtrack.errors import UserError
 
 FORMATS = ("table", "csv", "json")
-SHOWN = ["file", "row", "column", "value", "message", "severity"]
+SHOWN = ["file", "row", "column", "value", "message", "severity", "code"]
 HEADERS = {"message": "problem"}
 
 
@@ -70,6 +73,8 @@ def register(app: typer.Typer) -> None:
     def validate(
         cohort: CohortArg,
         data_cut: DataCutOpt = None,
+        config: ConfigOpt = None,
+        profile: ProfileOpt = "imwg2016",
         fmt: Annotated[str, typer.Option("--format", help="Output: table (default), csv or json.")] = "table",
         partitions: Annotated[int | None, typer.Option(
             "--partitions", min=0,
@@ -88,11 +93,14 @@ def register(app: typer.Typer) -> None:
         from mrdtrack.importers.source import CONTRACT, cohort_kind, read_any_cohort
         from mrdtrack.scale import choose_buckets, validate_partitioned
 
+        cfg = resolve_config(profile, config)
         buckets = 0 if cohort_kind(cohort) != CONTRACT else choose_buckets(cohort, partitions)
         if buckets:
-            issues, counts = validate_partitioned(cohort, buckets=buckets, jobs=jobs, data_cut=data_cut)
+            issues, counts = validate_partitioned(cohort, cfg, buckets=buckets, jobs=jobs, data_cut=data_cut)
         else:
-            result = read_any_cohort(cohort, data_cut=data_cut, options=source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
+            result = read_any_cohort(cohort, data_cut=data_cut, config=cfg,
+                                     options=source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema,
+                                                            mapping))
             issues, counts = result.issues, result.counts
         line = count_line(issues, counts)
         if fmt == "csv":

@@ -30,6 +30,7 @@ from mrdtrack.importers.mapping import (
     Mapping,
     Selector,
 )
+from mrdtrack.importers.window import keep_in_window
 from mrdtrack.io.censored import LIMIT, NOT_ALLOWED, ZERO, censored_message, censored_outcome, censored_value
 
 FACT_COLUMNS = ["patient_id", "date", "loinc", "concept_id", "source_concept_id", "source_values", "value_number",
@@ -40,8 +41,9 @@ IMAGING_OUT = ["patient_id", "date", "modality", "result", "record"]
 
 # import-log codes of this module (registered in issue_codes.py)
 UNMAPPED_CONCEPT = "UNMAPPED_CONCEPT"
-CENSORED_VALUE = "CENSORED_VALUE"
-CENSORED_NOT_ALLOWED = "CENSORED_NOT_ALLOWED"
+# censored values: the contract readers' codes (the same rule in every door, docs/data-model.md)
+CENSORED_ZERO, CENSORED_AT_LIMIT, CENSORED_NOT_ALLOWED = "LAB_CENSORED_ZERO", "LAB_CENSORED_AT_LIMIT", \
+    "LAB_CENSORED_NOT_ALLOWED"
 IMPORT_NO_UNIT = "IMPORT_NO_UNIT"
 IMPORT_NO_VALUE = "IMPORT_NO_VALUE"
 IMPORT_BAD_VALUE = "IMPORT_BAD_VALUE"
@@ -99,31 +101,22 @@ def selector_rank(facts: pd.DataFrame, sel: Selector) -> pd.Series:
     return rank
 
 
-def _select_distinct(facts: pd.DataFrame, mapping: Mapping) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """``kind``, ``key`` and ``rank`` of each fact (the first selector that matches takes it)."""
-    kind = pd.Series(pd.NA, index=facts.index, dtype=object)
-    key = kind.copy()
-    rank = pd.Series(_NONE, index=facts.index, dtype="int64")
-    for k, name, sel in mapping.keyed_selectors():
-        r = selector_rank(facts, sel)
-        take = ((r < _NONE) & kind.isna()).to_numpy()
-        kind[take], key[take], rank[take] = k, name, r[take]
-    return kind, key, rank
-
-
 def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     """Facts with ``kind`` (labs/mrd/patients/imaging), ``key`` and ``rank`` (NA kind: unmapped).
-    The first selector that matches a fact takes it (mapping order). The selectors run once per
-    distinct code combination (a source has few), not once per row."""
+    The first selector that matches a fact takes it (mapping order). Selectors are matched once per
+    distinct code combination (a handful), then spread to the rows."""
     cols = [c for c in ("loinc", "concept_id", "source_concept_id", "source_values", "table") if c in facts]
-    codes = facts.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
-    first = np.unique(codes, return_index=True)[1]  # the first row of each combination, in code order
-    distinct = facts[cols].iloc[first].reset_index(drop=True)
-    kind, key, rank = _select_distinct(distinct, mapping)
-    out = facts.copy()
-    out["kind"], out["key"] = kind.to_numpy()[codes], key.to_numpy()[codes]
-    out["rank"] = rank.to_numpy()[codes]
-    return out
+    gid = facts.groupby(cols, dropna=False, sort=False).ngroup().to_numpy() if len(facts) else np.zeros(0, "int64")
+    first = pd.Series(np.arange(len(facts))).groupby(gid).first().to_numpy() if len(facts) else np.zeros(0, "int64")
+    uniq = facts.iloc[first][cols].reset_index(drop=True)
+    kind = pd.Series(pd.NA, index=uniq.index, dtype=object)
+    key = kind.copy()
+    rank = pd.Series(_NONE, index=uniq.index, dtype="int64")
+    for k, name, sel in mapping.keyed_selectors():
+        r = selector_rank(uniq, sel)
+        take = ((r < _NONE) & kind.isna()).to_numpy()
+        kind[take], key[take], rank[take] = k, name, r[take]
+    return facts.assign(kind=kind.to_numpy()[gid], key=key.to_numpy()[gid], rank=rank.to_numpy()[gid])
 
 
 def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list[dict]:
@@ -133,8 +126,8 @@ def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list
         return []
     keys = pd.DataFrame({"concept_id": un["concept_id"].astype("string").fillna(""),
                          "loinc": un["loinc"].astype("string").fillna(""),
-                         "name": (un["concept_name"] if "concept_name" in un else un["source_values"])
-                         .astype("string").fillna(""),
+                         "name": (un["concept_name"].astype("string") if "concept_name" in un else un["source_values"]
+                                  .astype("string")).fillna(un["source_values"].astype("string")).fillna(""),
                          "table": (un["table"] if "table" in un else pd.Series(table, index=un.index)).astype("string")})
     counts = keys.value_counts(dropna=False).sort_index()
     return [log_line(UNMAPPED_CONCEPT, "warning", t, f"concept {cid or '?'} ({code or 'no LOINC code'}, "
@@ -142,27 +135,45 @@ def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list
             for (cid, code, name, t), n in counts.items()]
 
 
+def _cell_key(sel: pd.DataFrame) -> np.ndarray:
+    """One int64 per (patient, kind+key, date): the cell in which codes compete."""
+    p = pd.factorize(sel["patient_id"])[0].astype("int64")
+    k = pd.factorize(sel["kind"].astype(str) + ":" + sel["key"].astype(str))[0].astype("int64")
+    d = sel["date"].to_numpy(dtype="datetime64[D]").astype("int64") - np.int64(-200_000)
+    return (p * 1024 + k) * 1_000_000 + d
+
+
 def prefer_first_code(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per patient, key and date, the rows of the first-listed code only; equal values collapse.
 
     Returns (kept rows, log of rows set aside for a first-listed code on the same date).
     """
-    best = sel.groupby(["patient_id", "kind", "key", "date"], sort=False)["rank"].transform("min")
-    later = (sel["rank"] > best).to_numpy()
+    cell = _cell_key(sel)
+    best = pd.Series(sel["rank"].to_numpy()).groupby(cell).transform("min").to_numpy()
+    later = sel["rank"].to_numpy() > best
     log = log_rows(SAME_DATE_CODE, "info", sel["record"][later], sel["patient_id"][later],
                    "a code listed earlier in the selector has a result on the same date") if later.any() else log_frame()
-    kept = sel[~later]
-    value_cols = ["patient_id", "kind", "key", "date", "value_number", "operator", "unit", "value_code", "value_text"]
-    kept = kept[~kept[value_cols].astype(str).duplicated().to_numpy()]
+    kept, cell = sel[~later], cell[~later]
+    shared = pd.Series(cell).duplicated(keep=False).to_numpy()
+    if shared.any():  # only cells holding several rows can hold equal ones
+        value_cols = ["value_number", "operator", "unit", "value_code", "value_text"]
+        cand = kept[shared][value_cols].astype(str).assign(_cell=cell[shared])
+        drop = np.zeros(len(kept), dtype=bool)
+        drop[np.flatnonzero(shared)] = cand.duplicated().to_numpy()
+        kept = kept[~drop]
     return kept, log
 
 
 # ------------------------------------------------------------------------------------- conversions
 def normalised_unit(unit: pd.Series) -> pd.Series:
-    """UCUM spellings as the contract's units; other units as given (the validator judges them)."""
-    u = unit.astype("string").str.strip()
+    """UCUM spellings as the contract's units; other units as given (the validator judges them).
+    Worked out once per distinct unit text."""
+    codes, uniq = pd.factorize(unit)
+    u = pd.Series(uniq, dtype="string").str.strip()
     mapped = u.str.lower().map({k.lower(): v for k, v in UNIT_ALIASES.items()})
-    return mapped.fillna(u).astype(object).where(u.notna() & (u != ""), None)
+    done = mapped.fillna(u).astype(object).where(u.notna() & (u != ""), None).to_numpy()
+    out = np.where(codes >= 0, done[np.maximum(codes, 0)] if len(done) else None, None)
+    return pd.Series(out, index=unit.index, dtype=object)
 
 
 def answer(rows: pd.DataFrame) -> pd.Series:
@@ -194,7 +205,7 @@ def _categorical_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
                 rows["value_text"].astype("string")).fillna("").astype(str)[bad] + "' is not a known answer for "
                 + rows["key"][bad].astype(str))]
     ok = ~bad & ~left_out
-    out = rows[ok].assign(value=word[ok], unit=None)
+    out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=word[ok].astype(object), unit=None)
     return out, logs
 
 
@@ -208,7 +219,9 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     outcome = censored_outcome(rows["key"], censored)
     value = rows["value_number"].to_numpy(dtype="float64").copy()
     value[censored] = censored_value(value[censored], outcome[censored])
-    original = op.fillna("").astype(str) + rows["value_number"].map(lambda x: f"{x:g}").astype(str)
+    shown = censored | above  # the original text, for the rows whose message quotes it
+    original = pd.Series("", index=rows.index, dtype=object)
+    original[shown] = op[shown].fillna("").astype(str) + rows["value_number"][shown].map(lambda x: f"{x:g}")
     msg = censored_message(rows["key"][censored], original[censored], outcome[censored])
     warn = censored & (outcome == LIMIT)
     note = censored & (outcome == ZERO)
@@ -219,17 +232,17 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
             _error(IMPORT_NO_UNIT, rows[no_unit], "no unit for " + rows["key"][no_unit].astype(str)
                    + " (unit concept 0 or missing and no source unit)"),
             _error(IMPORT_OPERATOR, rows[above], "value above a limit ('" + original[above] + "') cannot be used"),
-            log_rows(CENSORED_VALUE, "warning", rows["record"][warn], rows["patient_id"][warn], m[warn]),
-            log_rows(CENSORED_VALUE, "info", rows["record"][note], rows["patient_id"][note], m[note]),
+            log_rows(CENSORED_AT_LIMIT, "warning", rows["record"][warn], rows["patient_id"][warn], m[warn]),
+            log_rows(CENSORED_ZERO, "warning", rows["record"][note], rows["patient_id"][note], m[note]),
             _error(CENSORED_NOT_ALLOWED, rows[refused], m[refused])]
     ok = ~(no_value | no_unit | above | refused)
-    out = rows[ok].assign(value=value[ok], unit=unit[ok])
+    out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=value[ok].astype(object), unit=unit[ok])
     return out, logs
 
 
 def lab_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Contract labs rows (value: float for numeric tests, the contract's word otherwise)."""
-    numeric = sel["key"].map(lambda k: LAB_TESTS[k].numeric).astype(bool).to_numpy()
+    numeric = sel["key"].isin([k for k, t in LAB_TESTS.items() if t.numeric]).to_numpy()
     num, log_n = _numeric_labs(sel[numeric])
     cat, log_c = _categorical_labs(sel[~numeric])
     parts = [p for p in (num, cat) if len(p)]
@@ -293,15 +306,36 @@ def imaging_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out, log
 
 
-def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement") -> FactsResult:
-    """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log."""
+def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement",
+                      window=None) -> FactsResult:
+    """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log.
+
+    ``window``: optional callable (selected result rows -> per-row reason they lie outside the
+    contract's window, NA inside; ``importers.window.out_of_window``). Results outside are kept out
+    before conversion and counted (OUT_OF_WINDOW); patient attributes are never windowed.
+    """
     sel = select_facts(facts, mapping)
     log = [log_frame(unmapped_summary(sel, table))]
-    kept, same_date = prefer_first_code(sel[sel["kind"].notna()])
+    needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
+              "record", "kind", "key", "rank"]
+    mapped = sel.loc[sel["kind"].notna().to_numpy(), needed]
+    del sel
+    if window is not None:
+        results = (mapped["kind"] != "patients").to_numpy()
+        why = pd.Series(pd.NA, index=mapped.index, dtype=object)
+        why[results] = window(mapped[results])
+        lines = []
+        for kind in ("labs", "mrd", "imaging"):
+            part = (mapped["kind"] == kind).to_numpy()
+            lines += keep_in_window(mapped[part], kind, why[part])[1]
+        log.append(log_frame(lines))
+        mapped = mapped[why.isna().to_numpy()]
+    kept, same_date = prefer_first_code(mapped)
     log.append(same_date)
-    labs, l1 = lab_rows(kept[kept["kind"] == "labs"])
-    mrd, l2 = mrd_rows(kept[kept["kind"] == "mrd"], mapping)
-    attrs, l3 = attribute_rows(kept[kept["kind"] == "patients"])
-    img, l4 = imaging_rows(kept[kept["kind"] == "imaging"])
-    used = {"labs": len(labs), "mrd": len(mrd), "imaging": len(img), "patients": len(kept[kept["kind"] == "patients"])}
+    part = {k: kept[(kept["kind"] == k).to_numpy()] for k in ("labs", "mrd", "patients", "imaging")}
+    labs, l1 = lab_rows(part["labs"])
+    mrd, l2 = mrd_rows(part["mrd"], mapping)
+    attrs, l3 = attribute_rows(part["patients"])
+    img, l4 = imaging_rows(part["imaging"])
+    used = {"labs": len(labs), "mrd": len(mrd), "imaging": len(img), "patients": len(part["patients"])}
     return FactsResult(labs, mrd, img, attrs, concat_logs(log + [l1, l2, l3, l4]), used)

@@ -24,9 +24,18 @@ def log_frame(records=()) -> pd.DataFrame:
     return df
 
 
+def _check(code: str, severity: str) -> None:
+    from mrdtrack.issue_codes import CODES
+
+    if severity not in LOG_SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}")
+    if code not in CODES:
+        raise ValueError(f"unregistered issue code {code!r} (add it to mrdtrack.issue_codes.CODES)")
+
+
 def log_rows(code: str, severity: str, records: pd.Series, patient_ids, detail, count=1) -> pd.DataFrame:
     """One log line per record (``'measurement:12'``, ``'Observation/abc'``): table and id split."""
-    assert severity in LOG_SEVERITIES, severity
+    _check(code, severity)
     rec = pd.Series(np.asarray(records, dtype=object)).astype(str)
     parts = rec.str.extract(r"^([^:/]*)[:/](.*)$")
     return pd.DataFrame({"code": code, "severity": severity, "table": parts[0].fillna("").to_numpy(),
@@ -39,7 +48,7 @@ def log_rows(code: str, severity: str, records: pd.Series, patient_ids, detail, 
 def log_line(code: str, severity: str, table: str, detail: str, count: int = 1, record=None,
              patient_id=None) -> dict:
     """One summary line (a dict with LOG_COLUMNS)."""
-    assert severity in LOG_SEVERITIES, severity
+    _check(code, severity)
     return {"code": code, "severity": severity, "table": table, "record": record, "patient_id": patient_id,
             "detail": detail, "count": int(count)}
 
@@ -70,7 +79,7 @@ def count_lines(table: str, rows_in: int, rows_used: int) -> list[dict]:
 
 
 def issues_from_log(log: pd.DataFrame) -> pd.DataFrame:
-    """The log's errors and warnings as issues (issues.ISSUE_COLUMNS + ``code`` + ``file``)."""
+    """The log's errors and warnings as issues (issues.ISSUE_COLUMNS + ``file``), codes kept."""
     from mrdtrack.issues import ISSUE_COLUMNS
 
     sel = log[log["severity"].isin(["error", "warning"])]
@@ -82,7 +91,7 @@ def issues_from_log(log: pd.DataFrame) -> pd.DataFrame:
                         "message": sel["detail"].to_numpy(), "code": sel["code"].to_numpy(),
                         "file": sel["table"].to_numpy()})
     out["row"] = pd.array(out["row"], dtype="Int64")
-    return out[[c for c in ISSUE_COLUMNS if c in out.columns] + [c for c in ("code", "file") if c not in ISSUE_COLUMNS]]
+    return out[ISSUE_COLUMNS + ["file"]]
 
 
 def write_log(log: pd.DataFrame, path) -> None:

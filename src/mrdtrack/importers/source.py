@@ -95,10 +95,8 @@ def read_any_cohort(cohort: str | Path, data_cut=None, exclude_invalid: bool = F
         return read_cohort(Path(cohort), data_cut=data_cut, exclude_invalid=exclude_invalid, config=config)
     imported = import_cohort(cohort, options or SourceOptions(), parse_data_cut(data_cut), config, exclude_invalid)
     result = validate_tables(imported.tables, data_cut=imported.data_cut, exclude_invalid=exclude_invalid, config=config)
-    extra = [c for c in ("code",) if c in result.issues.columns]
-    iss = _import_issues(imported.log, exclude_invalid, list(result.issues.columns) + [])
+    iss = _import_issues(imported.log, exclude_invalid, list(result.issues.columns))
     issues = pd.concat([x for x in (iss, result.issues) if len(x)] or [result.issues], ignore_index=True)
-    del extra
     cohort_obj = result.cohort
     if cohort_obj is not None and (iss["severity"] == "error").any():
         cohort_obj = None  # rows that could not be converted stop the run, as validation errors do

@@ -14,8 +14,8 @@ import re
 import numpy as np
 import pandas as pd
 
-CENSORED_ZERO_TESTS = ("serum_m_protein", "urine_m_protein")
-CENSORED_LIMIT_TESTS = ("flc_kappa", "flc_lambda")
+from mrdtrack.contract import CENSORED_LIMIT_TESTS, CENSORED_ZERO_TESTS
+
 CENSORED_OPERATORS = ("<", "<=")
 #: '<0.1', '< 0.1', '<=0.1', '≤ 0.1' (lab exports print them so)
 _CENSORED_TEXT = re.compile(r"^\s*(<=|<|≤)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")

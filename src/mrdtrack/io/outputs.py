@@ -1,4 +1,4 @@
-"""Write the outputs of ``analyze`` (cli.md): assessments.csv, mrd.csv, patients.csv,
+"""Write the outputs of ``analyze`` (docs/cli.md): assessments.csv, mrd.csv, patients.csv,
 summary.json, issues.csv.
 
 Booleans are ``true``/``false``, missing is blank, dates ISO ``YYYY-MM-DD``, shares fractions.

@@ -1,6 +1,6 @@
 """Turn raw cells (text, or typed by Parquet/xlsx/a DataFrame) into typed columns, vectorised.
 
-spec/data-contract.md: dates are ISO 8601 (``YYYY-MM-DD``), native xlsx date cells are dates,
+docs/data-contract.md: dates are ISO 8601 (``YYYY-MM-DD``), native xlsx date cells are dates,
 blank cells are missing. Each parser returns the typed column and, per row, the reason the cell
 could not be parsed (NA when it parsed or was blank), so the validator reports type errors
 instead of crashing on them.

@@ -11,7 +11,7 @@ the patients table (an orphan row, an error the validator reports) goes to the r
 into; a blank patient_id goes to bucket 0. Each bucket table carries ``_source_row``: the row
 number the user sees in the original file (CSV line, header = line 1; 1-based Parquet row), so
 validation messages on a bucket still name the original row. The same pass computes the global
-data cut (the latest date anywhere, spec/data-contract.md) that every bucket must then be
+data cut (the latest date anywhere, docs/data-contract.md) that every bucket must then be
 validated against.
 
 A CSV that pyarrow cannot stream (ragged lines, bad UTF-8) is read whole by the project's tolerant
@@ -233,6 +233,13 @@ def _blank_rows(batch: pa.RecordBatch) -> np.ndarray:
     return np.zeros(batch.num_rows, dtype=bool) if blank is None else blank.to_numpy(zero_copy_only=False)
 
 
+def _spans_lines(batch: pa.RecordBatch) -> bool:
+    """A cell holds a line break (a quoted newline): the batch's record numbers are then not the
+    line numbers a user sees, so the file is read by the line-counting reader instead, exactly as
+    the in-memory reader does (``io.sources.read_csv_table``)."""
+    return any(pc.any(pc.match_substring_regex(col, "[\r\n]")).as_py() for col in batch.columns)
+
+
 class _Pass:
     """State of one partition pass: writers, data cut, facts."""
 
@@ -270,6 +277,8 @@ class _Pass:
             reader = pacsv.open_csv(path, **csv_text_options(header, min(_BLOCK_BYTES, max(1 << 20, batch_rows * 64))))
             line = 2
             for batch in reader:
+                if _spans_lines(batch):
+                    raise ValueError("a quoted cell spans lines: record numbers are not line numbers")
                 rows = np.arange(line, line + batch.num_rows, dtype=np.int64)
                 line += batch.num_rows
                 keep = ~_blank_rows(batch)

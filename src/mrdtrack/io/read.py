@@ -1,6 +1,6 @@
 """Read a cohort (folder of CSV/Parquet tables, or one xlsx workbook) into a validated Cohort.
 
-spec/data-contract.md. ``read_cohort`` loads the files (``sources``), then ``validate`` checks
+docs/data-contract.md. ``read_cohort`` loads the files (``sources``), then ``validate`` checks
 every rule and normalises units; ``validate_tables`` does the same for in-memory frames (the
 simulator's output, a notebook's tables) with no files involved.
 """

@@ -1,6 +1,6 @@
 """Load the raw tables of a cohort (folder of CSV/Parquet, or one xlsx workbook) without judging them.
 
-spec/data-contract.md: a cohort is a folder with one file per table (``.csv`` or ``.parquet``) or
+docs/data-contract.md: a cohort is a folder with one file per table (``.csv`` or ``.parquet``) or
 one ``.xlsx`` workbook whose sheets carry the table names. Everything is loaded as it stands (CSV as
 text), with the row number the user sees (CSV line, header = line 1; xlsx row; 1-based Parquet
 row). A file that cannot be read at all gives a file-level issue naming the file and what is
@@ -49,8 +49,10 @@ class Loaded:
     sources: dict[str, dict] = field(default_factory=dict)
 
 
-def file_issue(file: str, table: str, message: str, column: str | None = None) -> dict:
-    return {"severity": "error", "table": table, "row": None, "patient_id": None, "column": column,
+def file_issue(file: str, table: str, message: str, column: str | None = None, *,
+               code: str = "FILE_UNREADABLE") -> dict:
+    """A file-level error (issue_codes: FILE_UNREADABLE unless ``code`` says otherwise)."""
+    return {"severity": "error", "code": code, "table": table, "row": None, "patient_id": None, "column": column,
             "value": None, "message": message, "file": file}
 
 
@@ -156,13 +158,14 @@ def _csv_slow(text: str, file: str, table: str) -> tuple[pd.DataFrame, np.ndarra
             break
         except csv.Error as exc:
             issues.append({**file_issue(file, table, f"line {start}: malformed CSV ({exc}); the rest of the file "
-                                        "was not read"), "row": start})
+                                        "was not read", code="CSV_MALFORMED_LINE"), "row": start})
             break
         if len(rec) == n:
             records.append(rec)
             rows.append(start)
         elif any(c.strip() for c in rec):
-            issues.append({**file_issue(file, table, f"line {start} has {len(rec)} fields, the header has {n}"),
+            issues.append({**file_issue(file, table, f"line {start} has {len(rec)} fields, the header has {n}",
+                                      code="CSV_FIELD_COUNT"),
                            "row": start, "value": ",".join(rec)[:60]})
         start = reader.line_num + 1
     df = pd.DataFrame(records, columns=header, dtype=object).astype(STRING) if records else \
@@ -180,7 +183,8 @@ def cohort_files(folder: Path) -> tuple[dict[str, Path], dict, list[dict]]:
     for name in TABLES:
         found = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.is_file()]
         if len(found) > 1:
-            issues.append(file_issue(f"{name}.csv", name, f"both {name}.csv and {name}.parquet are present; keep one"))
+            issues.append(file_issue(f"{name}.csv", name, f"both {name}.csv and {name}.parquet are present; keep one",
+                                     code="FILE_BOTH_FORMATS"))
         elif found:
             files[name] = found[0]
             sources[name] = {"path": str(found[0]), "sha256": sha256_of(found[0])}

@@ -1,9 +1,9 @@
 """Validate raw tables against the data contract and build the normalised Cohort (vectorised).
 
-spec/data-contract.md: every breach is collected (never stop at the first), each naming file,
+docs/data-contract.md: every breach is collected (never stop at the first), each naming file,
 row, column and the problem. Rule order: columns -> cell types, categories, ranges, units ->
 data cut -> duplicates and orphans -> dates against diagnosis and death, phase order, conflicting
-lab results, one first-line maintenance, light chain when FLC exists -> exclusion (cli.md
+lab results, one first-line maintenance, light chain when FLC exists -> exclusion (docs/cli.md
 ``--exclude-invalid``). Consistency rules only look at rows whose cells parsed, so one bad cell
 gives one message, not a cascade.
 """
@@ -18,6 +18,15 @@ import pandas as pd
 from mrdtrack.cohort import LAB_COLUMNS, Cohort, empty_table
 from mrdtrack.config import Config
 from mrdtrack.contract import CATEGORY, DATE, INTEGER, LAB_TESTS, NUMBER, REQUIRED_TABLES, ROW, TABLES
+from mrdtrack.io.censored import (
+    LIMIT,
+    NOT_ALLOWED,
+    ZERO,
+    censored_message,
+    censored_outcome,
+    censored_value,
+    split_censored,
+)
 from mrdtrack.io.parse import STRING, as_text, out_of_range, parse_date, parse_number, range_text, shown
 from mrdtrack.io.sources import RawTable
 from mrdtrack.issues import ISSUE_COLUMNS
@@ -104,7 +113,7 @@ class _Table:
         """Rows still in play for consistency rules."""
         return ~self.bad & ~self.dup & ~self.cut & self.pid.notna().to_numpy()
 
-    def report(self, severity: str, mask, column: str | None, value, message) -> None:
+    def report(self, severity: str, code: str, mask, column: str | None, value, message) -> None:
         idx = np.flatnonzero(np.asarray(mask, dtype=bool))
         if not len(idx):
             return
@@ -116,7 +125,7 @@ class _Table:
             return x
 
         self.issues.append(pd.DataFrame({
-            "severity": severity, "table": self.name, "row": self.rows[idx],
+            "severity": severity, "code": code, "table": self.name, "row": self.rows[idx],
             "patient_id": pick(self.pid), "column": column, "value": pick(value),
             "message": pick(message), "file": self.file, "_i": idx}))
         if severity == "error":
@@ -130,7 +139,7 @@ def _check_columns(t: _Table) -> str | None:
     present = list(t.raw.columns)
     reserved = [c for c in present if c in RESERVED]
     for c in reserved:
-        t.issues.append(pd.DataFrame([{"severity": "warning", "table": t.name, "row": None, "patient_id": None,
+        t.issues.append(pd.DataFrame([{"severity": "warning", "code": "COLUMN_RESERVED", "table": t.name, "row": None, "patient_id": None,
                                        "column": c, "value": None, "file": t.file, "_i": -1,
                                        "message": f"column '{c}' is a reserved name and was ignored"}]))
     t.raw = t.raw.drop(columns=reserved)
@@ -152,7 +161,7 @@ def _long_cells(t: _Table, limit: int) -> None:
         n = (s if isinstance(s.dtype, pd.StringDtype) else as_text(s)).str.len()  # Arrow: vectorised
         long = (n.fillna(0) > limit).to_numpy(dtype=bool)
         if long.any():
-            t.report("error", long, c, _shown(s),
+            t.report("error", "CELL_TOO_LONG", long, c, _shown(s),
                      cat("value is too long (", n.astype("Int64").astype(STRING), f" characters; at most {limit})"))
             t.raw.loc[long, c] = None  # the cell is reported; parsing it again would repeat the message
 
@@ -161,7 +170,7 @@ def _missing(t: _Table, col: str, text: pd.Series, mask=None) -> None:
     m = text.isna().to_numpy()
     if mask is not None:
         m &= mask
-    t.report("error", m, col, None, "required value is missing")
+    t.report("error", "VALUE_MISSING", m, col, None, "required value is missing")
 
 
 def _parse_columns(t: _Table) -> None:
@@ -172,17 +181,17 @@ def _parse_columns(t: _Table) -> None:
         raw = t.raw[c.name] if c.name in t.raw.columns else pd.Series(pd.NA, index=range(t.n), dtype=STRING)
         if c.type == DATE:
             val, text, reason = parse_date(raw)
-            t.report("error", reason.notna(), c.name, _shown(text), reason)
+            t.report("error", "INVALID_DATE", reason.notna(), c.name, _shown(text), reason)
         elif c.type in (NUMBER, INTEGER):
             val, text, reason = parse_number(raw)
-            t.report("error", reason.notna(), c.name, _shown(text), reason)
+            t.report("error", "INVALID_NUMBER", reason.notna(), c.name, _shown(text), reason)
             if c.type == INTEGER:
                 frac = val.notna().to_numpy() & (np.mod(val.to_numpy(na_value=0.0), 1) != 0)
-                t.report("error", frac, c.name, _shown(text), cat("value '", _shown(text), "' is not a whole number"))
+                t.report("error", "NOT_WHOLE_NUMBER", frac, c.name, _shown(text), cat("value '", _shown(text), "' is not a whole number"))
                 val = val.where(~frac)
             oor = out_of_range(val, c.minimum, c.maximum, c.min_exclusive)
             rng = range_text(c.minimum, c.maximum, c.min_exclusive)
-            t.report("error", oor, c.name, _shown(text),
+            t.report("error", "OUT_OF_RANGE", oor, c.name, _shown(text),
                      cat("value ", _shown(text), f" is out of range for {c.name} (must be {rng})"))
             val = val.where(~oor)
         else:
@@ -190,7 +199,7 @@ def _parse_columns(t: _Table) -> None:
             val = text
             if c.type == CATEGORY and c.allowed:
                 unknown = (text.notna() & ~text.isin(c.allowed)).to_numpy()
-                t.report("error", unknown, c.name, _shown(text),
+                t.report("error", "UNKNOWN_CATEGORY", unknown, c.name, _shown(text),
                          cat("unknown value '", _shown(text), f"' for {c.name} (accepted: {', '.join(c.allowed)})"))
                 val = text.mask(unknown)
         if c.always_required:
@@ -200,13 +209,36 @@ def _parse_columns(t: _Table) -> None:
             t.pid = val
 
 
+def _censored_values(t: _Table, test: pd.Series, is_num: np.ndarray, num: pd.Series, vtext: pd.Series,
+                     reason: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Values written below a limit ('<0.1', '<= 0.1'), docs/data-model.md "Censored values": serum or
+    urine M-protein = 0, free light chains = the limit (each with a warning keeping the original),
+    any other test an error. Returns the numbers and the parse reasons with these rows resolved."""
+    if not is_num.any() or not vtext.str.contains("<|≤", regex=True).fillna(False).any():
+        return num, reason
+    op, limit_text = split_censored(vtext)
+    cens = is_num & op.notna().to_numpy()
+    if not cens.any():
+        return num, reason
+    outcome = censored_outcome(test, cens)
+    num = num.copy()
+    num[cens] = censored_value(pd.to_numeric(limit_text, errors="coerce").to_numpy()[cens], outcome[cens])
+    reason = reason.copy()
+    reason[cens] = None
+    msg = censored_message(test.fillna(""), vtext.fillna(""), outcome)
+    for severity, code, which in (("warning", "LAB_CENSORED_ZERO", ZERO), ("warning", "LAB_CENSORED_AT_LIMIT", LIMIT),
+                                  ("error", "LAB_CENSORED_NOT_ALLOWED", NOT_ALLOWED)):
+        t.report(severity, code, cens & (outcome == which), "value", _shown(vtext), msg)
+    return num, reason
+
+
 def _parse_lab_values(t: _Table) -> None:
     """Per test: numeric value in an accepted unit (normalised to the canonical unit) or text value."""
     test = t.cols["test"]
     known = test.notna().to_numpy()
     unknown = (test.notna() & ~test.isin(list(LAB_TESTS))).to_numpy()
     # the generic category check does not apply (test has no 'allowed' in the schema): do it here
-    t.report("error", unknown, "test", _shown(test),
+    t.report("error", "LAB_UNKNOWN_TEST", unknown, "test", _shown(test),
              cat("unknown test '", _shown(test), f"' (accepted: {', '.join(LAB_TESTS)})"))
     known &= ~unknown
     numeric_tests = [k for k, v in LAB_TESTS.items() if v.numeric]
@@ -215,8 +247,9 @@ def _parse_lab_values(t: _Table) -> None:
 
     raw_v = t.raw["value"]
     num, vtext, reason = parse_number(raw_v)
+    num, reason = _censored_values(t, test, is_num, num, vtext, reason)
     _missing(t, "value", vtext, known)
-    t.report("error", is_num & reason.notna().to_numpy(), "value", _shown(vtext), reason)
+    t.report("error", "LAB_INVALID_VALUE", is_num & reason.notna().to_numpy(), "value", _shown(vtext), reason)
 
     raw_u = t.raw["unit"] if "unit" in t.raw.columns else pd.Series(pd.NA, index=range(t.n), dtype=STRING)
     unit = as_text(raw_u)
@@ -229,8 +262,8 @@ def _parse_lab_values(t: _Table) -> None:
     bad_unit = is_num & unit.notna().to_numpy() & np.isnan(factor)
     units_of = {k: ", ".join(v.units) for k, v in LAB_TESTS.items() if v.numeric}
     accepted = _Lazy(lambda idx: test.iloc[idx].astype(object).map(units_of).astype(STRING).reset_index(drop=True))
-    t.report("error", no_unit, "unit", None, cat("unit missing for ", test, " (accepted: ", accepted, ")"))
-    t.report("error", bad_unit, "unit", _shown(unit),
+    t.report("error", "LAB_MISSING_UNIT", no_unit, "unit", None, cat("unit missing for ", test, " (accepted: ", accepted, ")"))
+    t.report("error", "LAB_UNKNOWN_UNIT", bad_unit, "unit", _shown(unit),
              cat("unknown unit '", _shown(unit), "' for ", test, " (accepted: ", accepted, ")"))
     value_num = num.to_numpy() * factor
     ok_num = is_num & ~np.isnan(value_num)
@@ -243,7 +276,7 @@ def _parse_lab_values(t: _Table) -> None:
             continue
         oor = m & out_of_range(pd.Series(value_num), lt.minimum, lt.maximum, lt.min_exclusive)
         rng = range_text(lt.minimum, lt.maximum, lt.min_exclusive)
-        t.report("error", oor, "value", _shown(vtext), cat("value ", _shown(vtext), f" is out of range for {name} (must be {rng})"))
+        t.report("error", "LAB_OUT_OF_RANGE", oor, "value", _shown(vtext), cat("value ", _shown(vtext), f" is out of range for {name} (must be {rng})"))
         ok_num &= ~oor
     # text tests
     allowed = {k: v.values for k, v in LAB_TESTS.items() if not v.numeric}
@@ -253,10 +286,10 @@ def _parse_lab_values(t: _Table) -> None:
         if not m.any():
             continue
         wrong = m & ~vtext.isin(vals).to_numpy()
-        t.report("error", wrong, "value", _shown(vtext),
+        t.report("error", "LAB_UNKNOWN_VALUE", wrong, "value", _shown(vtext),
                  cat("unknown value '", _shown(vtext), f"' for {name} (accepted: {', '.join(vals)})"))
         ok_txt &= ~wrong
-    t.report("warning", is_txt & unit.notna().to_numpy(), "unit", _shown(unit),
+    t.report("warning", "LAB_UNIT_IGNORED", is_txt & unit.notna().to_numpy(), "unit", _shown(unit),
              cat("unit '", _shown(unit), "' ignored: ", test, " has no unit"))
     t.text["value"] = vtext
     t.cols["value_num"] = pd.Series(np.where(ok_num, value_num, np.nan), dtype="float64")
@@ -267,7 +300,7 @@ def _parse_lab_values(t: _Table) -> None:
 def _mrd_level_rule(t: _Table) -> None:
     detected = (t.cols["result"] == "detected").fillna(False).to_numpy(dtype=bool)
     no_level = detected & t.cols["level"].isna().to_numpy() & t.text["level"].isna().to_numpy()
-    t.report("error", no_level, "level", None, "level missing: result is 'detected'")
+    t.report("error", "MRD_LEVEL_MISSING", no_level, "level", None, "level missing: result is 'detected'")
 
 
 def _row_checks(t: _Table, config: Config) -> str | None:
@@ -289,7 +322,7 @@ def _row_checks(t: _Table, config: Config) -> str | None:
 
 # ---------------------------------------------------------------------------------------- data cut
 def cut_date_columns(table: str) -> tuple[str, ...]:
-    """The date columns whose latest value is the default data cut (data-contract.md)."""
+    """The date columns whose latest value is the default data cut (docs/data-contract.md)."""
     return ("diagnosis_date",) if table == "patients" else DATE_COLUMNS.get(table, ())
 
 
@@ -318,13 +351,13 @@ def _apply_cut(tables: dict[str, _Table], cut: pd.Timestamp) -> None:
         first = DATE_COLUMNS[t.name][0]
         d = t.cols[first]
         after = (~t.bad & (d > cut).to_numpy())
-        t.report("excluded", after, first, _iso_series(d),
+        t.report("excluded", "AFTER_DATA_CUT", after, first, _iso_series(d),
                  cat("dated ", _iso_series(d), f", after the data cut {_iso(cut)}: not used"))
         t.cut |= after
         if t.name == "treatments":
             end = t.cols["end_date"]
             late = ~t.bad & ~t.cut & (end > cut).to_numpy()
-            t.report("warning", late, "end_date", _iso_series(end),
+            t.report("warning", "END_AFTER_DATA_CUT", late, "end_date", _iso_series(end),
                      cat("end_date ", _iso_series(end), f" is after the data cut {_iso(cut)}: the phase is "
                          "treated as ongoing at the data cut"))
             t.cols["end_date"] = end.mask(late)
@@ -370,7 +403,7 @@ def _exact_duplicates(t: _Table, cols: list[str]) -> None:
         involved = _dup_within(keys, ok, False)
         msg = pd.Series(None, index=range(t.n), dtype=object)
         msg[np.flatnonzero(involved)] = _rows_list(t, involved, keys).to_numpy()
-        t.report("warning", dup, None, None, cat("exact duplicate row (rows ", msg, "): counted once"))
+        t.report("warning", "DUPLICATE_ROW", dup, None, None, cat("exact duplicate row (rows ", msg, "): counted once"))
         t.dup |= dup
 
 
@@ -383,7 +416,7 @@ def _patients_rules(p: _Table) -> set:
         rows = _rows_list(p, dupe, _key_frame(p, ["patient_id"]))
         msg = pd.Series(None, index=range(p.n), dtype=object)
         msg[np.flatnonzero(dupe)] = rows.to_numpy()
-        p.report("error", dupe, "patient_id", p.pid, cat("duplicate patient_id '", _shown(p.pid), "' (rows ", msg, ")"))
+        p.report("error", "DUPLICATE_PATIENT", dupe, "patient_id", p.pid, cat("duplicate patient_id '", _shown(p.pid), "' (rows ", msg, ")"))
     return set(p.pid[dupe].dropna())
 
 
@@ -391,29 +424,29 @@ def _orphans(t: _Table, known: pd.Series) -> None:
     # every row naming a patient, even one with other errors: an unknown id is its own problem
     ok = ~t.cut & t.pid.notna().to_numpy()
     orphan = ok & ~t.pid.isin(known).to_numpy()
-    t.report("error", orphan, "patient_id", _shown(t.pid),
+    t.report("error", "ORPHAN_PATIENT_ID", orphan, "patient_id", _shown(t.pid),
              cat("patient_id '", _shown(t.pid), "' is not in patients"))
 
 
 def _dates_in_life(t: _Table, diag: pd.Series, death: pd.Series, pre_days: int) -> None:
-    """No date before diagnosis_date - pre_days, none after death (data-contract.md)."""
+    """No date before diagnosis_date - pre_days, none after death (docs/data-contract.md)."""
     d_of = t.pid.astype(object).map(diag)
     x_of = t.pid.astype(object).map(death)
     for c in DATE_COLUMNS[t.name]:
         ok = t.ok()
         d = t.cols[c]
         early = ok & (d < d_of - pd.Timedelta(days=pre_days)).to_numpy()
-        t.report("error", early, c, _iso_series(d),
+        t.report("error", "DATE_BEFORE_DIAGNOSIS", early, c, _iso_series(d),
                  cat("date ", _iso_series(d), f" is more than {pre_days} days before diagnosis_date ",
                      _iso_series(d_of)))
         after = t.ok() & (d > x_of).to_numpy()
-        t.report("error", after, c, _iso_series(d), cat("date ", _iso_series(d), " is after death on ", _iso_series(x_of)))
+        t.report("error", "DATE_AFTER_DEATH", after, c, _iso_series(d), cat("date ", _iso_series(d), " is after death on ", _iso_series(x_of)))
 
 
 def _phase_order(t: _Table) -> None:
     s, e = t.cols["start_date"], t.cols["end_date"]
     wrong = t.ok() & (e < s).to_numpy()
-    t.report("error", wrong, "end_date", _iso_series(e),
+    t.report("error", "PHASE_END_BEFORE_START", wrong, "end_date", _iso_series(e),
              cat("end_date ", _iso_series(e), " is before start_date ", _iso_series(s)))
 
 
@@ -425,7 +458,7 @@ def _lab_conflicts(t: _Table) -> None:
         rows = _rows_list(t, conflict, keys)
         msg = pd.Series(None, index=range(t.n), dtype=object)
         msg[np.flatnonzero(conflict)] = rows.to_numpy()
-        t.report("error", conflict, "value", _shown(t.text["value"]),
+        t.report("error", "LAB_CONFLICT", conflict, "value", _shown(t.text["value"]),
                  cat("conflicting ", t.cols["test"], " results on ", _iso_series(t.cols["date"]), " (rows ", msg, ")"))
 
 
@@ -443,7 +476,7 @@ def _one_first_line_maintenance(t: _Table) -> set:
         rows = _rows_list(t, many, _key_frame(t, ["patient_id"]))
         msg = pd.Series(None, index=range(t.n), dtype=object)
         msg[np.flatnonzero(many)] = rows.to_numpy()
-        t.report("error", many, "phase", "maintenance",
+        t.report("error", "MAINTENANCE_NOT_UNIQUE", many, "phase", "maintenance",
                  cat("more than one first-line maintenance row for this patient (rows ", msg, ")"))
     return set(t.pid[many].dropna())
 
@@ -456,7 +489,7 @@ def _light_chain_rule(p: _Table, labs: _Table | None) -> None:
     live = ~p.bad & ~p.dup & p.pid.notna().to_numpy()
     need = live & p.cols["light_chain"].isna().to_numpy() & p.text["light_chain"].isna().to_numpy() \
         & p.pid.isin(flc).to_numpy()
-    p.report("error", need, "light_chain", None, "light_chain is missing but the patient has FLC results")
+    p.report("error", "LIGHT_CHAIN_MISSING", need, "light_chain", None, "light_chain is missing but the patient has FLC results")
 
 
 # ----------------------------------------------------------------------------------------- cohort
@@ -502,8 +535,8 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
     broken = {i["table"] for i in file_issues if i.get("row") is None}
     for name in REQUIRED_TABLES:
         if name not in raw and name not in broken:
-            frames.append(pd.DataFrame([{"severity": "error", "table": name, "row": None, "patient_id": None,
-                                         "column": None, "value": None, "file": missing_file(name),
+            frames.append(pd.DataFrame([{"severity": "error", "code": "TABLE_MISSING", "table": name, "row": None,
+                                         "patient_id": None, "column": None, "value": None, "file": missing_file(name),
                                          "message": f"required table '{name}' is missing"}]))
             fatal = True
     tables: dict[str, _Table] = {}
@@ -511,8 +544,9 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
         t = _Table(r)
         problem = _row_checks(t, config)
         if problem:
-            frames.append(pd.DataFrame([{"severity": "error", "table": name, "row": None, "patient_id": None,
-                                         "column": None, "value": None, "file": t.file, "message": problem}]))
+            frames.append(pd.DataFrame([{"severity": "error", "code": "COLUMN_MISSING", "table": name, "row": None,
+                                         "patient_id": None, "column": None, "value": None, "file": t.file,
+                                         "message": problem}]))
             frames.extend(t.issues)
             fatal = True
             continue
@@ -532,7 +566,7 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
         diag = diag[~diag.index.duplicated(keep=False)]
         if pd.notna(cut):
             late = live & (p.cols["diagnosis_date"] > cut).to_numpy()
-            p.report("excluded", late, "diagnosis_date", _iso_series(p.cols["diagnosis_date"]),
+            p.report("excluded", "DIAGNOSIS_AFTER_DATA_CUT", late, "diagnosis_date", _iso_series(p.cols["diagnosis_date"]),
                      cat("diagnosis_date ", _iso_series(p.cols["diagnosis_date"]),
                          f" is after the data cut {_iso(cut)}: patient not used"))
             p.cut |= late
@@ -608,7 +642,7 @@ def _patient_exclusions(t: _Table, left_out: dict[str, str]) -> pd.DataFrame:
     g = pd.DataFrame({"pid": t.pid[m].astype(object), "row": t.rows[m]}).groupby("pid", sort=False)
     agg = g["row"].agg(["size", "min"]).reset_index()
     return pd.DataFrame({
-        "severity": "excluded", "table": t.name, "row": pd.array([None] * len(agg), dtype="Int64"),
+        "severity": "excluded", "code": "PATIENT_LEFT_OUT", "table": t.name, "row": pd.array([None] * len(agg), dtype="Int64"),
         "patient_id": agg["pid"].to_numpy(), "column": None, "value": None, "file": t.file,
         "message": [f"patient left out ({left_out[p]}): {n} row(s) of {t.name} not used"
                     for p, n in zip(agg["pid"], agg["size"])],

@@ -1,4 +1,4 @@
-"""MRD engine: status at T, kinetics, sustained negativity, censored slope, alerts (mrd.md)."""
+"""MRD engine: status at T, kinetics, sustained negativity, censored slope, alerts (docs/mrd.md)."""
 
 from mrdtrack.mrd.alerts import patient_alerts
 from mrdtrack.mrd.derive import PATIENT_COLUMNS, derive_mrd

@@ -1,4 +1,4 @@
-"""Open patient alerts as of a date D: the clinic worklist (mrd.md section 5).
+"""Open patient alerts as of a date D: the clinic worklist (docs/mrd.md section 5).
 
 Only data dated on or before D are used, so the worklist of a past date can be replayed. An alert
 is open when its condition holds at D; ``since`` is the date the condition started to hold. MRD
@@ -56,7 +56,7 @@ def maintenance_ongoing(anchors: pd.DataFrame, d: float) -> np.ndarray:
 
 
 def confirmation_day(assessments: pd.DataFrame, anchors: pd.DataFrame, pd_confirm_days: int) -> np.ndarray:
-    """Per assessment row: the day its PD became confirmed (imwg-response.md section 4), NaN for
+    """Per assessment row: the day its PD became confirmed (docs/response-rules.md section 4), NaN for
     rows without ``pd_confirmed``: at once for a PD driven by a lesion (optional boolean column
     ``pd_lesion``); else the earlier of the next evaluable assessment when it also meets PD and a
     death or later line within ``pd_confirm_days`` before any further evaluable assessment; when
@@ -105,7 +105,7 @@ def _progression_as_of(a: pd.DataFrame, conf: np.ndarray, anchors, config: Confi
 
 def patient_alerts(assessments: pd.DataFrame, samples: pd.DataFrame, anchors: pd.DataFrame, config: Config,
                    as_of) -> pd.DataFrame:
-    """Open alerts at ``as_of`` (mrd.md section 5): ``patient_id, alert, since, detail``, sorted
+    """Open alerts at ``as_of`` (docs/mrd.md section 5): ``patient_id, alert, since, detail``, sorted
     by patient and alert. ``assessments``: assessments.csv columns plus boolean ``meets_pd`` and
     ``evaluable``; ``samples``: ``derive_mrd`` samples; ``anchors``: as for ``derive_mrd``."""
     d = float(days(np.array([pd.Timestamp(as_of).to_datetime64()]))[0])

@@ -1,5 +1,5 @@
 """The MRD engine: sample table and per-patient MRD columns for a batch of whole patients
-(mrd.md sections 1-3; imwg-response.md section 6)."""
+(docs/mrd.md sections 1-3; docs/response-rules.md section 6)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ PATIENT_COLUMNS = [
 
 _ANCHOR_NEEDS = ("patient_id", "maintenance_start", "maintenance_end", "later_line_start", "progression_date")
 
+_SLOPE_CODES = {ONE_DATE: "MRD_SLOPE_ONE_DATE", NO_MLE: "MRD_SLOPE_NO_MLE", NOT_CONVERGED: "MRD_SLOPE_NOT_CONVERGED"}
 _SLOPE_MESSAGES = {
     ONE_DATE: "MRD slope not estimated: all entry and on-maintenance samples share one date",
     NO_MLE: "MRD slope not estimated: the censored likelihood has no maximum (the detected samples "
@@ -56,7 +57,7 @@ def _patient_days(anchors: pd.DataFrame, column: str) -> np.ndarray:
 def _slope_issues(patient_ids: np.ndarray, reason: np.ndarray) -> pd.DataFrame:
     bad = np.isin(reason, list(_SLOPE_MESSAGES))
     return issues_frame(
-        issue("warning", "mrd", _SLOPE_MESSAGES[r], patient_id=p, column="mrd_log10_slope_per_year")
+        issue("warning", "mrd", _SLOPE_MESSAGES[r], code=_SLOPE_CODES[r], patient_id=p, column="mrd_log10_slope_per_year")
         for p, r in zip(patient_ids[bad], reason[bad]))
 
 
@@ -70,12 +71,12 @@ def _imaging_arrays(imaging: pd.DataFrame, patient_ids) -> tuple[np.ndarray, np.
 
 def derive_mrd(cohort: Cohort, anchors: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                                   pd.DataFrame]:
-    """MRD samples, per-patient MRD columns and issues (mrd.md sections 1-3).
+    """MRD samples, per-patient MRD columns and issues (docs/mrd.md sections 1-3).
 
     ``anchors``: ``timeline.patient_anchors(cohort)[0]`` plus ``progression_date`` (the analysis
     progression date, NaT if none); one output row per anchors row.
 
-    Returns ``samples`` (cli.md mrd.csv columns, sorted by patient and date), ``patients``
+    Returns ``samples`` (docs/cli.md mrd.csv columns, sorted by patient and date), ``patients``
     (``PATIENT_COLUMNS``; true/false columns as nullable booleans, NA = blank) and ``issues``.
     """
     missing = [c for c in _ANCHOR_NEEDS if c not in anchors.columns]

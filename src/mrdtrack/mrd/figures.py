@@ -1,4 +1,4 @@
-"""The maintenance cohort and the seed study's headline MRD figures (mrd.md section 4)."""
+"""The maintenance cohort and the seed study's headline MRD figures (docs/mrd.md section 4)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mrdtrack.stats.proportions import share
 def in_maintenance_cohort(anchors: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """Per anchors row: whether the patient is in the maintenance cohort (a maintenance start
     and no progression, death or later line strictly before it), and one ``excluded`` issue per
-    patient left out, with the reason (mrd.md section 4)."""
+    patient left out, with the reason (docs/mrd.md section 4)."""
     ms = anchors["maintenance_start"]
     reasons = [("progression_date", "progression before maintenance start"),
                ("death_date", "death before maintenance start"),
@@ -24,7 +24,7 @@ def in_maintenance_cohort(anchors: pd.DataFrame) -> tuple[pd.Series, pd.DataFram
         why[hit] = text
     out = anchors[why.notna()]
     issues = issues_frame(
-        issue("excluded", "treatments", f"left out of the maintenance cohort figures: {w}", patient_id=p,
+        issue("excluded", "treatments", code="NOT_IN_MAINTENANCE_COHORT", message=f"left out of the maintenance cohort figures: {w}", patient_id=p,
               column="maintenance_start")
         for p, w in zip(out["patient_id"], why[why.notna()]))
     return pd.Series(why.isna().to_numpy(), index=anchors.index, name="in_maintenance_cohort"), issues
@@ -54,7 +54,7 @@ def progressed_after_mrd_negative_share(patients: pd.DataFrame, conf_level: floa
 
 
 def mrd_cohort_figures(patients: pd.DataFrame, config: Config) -> dict:
-    """Headline shares of mrd.md section 4 over the maintenance cohort, each
+    """Headline shares of docs/mrd.md section 4 over the maintenance cohort, each
     ``{numerator, denominator, value, ci_low, ci_high}`` with a Wilson interval at
     ``config.conf_level``."""
     cohort = patients[patients["in_maintenance_cohort"].astype("boolean").fillna(False).to_numpy(bool)]

@@ -1,7 +1,7 @@
 """Per-patient reductions over rows grouped by patient (contiguous) in date order, without a loop per patient.
 
 Rows carry an integer patient code in ``0..n_patients-1``; every function returns one value per
-patient code (the MRD engine's unit of work is the whole patient, mrd.md section 3).
+patient code (the MRD engine's unit of work is the whole patient, docs/mrd.md section 3).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""MRD kinetics during maintenance and the per-patient entry/conversion columns (mrd.md section 3).
+"""MRD kinetics during maintenance and the per-patient entry/conversion columns (docs/mrd.md section 3).
 
 Inputs are per-row arrays over samples grouped by patient (contiguous) in date order and per-patient arrays
 indexed by patient code. The kinetics set of a patient is its entry sample plus its
-on-maintenance samples (mrd.md section 2).
+on-maintenance samples (docs/mrd.md section 2).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ INCREASING = "increasing"
 STABLE = "stable"
 KINETICS = (NOT_EVALUABLE, LOST_NEGATIVITY, REMAINED_NEGATIVE, CONVERTED_NEGATIVE, DECREASING, INCREASING, STABLE)
 
-#: mrd_trend grouping of each kinetics class (mrd.md section 3); not_evaluable has none.
+#: mrd_trend grouping of each kinetics class (docs/mrd.md section 3); not_evaluable has none.
 TREND_OF_KINETICS = {
     REMAINED_NEGATIVE: "negative", CONVERTED_NEGATIVE: "negative", DECREASING: "decreasing",
     STABLE: "not_decreasing", INCREASING: "not_decreasing", LOST_NEGATIVITY: "not_decreasing",
@@ -42,7 +42,7 @@ def kinetics_mask(code: np.ndarray, on_mask: np.ndarray, entry_rows: np.ndarray)
 
 def mrd_kinetics(code: np.ndarray, negative: np.ndarray, log10_level: np.ndarray, entry_rows: np.ndarray,
                  on_mask: np.ndarray, log_change: float, rel_tol: float) -> np.ndarray:
-    """Per patient, the kinetics class: the first rule of mrd.md section 3 that holds.
+    """Per patient, the kinetics class: the first rule of docs/mrd.md section 3 that holds.
 
     ``decreasing`` / ``increasing`` compare log10(last level / entry level) with
     -/+ ``log_change`` inclusively (relative tolerance ``rel_tol``).
@@ -70,7 +70,7 @@ def mrd_kinetics(code: np.ndarray, negative: np.ndarray, log10_level: np.ndarray
 
 def mrd_trend(kinetics: np.ndarray) -> np.ndarray:
     """Per patient, the PFS grouping of the seed study: negative, decreasing, not_decreasing; None
-    (blank) when the kinetics are not evaluable (mrd.md section 3)."""
+    (blank) when the kinetics are not evaluable (docs/mrd.md section 3)."""
     return pd.Series(kinetics, dtype=object).map(TREND_OF_KINETICS).astype(object).where(
         lambda s: s.notna(), None).to_numpy()
 
@@ -84,7 +84,7 @@ def mrd_entry_status(negative: np.ndarray, entry_rows: np.ndarray) -> np.ndarray
 def mrd_converted(code: np.ndarray, negative: np.ndarray, entry_rows: np.ndarray,
                   on_mask: np.ndarray) -> pd.arrays.BooleanArray:
     """Per patient: for an entry-positive patient with an on-maintenance sample, whether one of
-    those samples is negative; blank otherwise (mrd.md section 3)."""
+    those samples is negative; blank otherwise (docs/mrd.md section 3)."""
     n = len(entry_rows)
     entry_positive = (entry_rows >= 0) & ~take(negative, entry_rows, False).astype(bool)
     applies = entry_positive & (count(code, on_mask, n) > 0)
@@ -94,7 +94,7 @@ def mrd_converted(code: np.ndarray, negative: np.ndarray, entry_rows: np.ndarray
 def months_to_mrd_negative(code: np.ndarray, day: np.ndarray, negative: np.ndarray, entry_rows: np.ndarray,
                            on_mask: np.ndarray, maintenance_start: np.ndarray, days_per_month: float) -> np.ndarray:
     """Per patient: for an entry-positive patient, months from maintenance start to the first
-    negative on-maintenance sample; NaN (blank) otherwise (mrd.md section 3)."""
+    negative on-maintenance sample; NaN (blank) otherwise (docs/mrd.md section 3)."""
     n = len(entry_rows)
     entry_positive = (entry_rows >= 0) & ~take(negative, entry_rows, False).astype(bool)
     first_neg = take(day, first_row(code, on_mask & negative, n))

@@ -1,5 +1,5 @@
-"""Ever negative, loss of negativity and sustained MRD negativity (mrd.md section 3;
-imwg-response.md section 6).
+"""Ever negative, loss of negativity and sustained MRD negativity (docs/mrd.md section 3;
+docs/response-rules.md section 6).
 
 Inputs are per-row arrays over samples grouped by patient (contiguous) in date order and restricted by the
 caller's ``mask`` (evaluable samples before progression, or dated on or before an as-of date).
@@ -36,7 +36,7 @@ def ever_negative(code: np.ndarray, negative: np.ndarray, mask: np.ndarray, n: i
 def lost_negativity(code: np.ndarray, day: np.ndarray, negative: np.ndarray, positive: np.ndarray,
                     mask: np.ndarray, n: int) -> np.ndarray:
     """Per patient, whether a positive sample is dated strictly after a negative one, both in
-    ``mask`` (imwg-response.md section 6: loss of MRD negativity)."""
+    ``mask`` (docs/response-rules.md section 6: loss of MRD negativity)."""
     first_neg = first_negative_day(code, day, negative, mask, n)
     last_pos = take(day, last_row(code, mask & positive, n))
     return last_pos > first_neg
@@ -92,7 +92,7 @@ def negative_runs(code: np.ndarray, day: np.ndarray, negative: np.ndarray, posit
 
 def sustained_negative(runs: NegativeRuns, n: int) -> np.ndarray:
     """Per patient, whether two negative samples at least ``min_days`` apart have no positive
-    sample between them (imwg-response.md section 6)."""
+    sample between them (docs/response-rules.md section 6)."""
     return any_(runs.run_code, ~np.isnan(runs.run_reached), n)
 
 
@@ -101,7 +101,7 @@ def sustained_negative_imaging(runs: NegativeRuns, day: np.ndarray, imaging_code
                                n: int) -> np.ndarray:
     """Per patient, whether some pair of the sustained definition also has at least one imaging
     result dated within its span (inclusive) and every imaging result in that span negative
-    (imwg-response.md section 6). Pairs are enumerated within runs (runs hold a few samples)."""
+    (docs/response-rules.md section 6). Pairs are enumerated within runs (runs hold a few samples)."""
     if len(runs.rows) == 0:
         return np.zeros(n, dtype=bool)
     d = day[runs.rows]

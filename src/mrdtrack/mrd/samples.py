@@ -1,4 +1,4 @@
-"""The MRD sample table: status at T, censored log10 level, therapy phase (mrd.md section 1; cli.md mrd.csv).
+"""The MRD sample table: status at T, censored log10 level, therapy phase (docs/mrd.md section 1; docs/cli.md mrd.csv).
 
 Rows are put in one canonical order (patient_id, date, then every sample column as a tie-break)
 so that results never depend on the order in which a cohort's rows arrive.
@@ -14,7 +14,7 @@ from mrdtrack.issues import issue, issues_frame
 from mrdtrack.mrd.groups import days
 from mrdtrack.mrd.status import NEGATIVE, NOT_EVALUABLE, POSITIVE, mrd_log10_level, mrd_status_at_threshold
 
-#: cli.md ``mrd.csv`` columns, in order.
+#: docs/cli.md ``mrd.csv`` columns, in order.
 SAMPLE_COLUMNS = ["patient_id", "date", "phase", "method", "lod", "result", "level", "log10_level",
                   "censored", "status"]
 
@@ -43,7 +43,7 @@ def sample_frame(mrd: pd.DataFrame, patient_ids, config: Config) -> tuple[pd.Dat
     code = pd.Index(patient_ids).get_indexer(mrd["patient_id"])
     unknown = mrd[code < 0]
     issues = issues_frame(
-        issue("excluded", "mrd", "MRD sample of a patient not in the analysed patients", row=r,
+        issue("excluded", "mrd", code="MRD_PATIENT_UNKNOWN", message="MRD sample of a patient not in the analysed patients", row=r,
               patient_id=p, column="patient_id", value=p)
         for p, r in zip(unknown["patient_id"], unknown.get("row", [None] * len(unknown))))
     w = mrd[code >= 0].copy()

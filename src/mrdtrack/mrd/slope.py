@@ -1,4 +1,4 @@
-"""Censored (Tobit) maximum-likelihood slope of log10 MRD level over time (mrd.md section 3).
+"""Censored (Tobit) maximum-likelihood slope of log10 MRD level over time (docs/mrd.md section 3).
 
 Model, per patient: log10 level_i = a + b * t_i + e_i, e_i ~ N(0, sigma^2), sigma FIXED (the
 assay's measurement noise, ``mrd_log10_sd``); t in years. A detected sample contributes the

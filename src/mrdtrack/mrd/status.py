@@ -1,4 +1,4 @@
-"""A sample's MRD status at the analysis threshold T (mrd.md section 1; IMWG 2016).
+"""A sample's MRD status at the analysis threshold T (docs/mrd.md section 1; IMWG 2016).
 
 negative at T: ``not_detected`` with ``lod <= T``, or ``detected`` with ``level < T``;
 positive at T: ``detected`` with ``level >= T``;
@@ -32,7 +32,7 @@ def mrd_status_at_threshold(mrd: pd.DataFrame, threshold: float, rel_tol: float 
 
 
 def mrd_log10_level(mrd: pd.DataFrame) -> pd.DataFrame:
-    """``log10_level`` and ``censored`` of each sample (mrd.md section 1).
+    """``log10_level`` and ``censored`` of each sample (docs/mrd.md section 1).
 
     Detected: log10(level), not censored. Not detected: log10(lod), left-censored (the true
     level is below the LOD, not equal to it).

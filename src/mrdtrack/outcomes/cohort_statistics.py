@@ -1,4 +1,4 @@
-"""Cohort-level statistics of ``analyze`` (outcomes.md, mrd.md section 4, cli.md summary.json).
+"""Cohort-level statistics of ``analyze`` (docs/outcomes.md, docs/mrd.md section 4, docs/cli.md summary.json).
 
 Everything here is computed from the per-patient table by the generic statistics layer
 (``mrdtrack.stats``, which agrees with R): Kaplan-Meier curves and medians, log-rank, Cox hazard
@@ -9,8 +9,6 @@ reported as blank with a warning in the issues log, never silently.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
@@ -20,6 +18,7 @@ from mrdtrack.mrd import mrd_cohort_figures
 from mrdtrack.stats import (
     StatsInputError,
     cox_fit,
+    cox_zph,
     km_curve,
     km_median,
     km_survival_at,
@@ -90,21 +89,81 @@ def _design(df: pd.DataFrame, adjust: list[str]) -> tuple[pd.DataFrame, list[str
     return d, cols
 
 
-def _hazard_ratios(df: pd.DataFrame, adjust: list[str], config: Config) -> dict[str, dict]:
-    """Cox HR (Efron ties) of each MRD-trend group vs not_decreasing, optionally adjusted."""
+def _not_estimable(code: str) -> dict:
+    """A hazard ratio that cannot be estimated: blank numbers and the issue code that says why
+    (the report prints "not estimable", never a ratio of 0 or an interval from 0 to infinity)."""
+    return {**_estimate(), "p": None, "estimable": False, "reason": code}
+
+
+def _fit_issues(fit, label: str, model: str) -> tuple[set, list]:
+    """The terms of a Cox fit that are not estimates, with one warning each (issue_codes)."""
+    if not fit.converged:
+        return set(fit.terms), [issue("warning", "patients", f"{label} ({model}): the Cox model did not converge; "
+                                      "no hazard ratio is shown", code="COX_NOT_CONVERGED", column="mrd_trend")]
+    recs = [issue("warning", "patients", f"{label} ({model}): coefficient of {term} may be infinite (monotone "
+                  "likelihood, e.g. a group without events): not estimable", code="COX_INFINITE_COEFFICIENT",
+                  column="mrd_trend", value=term) for term in fit.flagged]
+    return set(fit.flagged), recs
+
+
+def _ph_issues(fit, label: str, model: str, alpha: float) -> list:
+    """A proportional-hazards test (R cox.zph, KM transform) rejecting at p < ``alpha``: a warning."""
+    if not fit.converged or fit.flagged:
+        return []
+    z = cox_zph(fit)
+    glob = z[z["term"] == "GLOBAL"].iloc[0]
+    if not glob["p"] < alpha:
+        return []
+    return [issue("warning", "patients", f"{label} ({model}): the proportional-hazards test rejects "
+                  f"(cox.zph global p = {glob['p']:.3g}): the hazard ratio is an average over time",
+                  code="PH_VIOLATED", column="mrd_trend", value=f"{glob['p']:.3g}")]
+
+
+def _hazard_ratios(df: pd.DataFrame, adjust: list[str], config: Config, label: str,
+                   model: str) -> tuple[dict[str, dict], list]:
+    """Cox HR (Efron ties) of each MRD-trend group vs not_decreasing, optionally adjusted; terms
+    that are not estimates (non-convergence, infinite coefficient) are ``_not_estimable``."""
     d, cols = _design(df, adjust)
     fit = cox_fit(d, "time", "event", covariates=cols, ties="efron", conf_level=config.conf_level)
+    bad, recs = _fit_issues(fit, label, model)
+    recs += _ph_issues(fit, label, model, config.ph_test_alpha)
+    code = "COX_NOT_CONVERGED" if not fit.converged else "COX_INFINITE_COEFFICIENT"
     out = {}
     for g in TREND_ORDER:
         row = fit.table[fit.table["term"] == f"trend_{g}"]
-        if len(row):
-            r = row.iloc[0]
-            out[g] = {**_estimate(r["hr"], r["lower"], r["upper"]), "p": float(r["p"])}
-    return out, fit
+        if not len(row):
+            continue
+        r = row.iloc[0]
+        out[g] = _not_estimable(code) if f"trend_{g}" in bad else \
+            {**_estimate(r["hr"], r["lower"], r["upper"]), "p": float(r["p"])}
+    return out, recs
+
+
+def _group_issues(groups: dict, label: str) -> list:
+    """A trend group with patients but no events (its hazard ratio is not estimable), or with no
+    patients at all (the log-rank test compares the others)."""
+    recs = [issue("warning", "patients", f"{label}: the {g} group ({v['n']} patients) has no events: its "
+                  "hazard ratio is not estimable", code="GROUP_WITHOUT_EVENTS", column="mrd_trend", value=g)
+            for g, v in groups.items() if v["n"] > 0 and v["events"] == 0]
+    recs += [issue("warning", "patients", f"{label}: the {g} group has no patients: the log-rank test and the "
+                   "hazard ratios compare the other groups", code="LOGRANK_EMPTY_GROUP", column="mrd_trend", value=g)
+             for g, v in groups.items() if v["n"] == 0]
+    return recs
+
+
+def _logrank_issues(lr: dict, label: str) -> list:
+    if np.isfinite(lr["p"]):
+        return []
+    return [issue("warning", "patients", f"{label}: log-rank test not possible (" + "; ".join(lr["warnings"]) + ")",
+                  code="LOGRANK_EMPTY_GROUP", column="mrd_trend")]
 
 
 def trend_comparison(df: pd.DataFrame, config: Config, adjust: list[str], label: str):
-    """KM medians, log-rank and Cox HRs by ``trend`` (column of ``df``); returns summary, cox table, issues."""
+    """KM medians, log-rank and Cox HRs by ``trend`` (column of ``df``); returns summary, cox table, issues.
+
+    Every number that cannot be estimated is blank with ``estimable: false`` and a warning with its
+    code (a group without events, non-convergence, an infinite coefficient, an empty log-rank group);
+    a proportional-hazards test with p < 0.05 is a warning beside the estimate."""
     recs = []
     groups = {}
     present = [g for g in TREND_ORDER if (df["trend"] == g).any()]
@@ -119,15 +178,17 @@ def trend_comparison(df: pd.DataFrame, config: Config, adjust: list[str], label:
               "logrank_df": None, "adjusted_for": []}
     cox_rows = []
     if len(present) < 2 or df["event"].sum() == 0 or REFERENCE_TREND not in present:
-        recs.append(issue("warning", "patients", f"{label}: fewer than two MRD-trend groups with patients, no "
-                          f"events, or no {REFERENCE_TREND} group: no log-rank or hazard ratio", column="mrd_trend"))
+        recs.append(issue("warning", "patients", code="TOO_FEW_GROUPS", message=f"{label}: fewer than two MRD-trend "
+                          f"groups with patients, no events, or no {REFERENCE_TREND} group: no log-rank or hazard "
+                          "ratio", column="mrd_trend"))
         return result, pd.DataFrame(cox_rows), recs
+    recs += _group_issues(groups, label)
     try:
         lr = logrank_test(df, "time", "event", group="trend")
-        result.update(logrank_p=lr["p"], logrank_chisq=lr["chisq"], logrank_df=lr["df"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            hr, fit = _hazard_ratios(df, [], config)
+        recs += _logrank_issues(lr, label)
+        result.update(logrank_p=_float(lr["p"]), logrank_chisq=_float(lr["chisq"]), logrank_df=lr["df"])
+        hr, r = _hazard_ratios(df, [], config, label, "unadjusted")
+        recs += r
         for g, v in hr.items():
             groups[g]["hazard_ratio"] = v
             cox_rows.append({"model": "unadjusted", "term": g, "hr": v["value"], "lower": v["ci_low"],
@@ -135,7 +196,8 @@ def trend_comparison(df: pd.DataFrame, config: Config, adjust: list[str], label:
         adj = [c for c in adjust if c in df.columns and df[c].notna().any() and df[c].nunique() > 1]
         if adj:
             d2 = df.dropna(subset=adj)
-            hr_a, _ = _hazard_ratios(d2, adj, config)
+            hr_a, r = _hazard_ratios(d2, adj, config, label, "adjusted")
+            recs += r
             result["adjusted_for"] = adj
             result["adjusted_n"] = int(len(d2))
             for g, v in hr_a.items():
@@ -143,7 +205,7 @@ def trend_comparison(df: pd.DataFrame, config: Config, adjust: list[str], label:
                 cox_rows.append({"model": "adjusted", "term": g, "hr": v["value"], "lower": v["ci_low"],
                                  "upper": v["ci_high"], "p": v["p"]})
     except StatsInputError as exc:
-        recs.append(issue("warning", "patients", f"{label}: {exc}", column="mrd_trend"))
+        recs.append(issue("warning", "patients", f"{label}: {exc}", code="COX_FAILED", column="mrd_trend"))
     return result, pd.DataFrame(cox_rows), recs
 
 
@@ -160,7 +222,7 @@ def _landmark_frame(patients: pd.DataFrame, months: float) -> pd.DataFrame:
 
 
 def time_varying_mrd_cox(patients: pd.DataFrame, changes: pd.DataFrame, config: Config) -> tuple[dict | None, list]:
-    """Cox model of PFS with MRD negativity as a time-varying covariate (outcomes.md section 3)."""
+    """Cox model of PFS with MRD negativity as a time-varying covariate (docs/outcomes.md section 3)."""
     p = patients[patients["in_maintenance_cohort"].astype(bool) & patients["pfs_days"].notna()]
     # a patient with no time at risk after maintenance start (event or censoring on that day)
     # contributes no counting-process interval, as in R (tmerge needs futime > 0)
@@ -174,14 +236,22 @@ def time_varying_mrd_cox(patients: pd.DataFrame, changes: pd.DataFrame, config: 
     cp = cp.dropna(subset=["mrd_negative"])
     cp = cp[cp["stop"] > cp["start"]]
     if cp.empty or cp["event"].sum() == 0 or cp["mrd_negative"].nunique() < 2:
-        return None, [issue("warning", "mrd", "time-varying Cox: no events or MRD status never varies: not fitted")]
+        return None, [issue("warning", "mrd", "time-varying Cox: no events or MRD status never varies: not fitted",
+                            code="TIME_VARYING_NOT_FITTED")]
     fit = cox_fit(cp, "stop", "event", start="start", covariates=["mrd_negative"], ties="efron",
                   conf_level=config.conf_level)
     r = fit.table.iloc[0]
-    return {"term": "mrd_negative", "hr": float(r["hr"]), "ci_low": float(r["lower"]), "ci_high": float(r["upper"]),
-            "p": float(r["p"]), "n": int(cp["id"].nunique()), "events": int(cp["event"].sum()),
+    bad, recs = _fit_issues(fit, "time-varying Cox", "MRD negativity")
+    for rec in recs:
+        rec.update(table="mrd", column="mrd_negative")
+    recs += _ph_issues(fit, "time-varying Cox", "MRD negativity", config.ph_test_alpha)
+    est = {"hr": float(r["hr"]), "ci_low": float(r["lower"]), "ci_high": float(r["upper"]), "p": float(r["p"])}
+    if bad:
+        est = {"hr": None, "ci_low": None, "ci_high": None, "p": None, "estimable": False,
+               "reason": recs[0]["code"]}
+    return {"term": "mrd_negative", **est, "n": int(cp["id"].nunique()), "events": int(cp["event"].sum()),
             "intervals": int(len(cp)), "time_unit": "days from maintenance start",
-            "covariate": "MRD negative at the analysis threshold (latest evaluable sample, carried forward)"}, []
+            "covariate": "MRD negative at the analysis threshold (latest evaluable sample, carried forward)"}, recs
 
 
 def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Config) -> tuple[dict, dict, pd.DataFrame]:
@@ -198,7 +268,8 @@ def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Con
         key = f"median_{name}_months"
         if df.empty:
             summary[key] = _estimate()
-            recs.append(issue("warning", "patients", f"{name}: no patient with this endpoint: no curve"))
+            recs.append(issue("warning", "patients", f"{name}: no patient with this endpoint: no curve",
+                              code="NO_ENDPOINT_PATIENTS"))
             continue
         curve, ar = _curve_and_at_risk(df, name, None, config)
         statistics[f"km_{name}"] = curve

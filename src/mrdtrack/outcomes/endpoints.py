@@ -1,9 +1,9 @@
-"""Per-patient endpoints (outcomes.md section 1).
+"""Per-patient endpoints (docs/outcomes.md section 1).
 
 PFS = progression (analysis progression date) or death from any cause, whichever first; OS =
 death; each from maintenance start and from diagnosis; censored at the end of follow-up. Times in
 days and in months (days / ``config.days_per_month``). Maintenance-anchored endpoints are blank
-outside the maintenance cohort (mrd.md section 4).
+outside the maintenance cohort (docs/mrd.md section 4).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ ENDPOINT_COLUMNS = [
 def maintenance_cohort(anchors: pd.DataFrame) -> pd.Series:
     """True for patients with a maintenance start and no progression, death or later line before it.
 
-    mrd.md section 4: the others are left out of the maintenance figures and endpoints.
+    docs/mrd.md section 4: the others are left out of the maintenance figures and endpoints.
     """
     ms = anchors["maintenance_start"]
     before = pd.Series(False, index=anchors.index)
@@ -67,20 +67,20 @@ def derive_endpoints(anchors: pd.DataFrame, config: Config) -> tuple[pd.DataFram
     out = out[["patient_id", "in_maintenance_cohort", *ENDPOINT_COLUMNS]]
 
     left_out = a[a["maintenance_start"].notna() & ~in_cohort]
-    recs = [issue("excluded", "treatments",
+    recs = [issue("excluded", "treatments", code="NOT_IN_MAINTENANCE_COHORT", message=
                   "progression, death or a later line before maintenance start: left out of the "
                   "maintenance cohort (maintenance endpoints and MRD figures)",
                   patient_id=pid, column="maintenance_start", value=str(ms.date()))
             for pid, ms in zip(left_out["patient_id"], left_out["maintenance_start"])]
     negative = out[(out["pfs_days"] < 0) | (out["os_days"] < 0)]
-    recs += [issue("warning", "events", "event or end of follow-up before maintenance start",
+    recs += [issue("warning", "events", code="EVENT_BEFORE_MAINTENANCE", message="event or end of follow-up before maintenance start",
                    patient_id=pid) for pid in negative["patient_id"]]
     return out, issues_frame(recs)
 
 
 def progression_discrepancy_issues(anchors: pd.DataFrame, derived: pd.Series, days: int) -> pd.DataFrame:
     """One warning per patient whose derived and recorded progression differ by more than
-    ``days`` or exist in only one source (outcomes.md section 1)."""
+    ``days`` or exist in only one source (docs/outcomes.md section 1)."""
     rec = anchors.set_index("patient_id")["recorded_progression_date"]
     der = derived.reindex(rec.index)
     gap = (der - rec).abs().dt.days
@@ -90,7 +90,7 @@ def progression_discrepancy_issues(anchors: pd.DataFrame, derived: pd.Series, da
         d, r = der.get(pid), rec.get(pid)
         ds = "none" if pd.isna(d) else str(d.date())
         rs = "none" if pd.isna(r) else str(r.date())
-        recs.append(issue("warning", "events",
+        recs.append(issue("warning", "events", code="PROGRESSION_DISAGREES", message=
                           f"progression: derived from labs {ds}, recorded {rs} (differ by more than "
                           f"{days} days or only one exists)", patient_id=pid, column="progression",
                           value=f"derived={ds}; recorded={rs}"))

@@ -1,4 +1,4 @@
-"""The analysis progression date (imwg-response.md section 4, outcomes.md section 1)."""
+"""The analysis progression date (docs/response-rules.md section 4, docs/outcomes.md section 1)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ import pandas as pd
 
 MISSING = "–"
 NOT_ESTIMABLE = "not estimable (too few events)"
+#: "not estimable" with the reason, by the issue code the statistics gave (docs/issues.md).
+NOT_ESTIMABLE_BECAUSE = {"COX_NOT_CONVERGED": "not estimable (the Cox model did not converge)",
+                         "COX_INFINITE_COEFFICIENT": NOT_ESTIMABLE}
 
 
 def is_missing(v: Any) -> bool:
@@ -79,7 +82,10 @@ def estimate(e: dict | None, unit: str = "", digits: int = 1) -> str:
 
 
 def hazard_ratio(e: dict | None) -> str:
-    """A hazard ratio ``{value, ci_low, ci_high}`` as 'HR 0.42 (0.21-0.83)'."""
+    """A hazard ratio ``{value, ci_low, ci_high}`` as 'HR 0.42 (0.21-0.83)'; one the statistics
+    marked ``estimable: false`` (with the issue code of the reason) as 'not estimable (...)'."""
+    if e and e.get("estimable") is False:
+        return NOT_ESTIMABLE_BECAUSE.get(e.get("reason"), NOT_ESTIMABLE)
     if not e or is_missing(e.get("value")):
         return MISSING
     v = float(e["value"])

@@ -53,7 +53,7 @@ def spaghetti_points(mrd: pd.DataFrame, pf: pd.DataFrame, config) -> tuple[pd.Da
     """(points, patients drawn, patients with samples) for the serial-MRD plot.
 
     Samples from the start of the entry window to the end of maintenance, the progression or a
-    later line, whichever comes first (mrd.md section 2); y is log10 of the level, or of the LOD
+    later line, whichever comes first (docs/mrd.md section 2); y is log10 of the level, or of the LOD
     for a censored (not detected) sample.
     """
     cols = ["patient_id", "months", "y", "censored", "mrd_trend"]

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from tableone import TableOne
 
+from mrdtrack.issue_codes import CODES
 from mrdtrack.report.figures import DEPTH_ORDER, TREND_ORDER
 from mrdtrack.report.fmt import (
     MISSING,
@@ -23,6 +24,10 @@ from mrdtrack.report.fmt import (
     pvalue,
     share,
 )
+
+#: The issue codes of recorded-vs-derived disagreements, per topic (data-quality section).
+DISAGREEMENT_CODES = {"response": ("RECORDED_RESPONSE_DIFFERS", "RECORDED_RESPONSE_UNMATCHED"),
+                      "progression": ("PROGRESSION_DISAGREES",)}
 
 NOT_AVAILABLE = "not available"
 NOT_EVALUABLE = "not evaluable"
@@ -39,7 +44,7 @@ TREND_LABELS = {"negative": "MRD negative", "decreasing": "MRD decreasing", "not
 
 
 def maintenance_cohort(patients: pd.DataFrame) -> pd.DataFrame:
-    """The patients of the maintenance cohort (mrd.md section 4) as flagged by the pipeline."""
+    """The patients of the maintenance cohort (docs/mrd.md section 4) as flagged by the pipeline."""
     if "in_maintenance_cohort" not in patients.columns:
         return patients[patients["maintenance_start"].notna()]
     flag = patients["in_maintenance_cohort"].map(lambda v: str(v).lower() in ("true", "1"))
@@ -96,11 +101,11 @@ def attrition(summary: dict, issues: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     flow = pd.DataFrame(rows, columns=["table", "in", "excluded", "used"])
     excl = issues[issues["severity"] == "excluded"]
     if excl.empty:
-        reasons = pd.DataFrame(columns=["table", "reason", "rows or patients"])
+        reasons = pd.DataFrame(columns=["table", "code", "reason", "rows or patients"])
     else:
-        excl = excl.assign(reason=message_kind(excl["message"]))
-        reasons = (excl.groupby(["table", "reason"], dropna=False).size().reset_index(name="rows or patients")
+        reasons = (excl.groupby(["table", "code"], dropna=False).size().reset_index(name="rows or patients")
                    .sort_values(["table", "rows or patients"], ascending=[True, False]))
+        reasons.insert(2, "reason", reasons["code"].map(CODES).fillna(""))
     return flow, reasons.reset_index(drop=True)
 
 
@@ -260,40 +265,31 @@ def time_varying(tv: dict | None) -> pd.DataFrame:
     """The time-varying Cox result as one row (no row when the model was not fitted)."""
     if not tv:
         return pd.DataFrame(columns=["term", "hazard ratio", "p", "patients", "events"])
-    hr = {"value": tv.get("hr"), "ci_low": tv.get("ci_low"), "ci_high": tv.get("ci_high")}
+    hr = {"value": tv.get("hr"), "ci_low": tv.get("ci_low"), "ci_high": tv.get("ci_high"),
+          "estimable": tv.get("estimable"), "reason": tv.get("reason")}
     return pd.DataFrame([{"term": label(tv.get("term")), "hazard ratio": hazard_ratio(hr), "p": pvalue(tv.get("p")),
                           "patients": tv.get("n"), "events": tv.get("events")}])
 
 
-def message_kind(message: pd.Series) -> pd.Series:
-    """Messages with their dates and numbers masked, so that issues of one kind group together."""
-    m = message.astype(str).str.replace(r"\d{4}-\d{2}-\d{2}", "<date>", regex=True)
-    return m.str.replace(r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w>])", "<n>", regex=True)
-
-
 def issues_by(issues: pd.DataFrame, severity: str) -> pd.DataFrame:
-    """Issues of one severity counted by table, column and kind of message (one example each)."""
-    cols = ["table", "column", "message", "count", "example"]
+    """Issues of one severity counted by table, column and code (the code's meaning, one example each)."""
+    cols = ["table", "column", "code", "meaning", "count", "example"]
     sub = issues[issues["severity"] == severity]
     if sub.empty:
         return pd.DataFrame(columns=cols)
-    sub = sub.assign(kind=message_kind(sub["message"]), column=sub["column"].fillna(""))
-    g = sub.groupby(["table", "column", "kind"], dropna=False, sort=False)
+    sub = sub.assign(column=sub["column"].fillna(""))
+    g = sub.groupby(["table", "column", "code"], dropna=False, sort=False)
     out = g.size().reset_index(name="count")
     out["example"] = g["message"].first().to_numpy()
-    out = out.rename(columns={"kind": "message"})
+    out["meaning"] = out["code"].map(CODES).fillna("")
     return out.sort_values(["count", "table"], ascending=[False, True]).reset_index(drop=True)[cols]
 
 
 def disagreements(issues: pd.DataFrame, topic: str) -> pd.DataFrame:
-    """Issues about recorded vs derived ``response`` or ``progression`` (by table and wording)."""
-    msg = issues["message"].astype(str).str.lower()
-    if topic == "response":
-        mask = (issues["table"] == "responses") | msg.str.contains("recorded response")
-    else:
-        mask = (issues["column"] == "progression") | (
-            msg.str.contains("progression") & (msg.str.contains("recorded") | msg.str.contains("derived")))
-    cols = ["severity", "table", "row", "patient_id", "column", "value", "message"]
+    """Issues about recorded vs derived ``response`` or ``progression`` (by their codes)."""
+    codes = DISAGREEMENT_CODES[topic]
+    mask = issues["code"].isin(codes)
+    cols = ["severity", "code", "table", "row", "patient_id", "column", "value", "message"]
     return issues.loc[mask, cols].reset_index(drop=True)
 
 

@@ -1,4 +1,4 @@
-"""IMWG response engine (imwg-response.md): assessments, baseline, nadir, rules, confirmation, summaries."""
+"""IMWG response engine (docs/response-rules.md): assessments, baseline, nadir, rules, confirmation, summaries."""
 
 from mrdtrack.response.derive import derive_assessments
 from mrdtrack.response.recorded import recorded_response_issues

@@ -1,4 +1,4 @@
-"""Assessments: lab results grouped in time, with their derived measures (imwg-response.md section 1).
+"""Assessments: lab results grouped in time, with their derived measures (docs/response-rules.md section 1).
 
 Results are keyed by an integer patient code and a day number so that every step is a sorted-array
 operation over all patients at once (``searchsorted``, cumulative sums); no loop runs per patient
@@ -70,7 +70,7 @@ def prepare_labs(labs: pd.DataFrame, patient_ids: pd.Index) -> pd.DataFrame:
 
 
 def window_group_ids(pcode: np.ndarray, day: np.ndarray, window: int) -> np.ndarray:
-    """Greedy time-window grouping of sorted (patient, day) results (imwg-response.md section 1).
+    """Greedy time-window grouping of sorted (patient, day) results (docs/response-rules.md section 1).
 
     Results within ``window`` days (inclusive) of the first ungrouped result form one group.
     Each group's start points to the next start (the first result beyond its window); the
@@ -94,7 +94,7 @@ def window_group_ids(pcode: np.ndarray, day: np.ndarray, window: int) -> np.ndar
 
 
 def collapse_to_groups(res: pd.DataFrame, gid: np.ndarray, n_groups: int, tests) -> tuple[dict, np.ndarray]:
-    """Wide values per group, the later value winning when a test repeats (imwg-response.md section 1).
+    """Wide values per group, the later value winning when a test repeats (docs/response-rules.md section 1).
 
     Returns ``{column: array}`` and the positions (in ``res``) of the values that were superseded.
     """
@@ -181,7 +181,7 @@ def join_marrow(assess: pd.DataFrame, marrow: pd.DataFrame, config: Config) -> p
 
 def flc_measures(kappa: np.ndarray, lam: np.ndarray, involved_kappa: np.ndarray,
                  involved_known: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(involved FLC, dFLC = involved - uninvolved, ratio = kappa / lambda) (imwg-response.md section 1)."""
+    """(involved FLC, dFLC = involved - uninvolved, ratio = kappa / lambda) (docs/response-rules.md section 1)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = kappa / lam
     involved = np.where(involved_known, np.where(involved_kappa, kappa, lam), np.nan)
@@ -204,7 +204,7 @@ def abnormal_flc_ratio(ratio: np.ndarray, config: Config) -> np.ndarray:
 def plasmacytoma_history(pcode: np.ndarray, spd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per sorted assessment: the plasmacytoma status and the lowest SPD reported before it.
 
-    The status is the most recent SPD on or before the assessment (imwg-response.md section 1);
+    The status is the most recent SPD on or before the assessment (docs/response-rules.md section 1);
     the lowest earlier SPD feeds the plasmacytoma PD rule (section 3). NaN where none.
     """
     s = pd.Series(spd)

@@ -1,4 +1,4 @@
-"""Baseline values and the followed (measurable) parameter (imwg-response.md section 2).
+"""Baseline values and the followed (measurable) parameter (docs/response-rules.md section 2).
 
 Sources: Kumar et al., Lancet Oncol 2016 (measurable disease); Rajkumar et al., Blood 2011.
 """
@@ -20,7 +20,7 @@ FOLLOWABLE = ("serum", "urine", "flc", "marrow")
 def baseline_values(labs: pd.DataFrame, first_treatment_day: np.ndarray, n_patients: int,
                     config: Config) -> pd.DataFrame:
     """Per patient code: the latest value of each parameter on or before the first treatment start
-    and at most ``baseline_window_days`` before it (imwg-response.md section 2).
+    and at most ``baseline_window_days`` before it (docs/response-rules.md section 2).
 
     ``labs`` is the prepared (sorted) labs table; columns ``b_serum``, ``b_urine``, ``b_kappa``,
     ``b_lambda``, ``b_marrow_pct``, ``b_spd`` (NaN when absent).
@@ -60,7 +60,7 @@ def measurable_flc(b_involved: np.ndarray, b_ratio: np.ndarray, config: Config) 
 
 def followed_parameters(base: pd.DataFrame, involved_kappa: np.ndarray, involved_known: np.ndarray,
                         config: Config) -> pd.DataFrame:
-    """Per patient: which parameters are followed (imwg-response.md section 2).
+    """Per patient: which parameters are followed (docs/response-rules.md section 2).
 
     Serum and urine by their own thresholds; dFLC only when neither is followed; the marrow only
     when none of those is and a baseline marrow value exists. Adds ``b_involved``, ``b_dflc``,

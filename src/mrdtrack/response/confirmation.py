@@ -1,4 +1,4 @@
-"""Confirmed response, PD confirmation and the derived progression date (imwg-response.md section 4).
+"""Confirmed response, PD confirmation and the derived progression date (docs/response-rules.md section 4).
 
 IMWG 2016 requires two consecutive assessments for every response category and for progression
 (Kumar et al., Lancet Oncol 2016, table 3 footnotes; Rajkumar et al., Blood 2011). Works on the

@@ -1,6 +1,6 @@
 """Entry point of the IMWG response engine: Cohort -> assessments, per-patient response facts, issues.
 
-Runs sections 1-5 of imwg-response.md on a batch of whole patients. Every step works on whole
+Runs sections 1-5 of docs/response-rules.md on a batch of whole patients. Every step works on whole
 columns of the (patient, day)-sorted assessments table; patients are independent of each other,
 so the result does not depend on which other patients are in the batch or on the row order.
 """
@@ -12,7 +12,7 @@ import pandas as pd
 
 from mrdtrack.cohort import Cohort
 from mrdtrack.config import Config
-from mrdtrack.issues import ISSUE_COLUMNS
+from mrdtrack.issues import issues_from_arrays as _issue_frame
 from mrdtrack.response.assessments import (
     day_number,
     day_to_date,
@@ -33,7 +33,7 @@ from mrdtrack.timeline import phase_at
 
 ASSESSMENT_COLUMNS = ["patient_id", "date", "phase", "response", "confirmed_response", "pd_confirmed", "basis",
                       "note"]
-#: Internal columns kept beside the cli.md ones (downstream engines and the patient page use them).
+#: Internal columns kept beside the docs/cli.md ones (downstream engines and the patient page use them).
 EXTRA_COLUMNS = ["evaluable", "meets_pd", "pd_lesion", "pd_confirmed_any", "confirmed_date", "marrow_only", "serum", "urine",
                  "kappa", "lambda", "dflc", "flc_ratio", "serum_ife", "urine_ife", "marrow_pct", "marrow_clonality",
                  "marrow_qualifies", "spd", "spd_status", "new_lesion", "nadir_serum", "nadir_urine", "nadir_dflc",
@@ -43,15 +43,6 @@ PATIENT_COLUMNS = ["patient_id", "followed", "derived_progression_date", "measur
                    "baseline_spd"]
 _PATIENT_FLAGS = ["f_serum", "f_urine", "f_flc", "f_marrow", "measurable", "followed", "b_serum", "b_urine",
                   "b_dflc", "b_marrow_pct", "b_spd"]
-
-
-def _issue_frame(**cols) -> pd.DataFrame:
-    n = max(len(v) for v in cols.values() if not np.isscalar(v) and v is not None)
-    data = {c: (cols.get(c) if not np.isscalar(cols.get(c)) and cols.get(c) is not None
-                else np.full(n, cols.get(c), dtype=object)) for c in ISSUE_COLUMNS}
-    df = pd.DataFrame(data)
-    df["row"] = pd.array(pd.to_numeric(df["row"], errors="coerce"), dtype="Int64")
-    return df[ISSUE_COLUMNS]
 
 
 def _patient_table(cohort: Cohort) -> tuple[pd.Index, np.ndarray, np.ndarray]:
@@ -68,9 +59,9 @@ def _anchor_days(anchors: pd.DataFrame, pids: pd.Index, col: str) -> np.ndarray:
 
 def derive_assessments(cohort: Cohort, anchors: pd.DataFrame, config: Config
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Assessments with responses, per-patient response facts, and issues (imwg-response.md 1-5).
+    """Assessments with responses, per-patient response facts, and issues (docs/response-rules.md 1-5).
 
-    Returns ``(assessments, response_patients, issues)``: ``assessments`` has the cli.md columns
+    Returns ``(assessments, response_patients, issues)``: ``assessments`` has the docs/cli.md columns
     (``ASSESSMENT_COLUMNS``) then ``EXTRA_COLUMNS``, sorted by patient_id and date;
     ``response_patients`` one row per patient (``PATIENT_COLUMNS``); ``issues`` ISSUE_COLUMNS.
     """
@@ -163,7 +154,7 @@ def _not_measurable_issues(patients: pd.DataFrame, ftx: np.ndarray, config: Conf
     msg = reason[nm] + ": not measurable, only CR, sCR and PD can be derived (other assessments NE)"
     if not nm.any():
         return _issue_frame(severity=np.array([], dtype=object))
-    return _issue_frame(severity="warning", table="labs", row=None, patient_id=patients["patient_id"].to_numpy()[nm],
+    return _issue_frame(severity="warning", code="NOT_MEASURABLE", table="labs", row=None, patient_id=patients["patient_id"].to_numpy()[nm],
                         column="test", value=None, message=msg)
 
 
@@ -171,7 +162,7 @@ def _superseded_issues(sup: pd.DataFrame, pids: pd.Index) -> pd.DataFrame:
     """A test repeated within one assessment: the later value is used (section 1)."""
     if sup.empty:
         return _issue_frame(severity=np.array([], dtype=object))
-    return _issue_frame(severity="warning", table="labs", row=sup["row"].to_numpy(),
+    return _issue_frame(severity="warning", code="LAB_SUPERSEDED", table="labs", row=sup["row"].to_numpy(),
                         patient_id=pids.to_numpy()[sup["pcode"].to_numpy()], column="test",
                         value=sup["test"].to_numpy(), message="test repeated within one assessment window: "
                         "this value is superseded by the later one")
@@ -188,5 +179,5 @@ def _unconfirmed_pd_issues(out: pd.DataFrame, is_pd: np.ndarray, unconfirmed: np
     msg = ("PD on " + dates.astype(object) + " (" + notes.astype(object) + ") not confirmed: the next evaluable "
            "assessment does not meet PD and no death or later line followed within "
            f"{config.pd_confirm_days} days")
-    return _issue_frame(severity="warning", table="assessments", row=None,
+    return _issue_frame(severity="warning", code="PD_UNCONFIRMED", table="assessments", row=None,
                         patient_id=out["patient_id"].to_numpy()[sel], column="response", value="PD", message=msg)

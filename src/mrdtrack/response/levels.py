@@ -2,9 +2,9 @@
 
 The order is the IMWG order of depth (Kumar et al., Lancet Oncol 2016, table 3):
 PD < SD < MR < PR < VGPR < CR < sCR, extended on the depth scale by MRD-negative CR
-(imwg-response.md section 6). ``NE`` and "no response" (pre-treatment) sit below every level.
+(docs/response-rules.md section 6). ``NE`` and "no response" (pre-treatment) sit below every level.
 Comparisons "at least", "or more" and "<=" are inclusive with a relative tolerance
-(imwg-response.md preamble) so that a value exactly at a threshold meets it; strict
+(docs/response-rules.md preamble) so that a value exactly at a threshold meets it; strict
 comparisons ("<", ">") are made so that a value exactly at the threshold does not.
 """
 

@@ -1,4 +1,4 @@
-"""The qualifying marrow for CR (imwg-response.md section 3, **convention**).
+"""The qualifying marrow for CR (docs/response-rules.md section 3, **convention**).
 
 IMWG 2016 CR needs < 5% plasma cells in bone marrow aspirates (Kumar et al., Lancet Oncol 2016,
 table 3) but does not ask for a marrow at every visit. A marrow with < 5% plasma cells qualifies
@@ -25,7 +25,7 @@ from mrdtrack.response.levels import ge, lt
 
 def ife_negative_for_cr(serum_ife: np.ndarray, urine_ife: np.ndarray, urine_followed: np.ndarray) -> np.ndarray:
     """Serum IFE negative, and urine IFE negative when urine is followed or a urine IFE was reported
-    (imwg-response.md section 3, CR)."""
+    (docs/response-rules.md section 3, CR)."""
     urine_ok = (urine_ife == "negative") | (_missing(urine_ife) & ~urine_followed)
     return (serum_ife == "negative") & urine_ok
 

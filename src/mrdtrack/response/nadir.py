@@ -1,4 +1,4 @@
-"""The nadir: the lowest confirmed value of a parameter (imwg-response.md section 5).
+"""The nadir: the lowest confirmed value of a parameter (docs/response-rules.md section 5).
 
 IMWG 2016 measures progression from the lowest response value; a single low value that is not
 repeated must not lower it (Kumar et al., Lancet Oncol 2016, table 3 footnotes). The nadir at

@@ -1,4 +1,4 @@
-"""Recorded (physician) responses compared with the derived ones (imwg-response.md section 7).
+"""Recorded (physician) responses compared with the derived ones (docs/response-rules.md section 7).
 
 Each recorded row is matched with the nearest assessment that has a derived response, within
 ``assessment_window_days`` (**convention**: the earlier assessment on a tie). Every disagreement,
@@ -79,7 +79,8 @@ def recorded_response_issues(cohort: Cohort, assessments: pd.DataFrame, config: 
                 + str(config.assessment_window_days) + " days to compare with")
     sel = differ | ~found
     out = pd.DataFrame({
-        "severity": "warning", "table": "responses", "row": m["row"].to_numpy(), "patient_id": m["patient_id"],
+        "severity": "warning",
+        "code": np.where(found, "RECORDED_RESPONSE_DIFFERS", "RECORDED_RESPONSE_UNMATCHED"), "table": "responses", "row": m["row"].to_numpy(), "patient_id": m["patient_id"],
         "column": "response", "value": m["recorded"].astype(str),
         "message": np.where(found, msg_differ, msg_none)})[sel]
     out["row"] = pd.array(pd.to_numeric(out["row"], errors="coerce"), dtype="Int64")

@@ -1,4 +1,4 @@
-"""Per-assessment response: PD, CR/sCR, VGPR/PR/MR/SD, NE (imwg-response.md section 3).
+"""Per-assessment response: PD, CR/sCR, VGPR/PR/MR/SD, NE (docs/response-rules.md section 3).
 
 One function per criterion of the IMWG uniform response criteria (Kumar et al., Lancet Oncol
 2016;17:e328-46, table 3; Durie et al., Leukemia 2006; Rajkumar et al., Blood 2011). Every
@@ -134,7 +134,7 @@ def join_notes(parts) -> np.ndarray:
 
 
 def assessment_response(x: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Response of every assessment row (imwg-response.md section 3): the first of PD, sCR, CR, NE
+    """Response of every assessment row (docs/response-rules.md section 3): the first of PD, sCR, CR, NE
     and the lowest level every followed parameter supports.
 
     ``x`` carries per row the values (serum, urine, dflc, ratio, marrow_pct, new_lesion, spd,
@@ -147,10 +147,12 @@ def assessment_response(x: pd.DataFrame, config: Config) -> pd.DataFrame:
         return x[name].to_numpy()
 
     not_meas = ~col("measurable")
-    # not measurable: PD against the nadir of any of serum, urine, dFLC that has values
-    use_serum, use_urine, use_flc = col("f_serum") | not_meas, col("f_urine") | not_meas, col("f_flc") | not_meas
-    by_serum = use_serum & pd_serum(col("serum"), col("n_serum"), config)
-    by_urine = use_urine & pd_urine(col("urine"), col("n_urine"), config)
+    # serum and urine: PD for any patient with values, followed or not (IMWG 2016, Kumar et al. 2016
+    # table 3: "one or more of serum M-protein ... urine M-protein"); dFLC only when followed, or
+    # for a not-measurable patient (docs/response-rules.md section 3)
+    use_flc = col("f_flc") | not_meas
+    by_serum = pd_serum(col("serum"), col("n_serum"), config)
+    by_urine = pd_urine(col("urine"), col("n_urine"), config)
     by_flc = use_flc & pd_dflc(col("dflc"), col("n_dflc"), config)
     by_marrow = col("f_marrow") & pd_marrow(col("marrow_pct"), col("n_marrow"), config)
     by_lesion = col("new_lesion").astype(bool)

@@ -1,4 +1,4 @@
-"""Per-patient response summaries: best, at maintenance start, deepest (imwg-response.md sections 4, 6).
+"""Per-patient response summaries: best, at maintenance start, deepest (docs/response-rules.md sections 4, 6).
 
 The depth scale adds ``MRD-negative CR`` above sCR (Kumar et al., Lancet Oncol 2016: MRD-negative
 CR requires CR plus a negative marrow MRD assessment). Only confirmed responses count; a confirmed
@@ -74,7 +74,7 @@ def mrd_negative_cr_date(confirmed: pd.DataFrame, mrd_samples: pd.DataFrame, anc
 
 def summarise_responses(assessments: pd.DataFrame, response_patients: pd.DataFrame, mrd_samples: pd.DataFrame,
                         anchors: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """One row per patient: ``SUMMARY_COLUMNS`` (imwg-response.md sections 4 and 6).
+    """One row per patient: ``SUMMARY_COLUMNS`` (docs/response-rules.md sections 4 and 6).
 
     ``anchors`` needs ``patient_id, maintenance_start, later_line_start, progression_date`` (the
     analysis progression date); ``mrd_samples`` needs ``patient_id, date, status``.

@@ -1,4 +1,4 @@
-"""The synthetic cohort simulator (spec/simulator.md; docs/simulator.md).
+"""The synthetic cohort simulator (docs/simulator.md; docs/simulator.md).
 
 ``simulate_cohort(n, seed, scenario)`` returns a ``SimulatedCohort``: the contract tables in the
 raw format users' files hold, and the latent truth. Modules: ``scenario`` (every parameter),

@@ -30,7 +30,7 @@ HEAVY_CHAINS = np.array(["IgG", "IgA", "none", "IgD", "IgM"], dtype=object)
 KINETICS = np.array(["deepening", "stable", "regrowing"], dtype=object)
 MAX_LOG10_BURDEN = np.log10(0.95)
 
-#: IMWG progression increments of each marker (imwg-response.md section 3)
+#: IMWG progression increments of each marker (docs/response-rules.md section 3)
 PD_SERUM_G_DL, PD_URINE_MG, PD_FLC_MG_L, PD_MARROW_FRACTION = 0.5, 200.0, 100.0, 0.10
 
 
@@ -161,7 +161,7 @@ def progression_level(b0: np.ndarray, sec: dict[str, np.ndarray], margin: np.nda
 
     Each marker is its diagnosis value times 10^(b - b0); progression needs an increase of the
     marker's IMWG increment over a nadir near zero. The followed markers are those of the IMWG
-    measurable-disease rule (imwg-response.md section 2): serum (>= 1 g/dL) and urine
+    measurable-disease rule (docs/response-rules.md section 2): serum (>= 1 g/dL) and urine
     (>= 200 mg/24h); else the dFLC (involved FLC >= 100 mg/L); else the marrow (+10 points). The
     lowest level among them wins, so the labs show progression when the burden gets there.
     """

@@ -1,7 +1,7 @@
 """The latent truth beside a simulated cohort: per patient the trajectory parameters and the MRD
 classes that the latent burden implies at the patient's own sample dates.
 
-The true class at threshold T applies the rules of spec/mrd.md section 3 to the samples the
+The true class at threshold T applies the rules of docs/mrd.md section 3 to the samples the
 analysis will use (evaluable at T: detected, or not detected with lod <= T; entry and
 on-maintenance windows as the analysis defines them), with each sample's status and log10 level
 taken from the latent burden instead of the noisy measurement. A derivation that recovers the

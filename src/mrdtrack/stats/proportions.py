@@ -1,4 +1,4 @@
-"""Proportions with confidence intervals (mrd.md section 4: each share with a 95% Wilson interval).
+"""Proportions with confidence intervals (docs/mrd.md section 4: each share with a 95% Wilson interval).
 
 The Wilson score interval (Wilson, JASA 1927) is the one statsmodels'
 ``proportion_confint(method="wilson")`` and R's ``prop.test(correct=FALSE)`` report:
@@ -32,7 +32,7 @@ def wilson_interval(k, n, conf_level: float = 0.95):
 
 
 def share(numerator: int, denominator: int, conf_level: float = 0.95) -> dict:
-    """``{numerator, denominator, value, ci_low, ci_high}`` (cli.md summary.json shares); value and
+    """``{numerator, denominator, value, ci_low, ci_high}`` (docs/cli.md summary.json shares); value and
     limits are None when the denominator is 0."""
     numerator, denominator = int(numerator), int(denominator)
     if denominator == 0:

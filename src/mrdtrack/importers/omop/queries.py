@@ -7,7 +7,7 @@ DuckDB and PostgreSQL; numbers are cast to DOUBLE PRECISION whatever their colum
 
 from __future__ import annotations
 
-from mrdtrack.importers.mapping import CohortRule
+from mrdtrack.importers.mapping import OPERATORS, CohortRule
 from mrdtrack.importers.omop.connect import OmopConnection
 
 DRUG_EXPOSURE_FIELD = 1147094  # episode_event_field_concept_id: drug_exposure.drug_exposure_id
@@ -53,15 +53,16 @@ def persons(conn: OmopConnection, cte: str) -> str:
 
 def _fact_select(table: str, alias: str, observation: bool) -> str:
     number = "CAST(NULL AS DOUBLE PRECISION)" if observation else f"CAST({alias}.range_low AS DOUBLE PRECISION)"
-    operator = "CAST(NULL AS BIGINT)" if observation else f"{alias}.operator_concept_id"
     text = (f"COALESCE({alias}.value_as_string, vc.concept_name, {alias}.value_source_value)" if observation
             else f"COALESCE(vc.concept_name, {alias}.value_source_value)")
-    return (f"SELECT {alias}.{table}_id AS id, {alias}.person_id, CAST({alias}.{table}_date AS DATE) AS date, "
+    ops = " ".join(f"WHEN {k} THEN '{v}'" for k, v in OPERATORS.items())
+    operator = "CAST(NULL AS VARCHAR)" if observation else f"CASE {alias}.operator_concept_id {ops} END"
+    return (f"SELECT CAST({alias}.person_id AS VARCHAR) AS patient_id, '{table}:' || CAST({alias}.{table}_id AS VARCHAR) "
+            f"AS record, CAST({alias}.{table}_date AS DATE) AS date, "
             f"{alias}.{table}_concept_id AS concept_id, {alias}.{table}_source_concept_id AS source_concept_id, "
             f"{alias}.{table}_source_value AS source_value, CAST({alias}.value_as_number AS DOUBLE PRECISION) AS value_number, "
-            f"{operator} AS operator_concept_id, "
-            f"CASE WHEN {alias}.unit_concept_id IS NOT NULL AND {alias}.unit_concept_id <> 0 THEN uc.concept_code END AS unit_code, "
-            f"{alias}.unit_source_value AS unit_source, "
+            f"{operator} AS operator, "
+            f"COALESCE(CASE WHEN {alias}.unit_concept_id <> 0 THEN uc.concept_code END, {alias}.unit_source_value) AS unit, "
             f"CASE WHEN vc.vocabulary_id = 'LOINC' THEN vc.concept_code END AS value_code, {text} AS value_text, "
             f"{number} AS range_low, CASE WHEN mc.vocabulary_id = 'LOINC' THEN mc.concept_code END AS loinc, "
             "mc.concept_name AS concept_name ")

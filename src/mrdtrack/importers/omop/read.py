@@ -16,15 +16,14 @@ from mrdtrack.config import Config
 from mrdtrack.contract import LAB_TESTS
 from mrdtrack.errors import UserError
 from mrdtrack.importers import facts as F
-from mrdtrack.importers.log import concat_logs, count_lines, log_frame, log_line, log_rows
-from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, GENDER, OPERATORS, Mapping
+from mrdtrack.importers.log import concat_logs, count_lines, log_frame, log_rows
+from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, GENDER, Mapping
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.omop.connect import OmopConnection, open_source
 from mrdtrack.importers.window import data_cut as choose_cut
 from mrdtrack.importers.window import keep_in_window, last_contact, out_of_window
 
 LIGHT_CHAIN_FROM_RATIO = "LIGHT_CHAIN_FROM_RATIO"
-NO_COHORT = "IMPORT_NO_DIAGNOSIS"
 KAPPA_RATIO, LAMBDA_RATIO = 1.65, 0.26  # IMWG normal FLC ratio range (Dispenzieri et al., Leukemia 2009)
 
 
@@ -66,20 +65,16 @@ def _ids(x: pd.Series) -> pd.Series:
 
 # ------------------------------------------------------------------------------------- facts frame
 def facts_frame(rows: pd.DataFrame, table: str) -> pd.DataFrame:
-    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS)."""
-    unit = rows["unit_code"].astype("string").where(rows["unit_code"].notna(), rows["unit_source"].astype("string"))
-    out = pd.DataFrame({
-        "patient_id": _ids(rows["person_id"]), "date": rows["date"],
-        "loinc": rows["loinc"].astype(object), "concept_id": rows["concept_id"].astype("Int64"),
+    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS);
+    ids, records, operators and units are already text from the query."""
+    return pd.DataFrame({
+        "patient_id": rows["patient_id"], "date": rows["date"],
+        "loinc": rows["loinc"], "concept_id": rows["concept_id"].astype("Int64"),
         "source_concept_id": rows["source_concept_id"].astype("Int64"),
-        "source_values": rows["source_value"].astype(object),
-        "value_number": rows["value_number"].astype("float64"),
-        "operator": rows["operator_concept_id"].map(OPERATORS).astype(object),
-        "unit": unit.astype(object), "value_code": rows["value_code"].astype(object),
-        "value_text": rows["value_text"].astype(object), "range_low": rows["range_low"].astype("float64"),
-        "record": table + ":" + rows["id"].astype("int64").astype(str),
-        "table": table, "concept_name": rows["concept_name"].astype(object)})
-    return out
+        "source_values": rows["source_value"], "value_number": rows["value_number"].astype("float64"),
+        "operator": rows["operator"], "unit": rows["unit"], "value_code": rows["value_code"],
+        "value_text": rows["value_text"], "range_low": rows["range_low"].astype("float64"),
+        "record": rows["record"], "table": table, "concept_name": rows["concept_name"]})
 
 
 # ---------------------------------------------------------------------------------------- patients
@@ -204,12 +199,10 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, gi
     death = pd.Series(deaths["date"].to_numpy(), index=deaths["patient_id"].to_numpy()) if len(deaths) else pd.Series(
         dtype="datetime64[ns]")
     cut = choose_cut([facts["date"], deaths["date"], contacts["date"]], today, given_cut)
-    res = F.facts_to_contract(facts, options.mapping)
-    logs, pre = [res.log], config.pre_diagnosis_days
-    labs, l1 = _window(res.labs, "labs", diagnosis, death, cut, pre)
-    mrd, l2 = _window(res.mrd, "mrd", diagnosis, death, cut, pre)
-    img, l3 = _window(res.imaging, "imaging", diagnosis, death, cut, pre)
-    logs += [log_frame(l1 + l2 + l3)]
+    pre = config.pre_diagnosis_days
+    res = F.facts_to_contract(facts, options.mapping,
+                              window=lambda rows: out_of_window(rows, diagnosis, death, cut, pre).to_numpy())
+    logs, labs, mrd, img = [res.log], res.labs, res.mrd, res.imaging
     progs = pd.DataFrame(columns=["patient_id", "date"])
     if episodes is not None and len(episodes):
         pe = episodes[episodes["episode_concept_id"].isin(EPISODE_PROGRESSION)]
@@ -220,7 +213,7 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, gi
     contact = last_contact(pd.concat([contacts[["patient_id", "date"]], facts[["patient_id", "date"]]]), death, cut)
     patients, l5 = patients_table(persons, res.attributes, labs)
     treatments, l6 = treatments_table(conn, cte, options, patients.assign(death_date=patients["patient_id"].map(death)),
-                                      episodes, progs, cut)
+                                      episodes, progs, cut, pre)
     logs += [l5, l6, log_frame(count_lines("measurement+observation", len(facts),
                                            len(labs) + len(mrd) + len(img) + res.used["patients"]))]
     tables = {"patients": patients, "treatments": treatments, "labs": labs.drop(columns="record"),
@@ -228,7 +221,3 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, gi
               "imaging": img.drop(columns="record")}
     return Imported(tables, concat_logs(logs), cut, conn.label, conn.kind,
                     {"schema": conn.schema, "tables": sorted(conn.where)})
-
-
-def no_diagnosis_line(n: int) -> dict:
-    return log_line(NO_COHORT, "info", "person", "persons without a myeloma condition are not read", n)

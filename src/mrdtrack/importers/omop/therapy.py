@@ -120,7 +120,7 @@ def drug_phases(conn, cte, options, patients, progressions, cut, persons_wanted)
 
 
 def treatments_table(conn, cte, options, patients: pd.DataFrame, episodes: pd.DataFrame | None,
-                     progressions: pd.DataFrame, cut) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     progressions: pd.DataFrame, cut, pre_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All persons' therapy phases: from regimen episodes when a person has them, else from drugs."""
     logs = []
     if episodes is not None and len(episodes):
@@ -140,7 +140,7 @@ def treatments_table(conn, cte, options, patients: pd.DataFrame, episodes: pd.Da
                   ignore_index=True)
     diagnosis = patients.set_index("patient_id")["diagnosis_date"]
     death = patients.set_index("patient_id")["death_date"]
-    why = out_of_window(t.rename(columns={"start_date": "date"}), diagnosis, death, pd.NaT, 90)
+    why = out_of_window(t.rename(columns={"start_date": "date"}), diagnosis, death, pd.NaT, pre_days)
     t, lines = keep_in_window(t, "treatments", why)
     logs.append(log_frame(lines))
     t = t.sort_values(["patient_id", "start_date"], kind="stable").reset_index(drop=True)

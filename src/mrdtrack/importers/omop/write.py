@@ -204,11 +204,12 @@ def _episodes(tr: pd.DataFrame, ev: pd.DataFrame, ids: dict, concepts: Concepts)
     return out
 
 
-def _drugs(tr: pd.DataFrame, ev: pd.DataFrame, patients: pd.DataFrame, ids: dict, concepts: Concepts):
+def _drugs(tr: pd.DataFrame, ev: pd.DataFrame, data_cut: pd.Timestamp, ids: dict, concepts: Concepts):
     """Therapy as drug exposures and transplant procedures (the phases module's inverse rules)."""
     from mrdtrack.importers.drug_records import treatments_to_drug_records
+    from mrdtrack.importers.phase_rules import PhaseRules
 
-    recs, procs = treatments_to_drug_records(tr, patients)
+    recs, procs = treatments_to_drug_records(tr, PhaseRules(), data_cut)
     names = recs["ingredient"].astype(str)
     drug = pd.DataFrame({"drug_exposure_id": np.arange(1, len(recs) + 1),
                          "person_id": recs["patient_id"].astype(str).map(ids).to_numpy(),
@@ -269,7 +270,8 @@ def contract_to_omop(tables: dict[str, pd.DataFrame], episodes: bool = True) -> 
     if episodes:
         out["episode"] = _episodes(tr, ev, ids, concepts)
     else:
-        out["drug_exposure"], out["procedure_occurrence"], out["episode"] = _drugs(tr, ev, p, ids, concepts)
+        cut = out["observation_period"]["observation_period_end_date"].max()
+        out["drug_exposure"], out["procedure_occurrence"], out["episode"] = _drugs(tr, ev, cut, ids, concepts)
     out["concept"] = concepts.frame()
     return {name: _conform(name, df) for name, df in out.items()}
 
