@@ -48,7 +48,8 @@ def run_stage(stage: str, **kwargs) -> dict:
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - t0
-        measured = {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+        measured = {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024,
+                    "cpu_s": usage.ru_utime + usage.ru_stime}  # with its waited-for worker processes
         if proc.returncode != 0:
             err.seek(0)
             lines = [ln for ln in err.read().splitlines() if ln.strip()]
@@ -81,6 +82,23 @@ class Recorder:
         return rec
 
 
+def run_fhir(rec: Recorder, n: int, args, work: Path, out: Path) -> None:
+    """The cohort as a FHIR R4 Bulk Data export (docs/fhir.md): written, parsers compared on its
+    lines, the import alone, then ``mrdtrack analyze EXPORT`` (parse through analyze)."""
+    bulk = work / f"fhir-{n}"
+    shutil.rmtree(bulk, ignore_errors=True)
+    export = run_stage("fhir_export", n=n, seed=args.seed, out=str(bulk), scenario=args.scenario)
+    rec.add(n, "fhir_export", export, None)
+    if "error" not in export:
+        rec.add(n, "fhir_parsers", run_stage("fhir_parsers", cohort=str(bulk)), None)
+        rec.add(n, "fhir_import", run_stage("fhir_import", cohort=str(bulk)), None)
+        rec.add(n, "analyze_fhir", run_stage("analyze_omop", source=str(bulk), out=str(out) + "-fhir", jobs=args.jobs,
+                                             batch_size=5000), None)
+    if not args.keep:
+        for d in (bulk, Path(str(out) + "-fhir")):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,10000,100000", help="patients per cohort, comma-separated")
@@ -89,10 +107,12 @@ def main(argv=None) -> None:
     ap.add_argument("--scenario", default="registry", help="simulator scenario (registry: about 180 lab rows/patient)")
     ap.add_argument("--seed", type=int, default=20200521)
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
-    ap.add_argument("--stages", default="validate,analyze,omop,simulate_cli,naive",
+    ap.add_argument("--stages", default="validate,analyze,omop,fhir,simulate_cli,naive",
                     help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
                          "derive, simulate_cli (mrdtrack simulate, default scenario, CSV), naive (at --naive-size), "
-                         "omop (the cohort as an OMOP DuckDB file through analyze)")
+                         "omop (the cohort as an OMOP DuckDB file through analyze), fhir (at --fhir-size: the "
+                         "cohort as a FHIR Bulk export; parsers compared, import alone, parse through analyze)")
+    ap.add_argument("--fhir-size", type=int, default=10_000)
     ap.add_argument("--naive-size", type=int, default=10_000)
     ap.add_argument("--naive-sample", type=int, default=500)
     ap.add_argument("--work", default=os.environ.get("TMPDIR", "/tmp") + "/mrdtrack-bench", help="scratch folder")
@@ -133,6 +153,8 @@ def main(argv=None) -> None:
             if not args.keep:
                 cdm.unlink(missing_ok=True)
                 shutil.rmtree(str(out) + "-omop", ignore_errors=True)
+        if "fhir" in stages and n == args.fhir_size:
+            run_fhir(rec, n, args, work, out)
         if "simulate_cli" in stages:
             rec.add(n, "simulate_cli", run_stage("simulate_cli", n=n, seed=args.seed, out=str(cohort) + "-cli"),
                     None)
