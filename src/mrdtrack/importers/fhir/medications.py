@@ -20,6 +20,7 @@ from mrdtrack.importers.fhir.resources import (
     USE_IGNORED_STATUSES,
     _dated,
     _ignored,
+    _status_is,
     _with_patient,
 )
 from mrdtrack.importers.ingredients import ingredients_in_text
@@ -36,10 +37,13 @@ def _use_filter(u: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad_status = u["status"].isin(USE_IGNORED_STATUSES).to_numpy()
     request = (u["rtype"] == "MedicationRequest").to_numpy()
     bad_intent = request & ~u["intent"].isin(REQUEST_INTENTS).to_numpy() & ~bad_status
-    why = np.where(bad_status, u["rtype"] + " with status '" + u["status"].astype(str) + "': not read",
-                   "MedicationRequest with intent '" + u["intent"].astype(str) + "': not an order, not read")
     keep = ~(bad_status | bad_intent)
-    return u[keep], _ignored(u, keep, pd.Series(why, index=u.index))
+
+    def why(left: pd.DataFrame) -> np.ndarray:
+        return np.where(left["status"].isin(USE_IGNORED_STATUSES),
+                        left["rtype"] + " with status '" + left["status"].astype(str) + "': not read",
+                        "MedicationRequest with intent '" + left["intent"].astype(str) + "': not an order, not read")
+    return u[keep], _ignored(u, keep, why)
 
 
 def _medication_names(u: pd.DataFrame, meds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -120,7 +124,7 @@ def transplants(df: pd.DataFrame, refs: dict, mapping: Mapping, rules) -> tuple[
     hit = _is_transplant(df, mapping.transplant, rules.transplant_name_words)
     p = df[hit]
     keep = p["status"].isin(PROCEDURE_STATUSES).to_numpy()
-    log = _ignored(p, keep, "transplant Procedure with status '" + p["status"].astype(str) + "': not read")
+    log = _ignored(p, keep, _status_is("transplant Procedure"))
     p, miss = _with_patient(p[keep], refs)
     p, dated = _dated(p, "date", "transplant Procedure (performed)")
     out = p[["patient_id", "date", "record"]].reset_index(drop=True)

@@ -47,15 +47,30 @@ def reference_map(rows: pd.DataFrame, rtype: str, key: str) -> dict[str, str]:
     return out
 
 
-def resolve_patients(refs: pd.Series, known: dict[str, str]) -> pd.Series:
-    """The patient id of each reference (NA when it names no patient of the source)."""
-    refs = refs.astype("string")
+def per_distinct(values: pd.Series, fn) -> pd.Series:
+    """``fn`` (a Series of distinct values -> a Series of results, same order) applied to the
+    distinct non-missing values only (a source repeats its references many times), spread back to
+    every row; a missing value gives None."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    mapped = np.asarray(fn(pd.Series(uniques, dtype=object)), dtype=object) if len(uniques) else np.array([None])
+    out = mapped[np.where(codes >= 0, codes, 0)]
+    out[codes < 0] = None
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _resolve(refs: pd.Series, known: dict[str, str]) -> pd.Series:
     out = refs.map(known)
-    todo = out.isna().to_numpy() & refs.notna().to_numpy()
+    todo = out.isna().to_numpy()
     if todo.any():
         ids = set(known.values())
-        tail = refs[todo].str.extract(_PATIENT_URL, expand=False)
+        tail = refs[todo].astype(str).str.extract(_PATIENT_URL, expand=False)
         out[todo] = tail.where(tail.isin(ids))
+    return out
+
+
+def resolve_patients(refs: pd.Series, known: dict[str, str]) -> pd.Series:
+    """The patient id of each reference (None when it names no patient of the source)."""
+    out = per_distinct(refs, lambda u: _resolve(u, known))
     return out.astype(object).where(out.notna(), None)
 
 
@@ -69,14 +84,29 @@ def missing_patient_log(rows: pd.DataFrame, pid: pd.Series) -> pd.DataFrame:
                     "the subject reference '" + ref.astype(str) + "' names no Patient of the source: not read")
 
 
-def fhir_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(dates as datetime64, problem code per value: NA, FHIR_PARTIAL_DATE or FHIR_NO_DATE)."""
-    s = values.astype("string").str.strip()
+def _parse_dates(u: pd.Series) -> pd.DataFrame:
+    s = u.astype(str).str.strip()
     dates = pd.to_datetime(s.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    ok = dates.notna().to_numpy() & s.str.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?").fillna(False).to_numpy()
-    partial = s.str.fullmatch(r"\d{4}(-\d{2})?").fillna(False).to_numpy()
+    ok = dates.notna() & ((s.str.len() == 10) | s.str.slice(10, 11).isin(["T", " "]))
+    partial = ~ok & s.str.fullmatch(r"\d{4}(-\d{2})?")
     problem = np.where(ok, None, np.where(partial, FHIR_PARTIAL_DATE, FHIR_NO_DATE))
-    return dates.where(ok), pd.Series(problem, index=values.index, dtype=object)
+    return pd.DataFrame({"date": dates.where(ok), "problem": problem})
+
+
+def fhir_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(dates as datetime64, problem code per value: NA, FHIR_PARTIAL_DATE or FHIR_NO_DATE).
+
+    ``YYYY-MM-DD`` optionally followed by a time (``T...``): its date part; ``YYYY`` or
+    ``YYYY-MM``: partial; anything else or missing: no date. Parsed once per distinct text."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    parsed = _parse_dates(pd.Series(uniques, dtype=object))
+    take = np.where(codes >= 0, codes, 0)
+    missing = codes < 0
+    dates = parsed["date"].to_numpy()[take] if len(parsed) else np.full(len(codes), np.datetime64("NaT"), "M8[ns]")
+    problem = parsed["problem"].to_numpy()[take] if len(parsed) else np.full(len(codes), None, dtype=object)
+    dates = np.where(missing, np.datetime64("NaT"), dates).astype("datetime64[ns]")
+    problem = np.where(missing, FHIR_NO_DATE, problem)
+    return pd.Series(dates, index=values.index), pd.Series(problem, index=values.index, dtype=object)
 
 
 def date_problem_log(rows: pd.DataFrame, problem: pd.Series, patient_id, column: str, what: str) -> pd.DataFrame:

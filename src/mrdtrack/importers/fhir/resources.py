@@ -39,13 +39,20 @@ SEX = {"female": "F", "male": "M"}
 CANCER_DISEASE_STATUS, WORSENED = "97509-4", "271299001"
 
 
-def _ignored(rows: pd.DataFrame, keep: np.ndarray, why: pd.Series | str, pid=None) -> pd.DataFrame:
+def _ignored(rows: pd.DataFrame, keep: np.ndarray, why, pid=None) -> pd.DataFrame:
+    """FHIR_STATUS_IGNORED lines for the rows not kept; ``why`` is a text or a function of the
+    rows left out giving one text each (built for those rows only)."""
     bad = ~keep
     if not bad.any():
         return log_frame()
-    detail = why if isinstance(why, str) else why[bad]
-    return log_rows(FHIR_STATUS_IGNORED, "info", rows["record"][bad],
-                    [None] * int(bad.sum()) if pid is None else np.asarray(pid, dtype=object)[bad], detail)
+    left = rows[bad]
+    detail = why if isinstance(why, str) else why(left)
+    return log_rows(FHIR_STATUS_IGNORED, "info", left["record"],
+                    [None] * len(left) if pid is None else np.asarray(pid, dtype=object)[bad], detail)
+
+
+def _status_is(what: str, column: str = "status", tail: str = "not read"):
+    return lambda rows: f"{what} with {column} '" + rows[column].astype(str) + f"': {tail}"
 
 
 def _with_patient(rows: pd.DataFrame, refs: dict, column: str = "subject") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -103,7 +110,7 @@ def diagnoses(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd.DataFr
     c = df[hit]
     ver = c["verification"].astype("string").str.split("|")
     refuted = ver.map(lambda v: isinstance(v, list) and any(x in CONDITION_EXCLUDED for x in v)).to_numpy(dtype=bool)
-    logs = [_ignored(c, ~refuted, "Condition with verificationStatus " + c["verification"].astype(str) + ": not read")]
+    logs = [_ignored(c, ~refuted, _status_is("Condition", "verification"))]
     c, miss = _with_patient(c[~refuted], refs)
     c, dated = _dated(c, "date", "Condition (onset, else recordedDate)")
     first = c.sort_values(["patient_id", "date"], kind="stable").drop_duplicates("patient_id")
@@ -111,40 +118,50 @@ def diagnoses(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd.DataFr
     return out, concat_logs(logs + [miss, dated]), int((~hit).sum())
 
 
+def _facts(o: pd.DataFrame, pid: np.ndarray, dates: np.ndarray) -> pd.DataFrame:
+    n = len(o)
+    return pd.DataFrame({
+        "patient_id": pid, "date": dates, "loinc": o["loinc"].to_numpy(dtype=object),
+        "concept_id": pd.array([pd.NA] * n, dtype="Int64"), "source_concept_id": pd.array([pd.NA] * n, dtype="Int64"),
+        "source_values": o["source_values"].to_numpy(dtype=object),
+        "value_number": pd.to_numeric(o["value_number"], errors="coerce").to_numpy(dtype="float64"),
+        "operator": o["operator"].to_numpy(dtype=object), "unit": o["unit"].to_numpy(dtype=object),
+        "value_code": o["value_code"].to_numpy(dtype=object), "value_text": o["value_text"].to_numpy(dtype=object),
+        "range_low": pd.to_numeric(o["range_low"], errors="coerce").to_numpy(dtype="float64"),
+        "record": o["record"].to_numpy(dtype=object)}, columns=FACT_COLUMNS)
+
+
 def observations(df: pd.DataFrame, refs: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(facts with FACT_COLUMNS, recorded progressions (patient_id, date, record), log).
 
     Status final, amended or corrected only; date = effectiveDateTime, else effectivePeriod.start,
-    else issued; mCODE CancerDiseaseStatus 'worsened' is a recorded progression."""
+    else issued; mCODE CancerDiseaseStatus 'worsened' is a recorded progression. One mask over the
+    whole table, the rows taken once (an export holds millions of Observations)."""
     keep = df["status"].isin(OBSERVATION_STATUSES).to_numpy()
-    logs = [_ignored(df, keep, "Observation with status '" + df["status"].astype(str) + "': not read")]
-    o, miss = _with_patient(df[keep], refs)
-    o, dated = _dated(o, "date", "Observation (effective, else issued)")
-    logs += [miss, dated]
-    status = (o["loinc"] == CANCER_DISEASE_STATUS).to_numpy()
-    worse = status & (o["value_snomed"] == WORSENED).to_numpy()
-    prog = o[worse][["patient_id", "date", "record"]].reset_index(drop=True)
+    pid = resolve_patients(df["subject"], refs)
+    dates, problem = fhir_dates(df["date"])
+    has_pid = pid.notna().to_numpy()
+    logs = [_ignored(df, keep, _status_is("Observation")),
+            missing_patient_log(df[keep & ~has_pid], pid[keep & ~has_pid]),
+            date_problem_log(df[keep & has_pid], problem[keep & has_pid], pid[keep & has_pid], "date",
+                             "Observation (effective, else issued)")]
+    ok = keep & has_pid & problem.isna().to_numpy()
+    status = ok & (df["loinc"] == CANCER_DISEASE_STATUS).to_numpy()
+    worse = status & (df["value_snomed"] == WORSENED).to_numpy()
+    prog = pd.DataFrame({"patient_id": pid[worse].to_numpy(dtype=object), "date": dates[worse].to_numpy(),
+                         "record": df["record"][worse].to_numpy(dtype=object)})
     if (status & ~worse).any():
         logs.append([log_line(FHIR_STATUS_IGNORED, "info", "Observation", "CancerDiseaseStatus other than worsened: "
                               "no progression", int((status & ~worse).sum()))])
-    o = o[~status]
-    facts = pd.DataFrame({
-        "patient_id": o["patient_id"].astype(object), "date": o["date"], "loinc": o["loinc"].astype(object),
-        "concept_id": pd.array([pd.NA] * len(o), dtype="Int64"), "source_concept_id": pd.array([pd.NA] * len(o),
-                                                                                              dtype="Int64"),
-        "source_values": o["source_values"].astype(object), "value_number": pd.to_numeric(o["value_number"],
-                                                                                            errors="coerce"),
-        "operator": o["operator"].astype(object), "unit": o["unit"].astype(object),
-        "value_code": o["value_code"].astype(object), "value_text": o["value_text"].astype(object),
-        "range_low": pd.to_numeric(o["range_low"], errors="coerce"), "record": o["record"].astype(object)},
-        columns=FACT_COLUMNS).reset_index(drop=True)
+    take = ok & ~status
+    facts = _facts(df[take], pid[take].to_numpy(dtype=object), dates[take].to_numpy())
     return facts, prog, concat_logs(logs)
 
 
 def contacts(df: pd.DataFrame, refs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Encounters of status finished or in-progress: (patient_id, date = period.end else start, record)."""
     keep = df["status"].isin(ENCOUNTER_STATUSES).to_numpy()
-    logs = [_ignored(df, keep, "Encounter with status '" + df["status"].astype(str) + "': not a contact")]
+    logs = [_ignored(df, keep, _status_is("Encounter", tail="not a contact"))]
     e, miss = _with_patient(df[keep], refs)
     e, dated = _dated(e, "date", "Encounter (period)")
     return e[["patient_id", "date", "record"]].reset_index(drop=True), concat_logs(logs + [miss, dated])
