@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from mrdtrack.contract import TABLES
@@ -109,8 +110,9 @@ def _windowed(rows: pd.DataFrame, table: str, p: pd.DataFrame, cut, pre_days: in
     so that the order of files and lines never changes the tables."""
     dx, death = p.set_index("patient_id")["diagnosis_date"], p.set_index("patient_id")["death_date"].dropna()
     rows, lines = keep_in_window(rows, table, out_of_window(rows, dx, death, cut, pre_days))
-    keys = ["patient_id", "date"] + [c for c in ("test", "method", "modality", "record") if c in rows]
-    return rows.sort_values(keys, kind="stable").reset_index(drop=True), lines
+    keys = ["patient_id", "date"] + [c for c in ("test", "method", "modality") if c in rows]
+    order = np.lexsort([pd.factorize(rows[k], sort=True)[0] for k in reversed(keys)])  # stable, on integer codes
+    return rows.iloc[order].reset_index(drop=True), lines
 
 
 def _age(p: pd.DataFrame) -> pd.Series:
