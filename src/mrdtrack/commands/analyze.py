@@ -19,6 +19,7 @@ from mrdtrack.commands.common import (
     PseudoOpt,
     err_console,
     guarded,
+    output_folder,
     resolve_config,
 )
 from mrdtrack.config import Config
@@ -160,6 +161,7 @@ def register(app: typer.Typer) -> None:
         """
         from mrdtrack.scale import choose_buckets
 
+        output_folder(out)
         buckets = choose_buckets(cohort, partitions)
         if buckets:
             run = run_analyze_partitioned(cohort, out, buckets, profile, config, data_cut, exclude_invalid,

@@ -16,6 +16,7 @@ from mrdtrack.commands.common import (
     PseudoOpt,
     err_console,
     guarded,
+    output_file,
     resolve_config,
 )
 from mrdtrack.config import Config
@@ -102,7 +103,7 @@ def register(app: typer.Typer) -> None:
         result = load_validated(Path(cohort), data_cut, exclude_invalid, cfg)
         view = build_patient_view(result.cohort, patient_id, cfg, date, key)
         text = view_json(view) if as_json else render_patient_html(view)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        output_file(out)
         out.write_text(text, encoding="utf-8")
         err_console.print(f"patient {view['patient_id']}: {len(view['alerts'])} open alert(s); wrote {out}",
                           highlight=False)

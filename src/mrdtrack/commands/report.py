@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from mrdtrack.commands.analyze import BatchOpt, JobsOpt, run_analyze
-from mrdtrack.commands.common import ConfigOpt, DataCutOpt, ExcludeOpt, ProfileOpt, PseudoOpt, err_console, guarded
+from mrdtrack.commands.common import (
+    ConfigOpt,
+    DataCutOpt,
+    ExcludeOpt,
+    ProfileOpt,
+    PseudoOpt,
+    err_console,
+    guarded,
+    output_folder,
+)
 from mrdtrack.pipeline import DEFAULT_BATCH_SIZE
 
 
@@ -54,5 +63,6 @@ def register(app: typer.Typer) -> None:
 
         Example: mrdtrack report examples/cohort --out out/ --profile alonso2020
         """
+        output_folder(out)
         path = run_report(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs)
         err_console.print(f"wrote {path} (figures/ and tables/ beside it)", highlight=False)

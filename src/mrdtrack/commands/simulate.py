@@ -9,9 +9,12 @@ from typing import Annotated
 
 import typer
 
-from mrdtrack.commands.common import err_console, guarded
+from mrdtrack.commands.common import err_console, guarded, output_folder
 from mrdtrack.errors import UserError
 from mrdtrack.io.write import FORMATS, write_tables
+
+#: The seed when --seed is not given (the year of the seed study): same command, same cohort.
+DEFAULT_SEED = 2020
 
 
 def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | Path = "default", fmt: str = "csv",
@@ -25,9 +28,7 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
         raise UserError(f"--seed must be a non-negative whole number, got {seed}")
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder")
+    out = output_folder(Path(out))
     sim = simulate_cohort(n, seed, str(scenario))
     tables = sim.tables
     if fmt == "parquet":  # a Parquet column has one type: lab values (numbers and words) as text
@@ -43,8 +44,9 @@ def register(app: typer.Typer) -> None:
     @guarded
     def simulate(
         n: Annotated[int, typer.Option("--n", help="Number of patients.")],
-        seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")],
         out: Annotated[Path, typer.Option("--out", help="Cohort folder to write.")],
+        seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files; default "
+                                                         f"{DEFAULT_SEED}).")] = DEFAULT_SEED,
         scenario: Annotated[str, typer.Option("--scenario", help="default, null, registry, or a TOML/YAML scenario file.")]
         = "default",
         fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
