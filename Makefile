@@ -42,7 +42,9 @@ lock:
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
 	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
-	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^mrdtrack' > constraints.txt
+	(echo '# The tested versions: make demo, make test and CI install with -c constraints.txt.'; \
+	 echo '# Refresh with `make lock` (resolves afresh, then run make test and commit this file).'; \
+	 .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^mrdtrack') > constraints.txt
 	rm -rf .lock-venv
 	rm -f $(STAMP)
 
