@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs browser clean
+.PHONY: demo test lint bench docs browser clean lock
 
-$(STAMP): pyproject.toml
+# Every install takes the tested versions pinned in constraints.txt (`make lock` refreshes it).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,6 +34,19 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Resolve the dependencies afresh (newest versions pyproject.toml allows) in a scratch venv and pin
+# what was installed: run it, then `make test`, and commit constraints.txt when the tests pass.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	(echo '# The tested versions: make demo, make test and CI install with -c constraints.txt.'; \
+	 echo '# Refresh with `make lock` (resolves afresh, then run make test and commit this file).'; \
+	 .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^mrdtrack') > constraints.txt
+	rm -rf .lock-venv
+	rm -f $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

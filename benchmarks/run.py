@@ -109,9 +109,10 @@ def main(argv=None) -> None:
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
     ap.add_argument("--stages", default="validate,analyze,omop,fhir,simulate_cli,naive",
                     help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
-                         "derive, simulate_cli (mrdtrack simulate, default scenario, CSV), naive (at --naive-size), "
-                         "omop (the cohort as an OMOP DuckDB file through analyze), fhir (at --fhir-size: the "
-                         "cohort as a FHIR Bulk export; parsers compared, import alone, parse through analyze)")
+                         "derive, cox (Cox + PH test + KM on n rows), simulate_cli (mrdtrack simulate, default scenario, "
+                         "CSV), naive (at --naive-size), omop (the cohort as an OMOP DuckDB file through analyze), "
+                         "fhir (at --fhir-size: the cohort as a FHIR Bulk export; parsers compared, import alone, "
+                         "parse through analyze)")
     ap.add_argument("--fhir-size", type=int, default=10_000)
     ap.add_argument("--naive-size", type=int, default=10_000)
     ap.add_argument("--naive-sample", type=int, default=500)
@@ -159,6 +160,8 @@ def main(argv=None) -> None:
             rec.add(n, "simulate_cli", run_stage("simulate_cli", n=n, seed=args.seed, out=str(cohort) + "-cli"),
                     None)
             shutil.rmtree(str(cohort) + "-cli", ignore_errors=True)
+        if "cox" in stages:
+            rec.add(n, "cox", run_stage("cox", n=n, seed=args.seed), None)
         if "naive" in stages and n == args.naive_size:
             rec.add(n, "naive", run_stage("naive", cohort=str(cohort), sample=args.naive_sample, seed=args.seed), rows)
         if not args.keep:

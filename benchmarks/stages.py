@@ -6,7 +6,7 @@ Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_
 ``mrdtrack simulate`` runs: default scenario, CSV), ``simulate_chunked`` (the
 same in chunks of patients, for the 1,000,000 cohort), ``validate`` (read_cohort), ``analyze``
 (what ``mrdtrack analyze`` runs: in memory for a small cohort, else the partitioned path),
-``derive`` (derive_all alone, the cohort read beforehand), ``naive`` (the per-patient loop on a
+``derive`` (derive_all alone, the cohort read beforehand), ``cox`` (Cox + PH test + KM on n rows), ``naive`` (the per-patient loop on a
 random sample, beside the batched derivation).
 """
 
@@ -212,10 +212,14 @@ def fhir_parsers(cohort: str, lines: int = 20000) -> dict:
     json / orjson / msgspec + the reader's extractor, and fhir.resources R4B models (validation only)."""
     import json as std_json
 
-    import msgspec
     import orjson
 
     from mrdtrack.importers.fhir.extract import EXTRACTORS
+
+    try:
+        import msgspec
+    except ImportError:  # optional: benchmark only
+        msgspec = None
 
     sample = []
     for name in ("Observation.ndjson", "MedicationAdministration.ndjson"):
@@ -228,7 +232,8 @@ def fhir_parsers(cohort: str, lines: int = 20000) -> dict:
             EXTRACTORS[r["resourceType"]](r, "x", None)
 
     out = {}
-    for label, loads in (("json", std_json.loads), ("orjson", orjson.loads), ("msgspec", msgspec.json.decode)):
+    readers = [("json", std_json.loads), ("orjson", orjson.loads)] + ([("msgspec", msgspec.json.decode)] if msgspec else [])
+    for label, loads in readers:
         t0 = time.perf_counter()
         extracted(loads)
         out[label + "_us"] = 1e6 * (time.perf_counter() - t0) / len(sample)
@@ -293,9 +298,30 @@ def pg_fetch(url: str, schema: str, driver: str) -> dict:
     return {"work_s": time.perf_counter() - t0, "rows": rows, "driver": driver}
 
 
-STAGES = {"simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
-          "naive": naive, "derive": derive, "omop_write": omop_write, "analyze_omop": analyze_omop, "pg_fetch": pg_fetch,
-          "fhir_export": fhir_export, "fhir_import": fhir_import, "fhir_parsers": fhir_parsers}
+def cox(n: int, seed: int) -> dict:
+    """A Cox model (Efron), its PH test, a counting-process Breslow fit and a grouped KM on ``n``
+    rows with three covariates and many ties (the scale check of tests/test_stats_scale.py)."""
+    from mrdtrack.stats import cox_fit, cox_zph, km_table
+
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 2, n), "c": rng.choice(["x", "y", "z"], n)})
+    rate = np.exp(0.3 * d["a"] - 0.5 * d["b"] + 0.2 * (d["c"] == "y"))
+    death, censor = rng.exponential(1 / rate), rng.exponential(2.0, n)
+    d["time"] = np.ceil(np.minimum(death, censor) * 365)
+    d["event"] = (death <= censor).astype(int)
+    d["start"] = np.floor(d["time"] * rng.uniform(0, 0.5, n))
+    t0 = time.perf_counter()
+    fit = cox_fit(d, "time", "event", ["a", "b", "c"])
+    cox_zph(fit)
+    cox_fit(d, "time", "event", ["a", "b", "c"], start="start", ties="breslow")
+    km_table(d, "time", "event", group="c")
+    return {"work_s": time.perf_counter() - t0, "rows": n}
+
+
+STAGES = {"cox": cox, "simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked,
+          "validate": validate, "analyze": analyze, "naive": naive, "derive": derive, "omop_write": omop_write,
+          "analyze_omop": analyze_omop, "pg_fetch": pg_fetch, "fhir_export": fhir_export, "fhir_import": fhir_import,
+          "fhir_parsers": fhir_parsers}
 
 if __name__ == "__main__":
     result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))

@@ -5,6 +5,7 @@ import pandas as pd
 from mrd_vignettes import anchors_of, cohort_of, ngf
 from mrdtrack.config import Config
 from mrdtrack.mrd import derive_mrd, patient_alerts
+from mrdtrack.mrd.alerts import ALERTS
 
 ASSESSMENT_COLUMNS = ["patient_id", "date", "phase", "response", "confirmed_response", "pd_confirmed", "meets_pd",
                       "evaluable"]
@@ -22,7 +23,9 @@ def _alerts(mrd=(), assessments=(), as_of="2022-06-01", config=None, events=None
     a = anchors_of(c)
     cfg = config or Config()
     samples, _, _ = derive_mrd(c, a, cfg)
-    return patient_alerts(_assessments(assessments), samples, a, cfg, pd.Timestamp(as_of))
+    out = patient_alerts(_assessments(assessments), samples, a, cfg, pd.Timestamp(as_of))
+    assert set(out["alert"]) <= set(ALERTS)  # every alert is one of the documented names
+    return out
 
 
 def _one(out, alert):

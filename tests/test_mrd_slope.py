@@ -108,7 +108,11 @@ def test_derive_mrd_slope_uses_entry_and_on_maintenance_samples_in_years():
 
 def test_simulation_recovers_slope_where_ignoring_censoring_is_biased():
     """Many patients with a known slope and a third of the values below the LOD: the Tobit fit is
-    close to the truth; treating censored values as observed at the LOD flattens the slope."""
+    close to the truth; treating censored values as observed at the LOD flattens the slope.
+
+    Seed fixed (7). The Tobit bias measured with it is -0.035 log10/yr against a bound of 0.05 and
+    the naive bias +0.28 against a floor of 0.2; the Monte-Carlo SD of a 4,000-patient mean bias is
+    about 0.01, so each bound is more than 1.5 SD (Tobit) and 8 SD (naive) from the measured value."""
     rng = np.random.default_rng(7)
     n, true = 4000, -0.7
     code, t, y, cens = _simulate(n, 5, true, rng, span=4.0)

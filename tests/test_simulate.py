@@ -4,7 +4,6 @@ scenario files, and the sanity of the latent truth (docs/simulator.md)."""
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -241,7 +240,7 @@ def test_bad_scenario_values_are_rejected(values, words):
 def test_every_scenario_field_is_documented():
     docs = Scenario.docs()
     assert all(doc for _, doc in docs.values())
-    text = (Path(__file__).parents[1] / "docs" / "docs/simulator.md").read_text(encoding="utf-8")
+    text = (Path(__file__).parents[1] / "docs" / "simulator.md").read_text(encoding="utf-8")
     missing = [name for name in docs if f"`{name}`" not in text]
     assert not missing, missing
 
@@ -308,9 +307,3 @@ def test_observations_come_from_the_burden_not_the_class_labels():
     b = burden_at(lat, np.ones(len(days), int), days)
     assert np.array_equal(a, b)
 
-
-def test_simulation_speed_proxy():
-    """A proxy for the 100,000-patient budget (measured in docs/simulator.md): 5,000 patients in < 3 s."""
-    t0 = time.perf_counter()
-    simulate_cohort(5000, 1)
-    assert time.perf_counter() - t0 < 3.0

@@ -19,10 +19,10 @@ from mrdtrack.stats import (
     km_curve,
     km_median,
     km_table,
-    logrank_test,
     number_at_risk,
     tmerge,
 )
+from mrdtrack.stats.logrank import logrank_test
 
 R = Path(__file__).parent / "fixtures" / "r"
 runner = CliRunner()

@@ -24,6 +24,10 @@ def simulated_cohort(n=3000, seed=20201):
 
 
 def test_naive_comparison_is_biased_but_landmark_is_not():
+    """Seed fixed (20201). With it the landmark HR is 1.00 (0.84-1.19), the time-varying one 0.98
+    (0.87-1.11) and the naive one 0.11 (0.10-0.13): wide margins on each side. Over other seeds a
+    95% interval misses the true HR of 1 in about 5% of draws (1 of 40 seeds tried), which is why
+    the seed is fixed rather than drawn."""
     d = simulated_cohort()
     naive = cox_fit(d, "time", "event", ["converted"]).table.iloc[0]
     assert naive["hr"] < 1 and naive["upper"] < 1  # "protective", significantly

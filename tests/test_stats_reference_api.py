@@ -19,9 +19,9 @@ from mrdtrack.stats import (
     km_median,
     km_survival_at,
     km_table,
-    logrank_test,
     tmerge,
 )
+from mrdtrack.stats.logrank import logrank_test
 
 R = Path(__file__).parent / "fixtures" / "r"
 CASES = json.loads((R / "cases.json").read_text())

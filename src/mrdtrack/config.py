@@ -15,16 +15,12 @@ The resolved configuration is written into every output (``summary.json``, the r
 from __future__ import annotations
 
 import dataclasses
-import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 IMWG2016 = "Kumar et al., Lancet Oncol 2016;17:e328-46"
-DURIE2006 = "Durie et al., Leukemia 2006;20:1467-73"
-RAJKUMAR2011 = "Rajkumar et al., Blood 2011;117:4691-5"
-ALONSO2020 = "Alonso et al., Blood Adv 2020;4(10):2163-71"
 CONVENTION = "mrdtrack convention (docs/response-rules.md)"
 CONTRACT = "mrdtrack data contract (docs/data-contract.md)"
 
@@ -211,6 +207,3 @@ def load_config(profile: str = "imwg2016", path: str | Path | None = None) -> Co
     profile = overrides.pop("profile", profile) if isinstance(overrides.get("profile"), str) else profile
     return make_config(profile, overrides)
 
-
-def config_json(cfg: Config) -> str:
-    return json.dumps(cfg.to_dict(), sort_keys=True)

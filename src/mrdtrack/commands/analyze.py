@@ -25,6 +25,7 @@ from mrdtrack.commands.common import (
     VocabSchemaOpt,
     err_console,
     guarded,
+    output_folder,
     resolve_config,
     source_options,
 )
@@ -112,6 +113,13 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
     config = resolve_config(profile, config_file)
     _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
     result = load_validated(cohort_path, data_cut, exclude_invalid, config, source)
+    return analyze_read(result, config, out_dir, pseudonymize, batch_size, jobs)
+
+
+def analyze_read(result, config: Config, out_dir: Path | None = None, pseudonymize: bool = False,
+                 batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1) -> Analysis:
+    """Analyze a validated cohort (a ``ReadResult`` whose ``cohort`` is set): derivations, cohort
+    statistics, the read's issues and counts in front; outputs written when ``out_dir`` is given."""
     cohort = result.cohort
     with _progress(len(cohort.patients), "analyzing patients") as advance:
         analysis = analyze_cohort(cohort, config, batch_size=batch_size, jobs=jobs, progress=advance)
@@ -174,6 +182,7 @@ def register(app: typer.Typer) -> None:
         from mrdtrack.importers.source import CONTRACT, cohort_kind
         from mrdtrack.scale import choose_buckets
 
+        output_folder(out)
         buckets = 0 if cohort_kind(cohort) != CONTRACT else choose_buckets(cohort, partitions)
         if buckets:
             run = run_analyze_partitioned(cohort, out, buckets, profile, config, data_cut, exclude_invalid,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -21,6 +22,31 @@ ProfileOpt = Annotated[str, typer.Option("--profile", help="Configuration profil
 DataCutOpt = Annotated[str | None, typer.Option("--data-cut", help="Data cut YYYY-MM-DD (default: latest date in the cohort).")]
 ExcludeOpt = Annotated[bool, typer.Option("--exclude-invalid", help="Leave out rows/patients with errors (listed in issues.csv) instead of stopping.")]
 PseudoOpt = Annotated[bool, typer.Option("--pseudonymize", help="Replace patient_id by P-<HMAC-SHA256> (key from MRDTRACK_PSEUDONYM_KEY).")]
+
+
+def output_folder(path: Path) -> Path:
+    """``--out`` as a folder that can be written: created when missing; a UserError (exit 2) when
+    it names an existing file, lies under a file, or cannot be created or written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path}: exists and is a file; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {path}: cannot create the folder ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"--out {path}: the folder is not writable")
+    return path
+
+
+def output_file(path: Path) -> Path:
+    """``--out`` as a file that can be written (its folder created when missing); a UserError
+    (exit 2) when it names a folder or its folder cannot be made or written."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--out {path}: is a folder; give a file name")
+    output_folder(path.parent if str(path.parent) else Path("."))
+    return path
 
 
 def resolve_config(profile: str, config_file: Path | None) -> Config:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mrdtrack.commands.common import err_console, guarded
+from mrdtrack.commands.common import err_console, guarded, output_folder
 
 DEMO_N = 139
 DEMO_SEED = 2020
@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
         from mrdtrack.commands.report import run_report
         from mrdtrack.commands.simulate import write_simulated_cohort
 
-        cohort_dir = out / "cohort"
+        cohort_dir = output_folder(out) / "cohort"
         err_console.print(f"simulating the reference cohort: n={DEMO_N}, seed={DEMO_SEED} -> {cohort_dir}",
                           highlight=False)
         write_simulated_cohort(DEMO_N, DEMO_SEED, cohort_dir, scenario="default", fmt="csv", truth=True)

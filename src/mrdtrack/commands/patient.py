@@ -22,6 +22,7 @@ from mrdtrack.commands.common import (
     VocabSchemaOpt,
     err_console,
     guarded,
+    output_file,
     resolve_config,
     source_options,
 )
@@ -115,7 +116,7 @@ def register(app: typer.Typer) -> None:
                                 source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         view = build_patient_view(result.cohort, patient_id, cfg, date, key)
         text = view_json(view) if as_json else render_patient_html(view)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        output_file(out)
         out.write_text(text, encoding="utf-8")
         err_console.print(f"patient {view['patient_id']}: {len(view['alerts'])} open alert(s); wrote {out}",
                           highlight=False)

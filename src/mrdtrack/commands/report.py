@@ -23,6 +23,7 @@ from mrdtrack.commands.common import (
     VocabSchemaOpt,
     err_console,
     guarded,
+    output_folder,
     source_options,
 )
 from mrdtrack.pipeline import DEFAULT_BATCH_SIZE
@@ -80,6 +81,7 @@ def register(app: typer.Typer) -> None:
 
         Example: mrdtrack report examples/cohort --out out/ --profile alonso2020
         """
+        output_folder(out)
         path = run_report(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs,
                           source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         err_console.print(f"wrote {path} (figures/ and tables/ beside it)", highlight=False)

@@ -9,13 +9,15 @@ from typing import Annotated
 
 import typer
 
-from mrdtrack.commands.common import err_console, guarded
+from mrdtrack.commands.common import err_console, guarded, output_folder
 from mrdtrack.errors import UserError
 from mrdtrack.io.write import FORMATS, write_tables
 
 OMOP_FORMATS = ("omop", "omop-folder")
 FHIR_FORMATS = ("fhir", "fhir-bundles")
 THERAPY = ("episodes", "drugs")
+#: The seed when --seed is not given (the year of the seed study): same command, same cohort.
+DEFAULT_SEED = 2020
 
 
 def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | Path = "default", fmt: str = "csv",
@@ -37,8 +39,8 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
     if fmt == "omop":
         if out.is_dir():
             raise UserError(f"{out}: is a folder; --format omop writes one DuckDB file (e.g. --out cdm.duckdb)")
-    elif out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder")
+    else:
+        out = output_folder(out)
     sim = simulate_cohort(n, seed, str(scenario))
     tables = sim.tables
     if fmt in OMOP_FORMATS:
@@ -64,8 +66,9 @@ def register(app: typer.Typer) -> None:
     @guarded
     def simulate(
         n: Annotated[int, typer.Option("--n", help="Number of patients.")],
-        seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")],
         out: Annotated[Path, typer.Option("--out", help="Cohort folder to write.")],
+        seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files; default "
+                                                         f"{DEFAULT_SEED}).")] = DEFAULT_SEED,
         scenario: Annotated[str, typer.Option("--scenario", help="default, null, registry, or a TOML/YAML scenario file.")]
         = "default",
         fmt: Annotated[str, typer.Option("--format", help="csv, parquet, omop (one OMOP CDM DuckDB file), "

@@ -25,9 +25,9 @@ from mrdtrack.stats import (
     cumulative_incidence,
     km_median,
     km_table,
-    logrank_test,
 )
 from mrdtrack.stats.inputs import StatsInputError, drop_missing
+from mrdtrack.stats.logrank import logrank_test
 
 stats_app = typer.Typer(
     name="stats",

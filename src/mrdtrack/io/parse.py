@@ -137,7 +137,3 @@ def out_of_range(v: pd.Series, minimum, maximum, min_exclusive: bool) -> np.ndar
         bad |= x > maximum
     return bad & ~np.isnan(x)
 
-
-def number_text(x: pd.Series) -> pd.Series:
-    """Numbers as short text for messages (``%g``)."""
-    return x.map(lambda f: f"{f:g}").astype(STRING)

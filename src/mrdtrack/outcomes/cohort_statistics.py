@@ -22,10 +22,10 @@ from mrdtrack.stats import (
     km_curve,
     km_median,
     km_survival_at,
-    logrank_test,
     number_at_risk,
     tmerge,
 )
+from mrdtrack.stats.logrank import logrank_test
 
 TREND_ORDER = ("negative", "decreasing", "not_decreasing")
 REFERENCE_TREND = "not_decreasing"

@@ -110,3 +110,28 @@ def label(code: Any) -> str:
     if is_missing(code) or code == "":
         return "not available"
     return str(code).replace("_", " ")
+
+
+def significant(v: Any, digits: int = 2) -> str:
+    """A number to ``digits`` significant digits ('-0.71', '0.0032'), without exponent where short."""
+    if is_missing(v):
+        return MISSING
+    f = float(v)
+    if f == 0 or not math.isfinite(f):
+        return num(f, 0) if f == 0 else MISSING
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(f)))))
+    return f"{round(f, decimals):.{decimals}f}"
+
+
+def for_people(key: str, v: Any) -> Any:
+    """A value of the patient page as people read it: months with one decimal, the MRD slope with
+    two significant digits, other decimals with three; text, booleans and whole numbers as they are."""
+    if isinstance(v, bool) or v is None or isinstance(v, str) or isinstance(v, int):
+        return v
+    if key.endswith("_months"):
+        return num(v, 1)
+    if float(v).is_integer():
+        return str(int(v))
+    if "slope" in key:
+        return significant(v, 2)
+    return significant(v, 3)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.config import Config
-from mrdtrack.report.fmt import sci
+from mrdtrack.report.fmt import for_people, sci
 from mrdtrack.report.html import environment, external_references, stylesheet
 from mrdtrack.report.patient_figure import patient_timeline_figure
 from mrdtrack.report.svg import save_figure
@@ -116,8 +116,10 @@ def _timeline_svg(view: dict, threshold: float) -> str:
 
 def render_patient_html(view: dict) -> str:
     """The patient page (one self-contained HTML file)."""
+    shown = {**view, "summary": {k: for_people(k, x) for k, x in view["summary"].items()},
+             "characteristics": {k: for_people(k, x) for k, x in view["characteristics"].items()}}
     html = environment().get_template("patient.html.j2").render(
-        css=stylesheet(), v=view, svg=_timeline_svg(view, view["mrd_threshold"]))
+        css=stylesheet(), v=shown, svg=_timeline_svg(view, view["mrd_threshold"]))
     bad = external_references(html)
     if bad:
         raise RuntimeError(f"patient page would reference external resources: {bad[:3]}")

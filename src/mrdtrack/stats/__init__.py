@@ -16,8 +16,11 @@ Kaplan-Meier (``km``; R ``survfit``)
     ``number_at_risk(df, time, *, times, group=None, start=None)`` ``strata, time, n_risk``
     ``strata`` holds the group's level (``all`` without a group).
 Log-rank (``logrank``; R ``survdiff``)
-    ``logrank_test(df, time, event, group, *, strata=None)`` ->
+    ``logrank.logrank_test(df, time, event, group, *, strata=None)`` ->
     ``{chisq, df, p, groups: DataFrame(group, n, observed, expected), warnings, n_dropped}``
+Notebook API (``tidy``: keyword columns in, tidy DataFrames out; docs/api.md)
+    ``kaplan_meier(df, time=, event=, group=None, ...)``, ``logrank_test(df, time=, event=, group=)``
+    (one row per group with ``chisq, df, p``), ``cox_ph(df, time=, event=, covariates=, ...)``
 Cox (``cox``, ``zph``; R ``coxph``, ``cox.zph``)
     ``cox_fit(df, time, event, covariates, *, start=None, strata=None, categorical=(), ties="efron",
     conf_level=0.95)`` -> :class:`CoxResult` (``table``: ``term, coef, hr, se, p, lower, upper, loglik,
@@ -46,7 +49,7 @@ from mrdtrack.stats.km import (
     number_at_risk,
 )
 from mrdtrack.stats.landmark import landmark_data
-from mrdtrack.stats.logrank import logrank_test
+from mrdtrack.stats.tidy import cox_ph, kaplan_meier, logrank_test
 from mrdtrack.stats.timevarying import tmerge
 from mrdtrack.stats.zph import cox_zph
 
@@ -61,6 +64,8 @@ __all__ = [
     "cox_fit",
     "cox_zph",
     "cumulative_incidence",
+    "cox_ph",
+    "kaplan_meier",
     "km_curve",
     "km_median",
     "km_survival_at",

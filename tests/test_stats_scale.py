@@ -1,9 +1,7 @@
-"""Scale: a Cox model on 100,000 rows with a few covariates (and its PH test) runs in seconds, and recovers
-the simulated log hazard ratios."""
+"""Scale: a Cox model on 100,000 rows with a few covariates (and its PH test) fits, converges and recovers
+the simulated log hazard ratios (its time is measured in benchmarks/run.py, stage ``cox``)."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pandas as pd
@@ -11,7 +9,7 @@ import pandas as pd
 from mrdtrack.stats import cox_fit, cox_zph, km_table
 
 
-def test_cox_on_100000_rows_in_seconds():
+def test_cox_on_100000_rows_recovers_the_hazard_ratios():
     rng = np.random.default_rng(7)
     n = 100_000
     d = pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 2, n), "c": rng.choice(["x", "y", "z"], n)})
@@ -20,12 +18,9 @@ def test_cox_on_100000_rows_in_seconds():
     d["time"] = np.ceil(np.minimum(death, censor) * 365)  # days: many ties
     d["event"] = (death <= censor).astype(int)
     d["start"] = np.floor(d["time"] * rng.uniform(0, 0.5, n))
-    t0 = time.perf_counter()
     fit = cox_fit(d, "time", "event", ["a", "b", "c"])
     zph = cox_zph(fit)
     fit_cp = cox_fit(d, "time", "event", ["a", "b", "c"], start="start", ties="breslow")
     km_table(d, "time", "event", group="c")
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 20, f"{elapsed:.1f} s"
     np.testing.assert_allclose(fit.coef, [0.3, -0.5, 0.2, 0.0], atol=0.03)
     assert fit.converged and fit_cp.converged and len(zph) == 4
