@@ -76,7 +76,7 @@ def merge_persistent(rec: pd.DataFrame, persistence_days: int) -> pd.DataFrame:
     return pd.DataFrame({
         "patient_id": g["patient_id"].first().to_numpy(), "ingredient": g["ingredient"].first().to_numpy(),
         "start_date": g["start_date"].min().to_numpy(), "end_date": g["end_date"].max().to_numpy(),
-        "record_ids": join_ids(rec["record_id"].to_numpy(), period)[1],
+        "record_ids": np.asarray(join_ids(rec["record_id"].to_numpy(), period)[1], dtype=object),
     })
 
 
@@ -86,7 +86,8 @@ def _clip(periods: pd.DataFrame, window: pd.DataFrame) -> tuple[pd.DataFrame, pd
     over = periods["end_date"].to_numpy() > limit
     at_death = over & (w["death_date"].to_numpy() == limit)
     p = periods[over]
-    log = log_frame(p["patient_id"], np.where(at_death[over], "DRUG_PERIOD_CLIPPED_DEATH", "DRUG_PERIOD_CLIPPED_DATA_CUT"),
+    codes = np.where(at_death[over], "DRUG_PERIOD_CLIPPED_DEATH", "DRUG_PERIOD_CLIPPED_DATA_CUT")
+    log = log_frame(p["patient_id"], codes,
                     p["ingredient"] + " period " + iso_dates(p["start_date"]) + " to "
                     + iso_dates(p["end_date"]) + " cut at " + iso_dates(limit[over]), p["record_ids"])
     periods = periods.assign(end_date=np.where(over, limit, periods["end_date"].to_numpy()))
@@ -98,12 +99,14 @@ def drug_periods(records: pd.DataFrame, patients: pd.DataFrame, data_cut,
     """Drug periods (``PERIOD_COLUMNS``: one ingredient, start and end dates, the ';'-joined ids of
     the records that made it) and the log (``LOG_COLUMNS``), phases-from-drugs "Drug periods".
 
-    ``records``: ``patient_id, ingredient, start_date, end_date (NaT), days_supply (NaN), record_id``;
+    ``records``: ``patient_id, ingredient, start_date, end_date (NaT), days_supply (NaN), record_id``
+    (``end_date`` and ``days_supply`` may be absent);
     ``patients``: ``patient_id, diagnosis_date, death_date``. Periods are sorted by patient, start
     and ingredient. A record starting after death or the data cut is left out (logged); a period
     running past them is clipped (logged).
     """
-    rec = records[["patient_id", "ingredient", "start_date", "end_date", "days_supply", "record_id"]].copy()
+    rec = records.reindex(columns=["patient_id", "ingredient", "start_date", "end_date", "days_supply", "record_id"])
+    rec["end_date"] = pd.to_datetime(rec["end_date"])  # an absent column is all NaT
     rec["ingredient"] = rec["ingredient"].astype(str).str.lower()
     logs = []
     has_start = rec["start_date"].notna().to_numpy()

@@ -5,11 +5,13 @@ Composed of small named steps. Vectorised over all patients: conditioning, trans
 line 1 start, the first transplant, mobilisation and the gaps between periods. The lines of therapy
 and the phases of line 1 are inherently sequential (a line's start decides its regimen, which
 decides where the next line starts): they run per patient over plain tuples (``patient_phases``).
-Measured: 100,000 simulated patients with about 8 drug periods each in MEASURED_SECONDS (see the
-module's test file and docs/phases-from-drugs.md).
+Measured: 100,000 simulated patients (6.7 drug periods each, 669,628 periods) in 20.1 s of CPU time
+(``drug_periods`` 4.6 s more) on a shared 2-core machine; method in docs/phases-from-drugs.md.
 """
 
 from __future__ import annotations
+
+import gc
 
 import numpy as np
 import pandas as pd
@@ -54,7 +56,8 @@ def period_kinds(p: pd.DataFrame, rules: PhaseRules) -> np.ndarray:
     drug; mobilisation is marked later, once the first transplant is known."""
     length = p["end"] - p["start"] + 1
     kind = np.where(p["ingredient"].isin([s.lower() for s in rules.partners]), PARTNER, DRUG).astype(object)
-    kind[((p["ingredient"] == rules.conditioning_ingredient) & (length <= rules.conditioning_max_days)).to_numpy()] = CONDITIONING
+    short = (p["ingredient"] == rules.conditioning_ingredient) & (length <= rules.conditioning_max_days)
+    kind[short.to_numpy()] = CONDITIONING
     return kind
 
 
@@ -64,10 +67,14 @@ def conditioning_transplants(p: pd.DataFrame, procs: pd.DataFrame, rules: PhaseR
     procedure. Columns patient_id, day, regimen, record_ids, code."""
     cond = p[p["kind"] == CONDITIONING].sort_values("end")
     procs = procs.sort_values("day")
-    linked = pd.merge_asof(cond, procs[["patient_id", "day", "proc_ids"]], left_on="end", right_on="day", by="patient_id",
+    linked = pd.merge_asof(cond, procs[["patient_id", "day", "proc_ids"]], left_on="end", right_on="day",
+                           by="patient_id",
                            direction="forward", tolerance=float(rules.conditioning_procedure_days))
     has = linked["day"].notna().to_numpy()
-    by_proc = linked[has].groupby(["patient_id", "day"])["record_ids"].agg(lambda s: ";".join(s))
+    lk = linked[has].sort_values(["patient_id", "day"], kind="stable")
+    keys, ids = join_ids(lk["record_ids"], lk.groupby(["patient_id", "day"], sort=False).ngroup().to_numpy())
+    first = lk.drop_duplicates(["patient_id", "day"])
+    by_proc = pd.Series(ids, index=pd.MultiIndex.from_arrays([first["patient_id"], first["day"]]), dtype=object)
     pr = procs.set_index(["patient_id", "day"])
     melph = by_proc.reindex(pr.index).to_numpy(dtype=object)
     linked_ids = [f"{a};{b}" if isinstance(b, str) else a for a, b in zip(pr["proc_ids"].tolist(), melph)]
@@ -85,7 +92,7 @@ def conditioning_transplants(p: pd.DataFrame, procs: pd.DataFrame, rules: PhaseR
 
 def procedure_days(procs: pd.DataFrame) -> pd.DataFrame:
     """Recorded transplant procedures, one per patient and date (record ids joined)."""
-    d = pd.DataFrame({"patient_id": procs["patient_id"].to_numpy(), "day": to_days(procs["date"]),
+    d = pd.DataFrame({"patient_id": procs["patient_id"].to_numpy(dtype=object), "day": to_days(procs["date"]),
                       "record_id": procs["record_id"].astype(str).to_numpy()})
     d = d[np.isfinite(d["day"])].sort_values(["patient_id", "day"], kind="stable")
     key = d.groupby(["patient_id", "day"], sort=False).ngroup().to_numpy()
@@ -151,17 +158,19 @@ def _patients(p: pd.DataFrame, tx: pd.DataFrame, progs: pd.DataFrame, cut: float
                                          p["ingredient"].tolist(), p["kind"].tolist(), p["record_ids"].tolist(),
                                          p["gap"].tolist())))
     by_p = _grouped(p, periods)
-    by_t = _grouped(tx, list(zip(tx["day"].astype(np.int64).tolist(), tx["regimen"].tolist(), tx["record_ids"].tolist())))
+    by_t = _grouped(tx, list(zip(tx["day"].astype(np.int64).tolist(), tx["regimen"].tolist(),
+                                 tx["record_ids"].tolist())))
     by_g = _grouped(progs, progs["day"].astype(np.int64).tolist())
-    starts = pd.concat([p.loc[p["kind"] != PARTNER, ["patient_id", "start"]],
-                        tx[["patient_id", "day"]].rename(columns={"day": "start"})]).groupby("patient_id")["start"].min()
+    firsts = pd.concat([p.loc[p["kind"] != PARTNER, ["patient_id", "start"]],
+                        tx[["patient_id", "day"]].rename(columns={"day": "start"})])
+    starts = firsts.groupby("patient_id")["start"].min()
     for pid, l1 in zip(starts.index.tolist(), starts.astype(np.int64).tolist()):
         yield Patient(pid, by_p.get(pid, []), by_t.get(pid, []), by_g.get(pid, []), l1, int(cut))
 
 
 def _prepared(periods, procedures, patients, progressions, cut, rules):
     """Days, kinds, transplants, windows, mobilisation and gaps, vectorised over all patients."""
-    p = pd.DataFrame({"patient_id": periods["patient_id"].to_numpy(),
+    p = pd.DataFrame({"patient_id": periods["patient_id"].to_numpy(dtype=object),
                       "ingredient": periods["ingredient"].astype(str).str.lower().to_numpy(),
                       "start": to_days(periods["start_date"]), "end": to_days(periods["end_date"]),
                       "record_ids": periods["record_ids"].astype(str).to_numpy()})
@@ -172,7 +181,8 @@ def _prepared(periods, procedures, patients, progressions, cut, rules):
     p.loc[mob, "kind"] = MOBILISATION
     p = p.sort_values(["patient_id", "start", "ingredient"], kind="stable").reset_index(drop=True)
     p["gap"] = gaps_before(p)
-    g = pd.DataFrame({"patient_id": progressions["patient_id"].to_numpy(), "day": to_days(progressions["date"])})
+    g = pd.DataFrame({"patient_id": progressions["patient_id"].to_numpy(dtype=object),
+                      "day": to_days(progressions["date"])})
     g = g[np.isfinite(g["day"])].sort_values(["patient_id", "day"])
     logs += [_vector_decisions(p, tx)]
     return p, tx.sort_values(["patient_id", "day"], kind="stable"), g, logs
@@ -190,7 +200,8 @@ def _vector_decisions(p: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def derive_treatments(periods: pd.DataFrame, transplant_procedures: pd.DataFrame, patients: pd.DataFrame,
-                      recorded_progressions: pd.DataFrame, data_cut, rules: PhaseRules) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      recorded_progressions: pd.DataFrame, data_cut,
+                      rules: PhaseRules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The contract's ``treatments`` rows and the rule decisions (phases-from-drugs rules).
 
     ``periods``: ``drug_periods`` output (patient_id, ingredient, start_date, end_date, record_ids);
@@ -202,18 +213,25 @@ def derive_treatments(periods: pd.DataFrame, transplant_procedures: pd.DataFrame
     cut = float(to_days([data_cut])[0])
     p, tx, g, logs = _prepared(periods, transplant_procedures, patients, recorded_progressions, cut, rules)
     rows, decisions = [], []
-    for pt in _patients(p, tx, g, cut):
-        r, d = derive_patient(pt, rules)
-        rows += r
-        decisions += d
+    gc_was_on = gc.isenabled()
+    gc.disable()  # millions of small tuples: the cyclic collector would rescan them again and again
+    try:
+        for pt in _patients(p, tx, g, cut):
+            r, d = derive_patient(pt, rules)
+            rows += r
+            decisions += d
+    finally:
+        if gc_was_on:
+            gc.enable()
     t = pd.DataFrame(rows, columns=["patient_id", "phase", "regimen", "start", "end", "end_reason"])
-    treatments = pd.DataFrame({"patient_id": t["patient_id"].to_numpy(dtype=object), "phase": t["phase"].to_numpy(dtype=object),
+    treatments = pd.DataFrame({"patient_id": t["patient_id"].to_numpy(dtype=object),
+                               "phase": t["phase"].to_numpy(dtype=object),
                                "regimen": t["regimen"].to_numpy(dtype=object), "start_date": from_days(t["start"]),
                                "end_date": from_days(np.where(t["end"].to_numpy(float) >= cut, np.nan, t["end"])),
                                "end_reason": t["end_reason"].to_numpy(dtype=object)})
     order = np.lexsort((t["phase"].map(PHASE_ORDER).to_numpy(), t["start"].to_numpy(), patient_codes(t["patient_id"])))
     treatments = treatments.iloc[order].reset_index(drop=True)
-    dec = pd.concat([f for f in [*logs, pd.DataFrame(decisions, columns=LOG_COLUMNS)] if len(f)] or [log_frame([], "", [], [])],
-                    ignore_index=True)
+    frames = [f for f in [*logs, pd.DataFrame(decisions, columns=LOG_COLUMNS)] if len(f)]
+    dec = pd.concat(frames or [log_frame([], "", [], [])], ignore_index=True)
     dec = dec.iloc[np.argsort(patient_codes(dec["patient_id"]), kind="stable")].reset_index(drop=True)
     return treatments, dec
