@@ -95,3 +95,13 @@ def test_a_bundle_that_is_not_json_names_the_file_and_line(tmp_path):
     (tmp_path / "p1.json").write_text('{"resourceType": "Bundle", "type": "collection",\n "entry": [\n  {,}\n]}')
     r = runner.invoke(app, ["import", "fhir", str(tmp_path), "--out", str(tmp_path / "out")])
     assert r.exit_code == 2 and "p1.json line 3" in " ".join(r.output.split())
+
+
+def test_a_field_of_the_wrong_json_type_names_file_and_line(tmp_path):
+    folder = write_bulk(tmp_path / "x", base())
+    bad = {**lab("o1", "33358-3", 2.0, "g/dL"), "code": "33358-3"}  # a string where FHIR has a CodeableConcept
+    (folder / "Observation.ndjson").write_text(orjson.dumps(lab("o0", "33358-3", 2.0, "g/dL")).decode() + "\n"
+                                               + orjson.dumps(bad).decode() + "\n")
+    r = runner.invoke(app, ["import", "fhir", str(folder), "--out", str(tmp_path / "out")])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "Observation.ndjson line 2: Observation/o1: a field has an unexpected form" in text

@@ -28,11 +28,22 @@ LAB_LOINC = {"serum_m_protein": "33358-3", "urine_m_protein": "42482-0", "flc_ka
              "flc_lambda": "33944-0", "serum_ife": "25700-6", "bm_plasma_cells": "11118-7"}
 ANSWERS = {"positive": ("LA6576-8", "Positive"), "negative": ("LA6577-6", "Negative"),
            "clonal": ("LA6576-8", "Positive"), "polyclonal": ("LA6577-6", "Negative"), "yes": ("LA11882-0", "Detected")}
-MYELOMA = {"system": SNOMED, "code": "109989006", "display": "Multiple myeloma (disorder)"}
-SECOND_PRIMARY = {"system": SNOMED, "code": "363346000", "display": "Malignant neoplastic disease (disorder)"}
-CANCER_STATUS = {"system": LOINC, "code": "97509-4", "display": "Cancer disease status"}
-WORSENED = {"system": SNOMED, "code": "271299001", "display": "Patient's condition worsened (finding)"}
-TRANSPLANT = {"system": SNOMED, "code": "709115004", "display": "Autologous hematopoietic stem cell transplant"}
+
+
+def coding(system: str | None, code: str, display: str | None = None) -> dict:
+    """A FHIR Coding (system, code, display)."""
+    out = {"system": system, "code": code} if system else {"code": code}
+    if display:
+        out["display"] = display
+    return out
+
+
+MYELOMA = coding(SNOMED, "109989006", "Multiple myeloma (disorder)")
+SECOND_PRIMARY = coding(SNOMED, "363346000", "Malignant neoplastic disease (disorder)")
+CANCER_STATUS = coding(LOINC, "97509-4", "Cancer disease status")
+WORSENED = coding(SNOMED, "271299001", "Patient's condition worsened (finding)")
+TRANSPLANT = coding(SNOMED, "709115004", "Autologous hematopoietic stem cell transplant")
+AMBULATORY = coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB")
 GENDER = {"F": "female", "M": "male", "U": "unknown"}
 NAMESPACE = uuid.UUID("6f1c1c0e-8a4e-4c39-9d43-6a5b1f0e2f11")
 
@@ -74,7 +85,7 @@ def _quantity(value: float, unit: str, comparator: str | None = None, low: float
 
 def _lab_code(test: str) -> dict:
     loinc = LAB_LOINC.get(test)
-    return _code({"system": LOINC, "code": loinc} if loinc else {"system": LOCAL, "code": test}, test)
+    return _code(coding(LOINC, loinc) if loinc else coding(LOCAL, test), test)
 
 
 def _answer(word: str, style: int) -> dict:
@@ -82,7 +93,7 @@ def _answer(word: str, style: int) -> dict:
     word = str(word)
     if style == 0 and word in ANSWERS:
         code, display = ANSWERS[word]
-        return {"valueCodeableConcept": {"coding": [{"system": LOINC, "code": code, "display": display}]}}
+        return {"valueCodeableConcept": {"coding": [coding(LOINC, code, display)]}}
     if style == 1:
         return {"valueCodeableConcept": {"text": word}}
     return {"valueString": word}
@@ -110,8 +121,8 @@ def mrd_observations(mrd: pd.DataFrame) -> list[tuple[str, dict]]:
             mrd["patient_id"], _dates(mrd["date"]), mrd["method"], mrd["lod"], mrd["result"], mrd["level"])):
         percent = method == "MFC"
         unit, factor = ("%", 100.0) if percent else ("1", 1.0)
-        code = _code({"system": LOINC, "code": "93021-4"}, "MRD by flow") if percent else \
-            _code({"system": LOCAL, "code": f"mrd_{str(method).lower()}"}, f"mrd_{str(method).lower()}")
+        code = _code(coding(LOINC, "93021-4"), "MRD by flow") if percent else \
+            _code(coding(LOCAL, f"mrd_{str(method).lower()}"), f"mrd_{str(method).lower()}")
         lod = float(lod) * factor
         value = _quantity(lod, unit, "<") if result == "not_detected" else \
             _quantity(float(level) * factor, unit, low=lod)
@@ -129,7 +140,7 @@ def attribute_observations(patients: pd.DataFrame) -> list[tuple[str, dict]]:
         for pid, date, value in zip(patients["patient_id"], dates, patients[name]):
             if isinstance(value, str) and value:
                 out.append((pid, _observation(f"{name.replace('_', '-')}-{pid}", pid, date,
-                                              _code({"system": LOCAL, "code": name}, name),
+                                              _code(coding(LOCAL, name), name),
                                               {"valueString": value}, "exam")))
     return out
 
@@ -139,7 +150,7 @@ def imaging_observations(imaging: pd.DataFrame) -> list[tuple[str, dict]]:
     for i, (pid, date, modality, result) in enumerate(zip(imaging["patient_id"], _dates(imaging["date"]),
                                                            imaging["modality"], imaging["result"])):
         key = "imaging_" + str(modality).lower().replace("-", "_")
-        out.append((pid, _observation(f"imaging-{i + 1}", pid, date, _code({"system": LOCAL, "code": key}, key),
+        out.append((pid, _observation(f"imaging-{i + 1}", pid, date, _code(coding(LOCAL, key), key),
                                       _answer(result, 0), "imaging")))
     return out
 
@@ -154,7 +165,7 @@ def event_resources(events: pd.DataFrame) -> list[tuple[str, dict]]:
                                           {"valueCodeableConcept": _code(WORSENED)}, "survey")))
         elif event == "last_contact":
             out.append((pid, {"resourceType": "Encounter", "id": f"contact-{i + 1}", "status": "finished",
-                              "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                              "class": AMBULATORY,
                               "subject": _subject(pid), "period": {"start": date, "end": date}}))
         elif event == "spm":
             out.append((pid, {"resourceType": "Condition", "id": f"spm-{i + 1}", "code": _code(SECOND_PRIMARY),
@@ -185,8 +196,8 @@ def patient_resources(patients: pd.DataFrame, events: pd.DataFrame) -> list[tupl
             p["managingOrganization"] = {"display": centre}
         out.append((pid, p))
         out.append((pid, {"resourceType": "Condition", "id": f"myeloma-{pid}",
-                          "clinicalStatus": {"coding": [{"code": "active"}]},
-                          "verificationStatus": {"coding": [{"code": "confirmed"}]}, "code": _code(MYELOMA),
+                          "clinicalStatus": {"coding": [coding(None, "active")]},
+                          "verificationStatus": {"coding": [coding(None, "confirmed")]}, "code": _code(MYELOMA),
                           "subject": _subject(pid), "onsetDateTime": onset}))
     return out
 
