@@ -86,6 +86,8 @@ def import_fhir(source, mapping: Mapping, data_cut=None, config=None, exclude_in
 
 def _in_cohort(rows: pd.DataFrame, cohort: set, what: str) -> tuple[pd.DataFrame, list[dict]]:
     keep = rows["patient_id"].isin(cohort).to_numpy()
+    if keep.all():  # the usual case: no copy of a table of millions of rows
+        return rows, []
     n = int((~keep).sum())
     lines = [log_line(res.FHIR_NOT_IN_COHORT, "info", what, f"{n} {what} row(s) of patients outside the cohort: "
                       "not used", n)] if n else []
