@@ -99,6 +99,7 @@ def test_example_cohort_same_outputs(example_outputs, door, name):
     assert (example_outputs[door] / name).read_bytes() == (example_outputs["contract"] / name).read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("door", ["bulk", "bundles"])
 @pytest.mark.parametrize("name", OUTPUTS)
 def test_simulated_cohort_same_outputs(simulated_outputs, door, name):
