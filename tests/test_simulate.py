@@ -206,7 +206,7 @@ def test_cli_writes_into_an_existing_file_path_fails(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
     r = runner.invoke(app, ["simulate", "--n", "5", "--seed", "1", "--out", str(f)])
-    assert r.exit_code == 2 and "not a folder" in r.output
+    assert r.exit_code == 2 and "exists and is a file" in r.output
 
 
 # --- scenarios -------------------------------------------------------------------------------------
