@@ -39,6 +39,23 @@ def end_of_record_window(patients: pd.DataFrame, data_cut) -> pd.DataFrame:
     return pd.DataFrame({"patient_id": p["patient_id"], "limit": limit, "death_date": p["death_date"]})
 
 
+def join_ids(ids, groups) -> tuple[np.ndarray, list[str]]:
+    """``';'``-joined ids per run of equal ``groups`` (rows already sorted by group): the distinct
+    groups in order and their joined ids (one slice per group, no pandas apply)."""
+    groups = np.asarray(groups)
+    ids = [str(x) for x in ids]
+    if len(groups) == 0:
+        return groups, []
+    first = np.r_[0, np.flatnonzero(groups[1:] != groups[:-1]) + 1]
+    last = np.r_[first[1:], len(groups)]
+    return groups[first], [";".join(ids[a:b]) for a, b in zip(first.tolist(), last.tolist())]
+
+
+def iso_dates(dates) -> np.ndarray:
+    """ISO date strings (fast: numpy's day unit, not strftime)."""
+    return np.asarray(pd.Series(dates).to_numpy(dtype="datetime64[D]")).astype(str)
+
+
 def _excluded(records: pd.DataFrame, keep: np.ndarray, code: str, detail: str) -> pd.DataFrame:
     bad = records[~keep]
     return log_frame(bad["patient_id"], code, detail + " (" + bad["ingredient"].astype(str) + ")",
@@ -54,12 +71,12 @@ def merge_persistent(rec: pd.DataFrame, persistence_days: int) -> pd.DataFrame:
         [rec["patient_id"], rec["ingredient"]], sort=False).shift()
     gap = (rec["start_date"] - prev_end) / _DAY - 1
     new = prev_end.isna() | (gap > persistence_days)
-    rec = rec.assign(period=new.cumsum().to_numpy())
-    g = rec.groupby("period", sort=False)
+    period = new.cumsum().to_numpy()
+    g = rec.groupby(period, sort=False)
     return pd.DataFrame({
         "patient_id": g["patient_id"].first().to_numpy(), "ingredient": g["ingredient"].first().to_numpy(),
         "start_date": g["start_date"].min().to_numpy(), "end_date": g["end_date"].max().to_numpy(),
-        "record_ids": g["record_id"].agg(lambda s: ";".join(s.astype(str))).to_numpy(),
+        "record_ids": join_ids(rec["record_id"].to_numpy(), period)[1],
     })
 
 
@@ -70,9 +87,8 @@ def _clip(periods: pd.DataFrame, window: pd.DataFrame) -> tuple[pd.DataFrame, pd
     at_death = over & (w["death_date"].to_numpy() == limit)
     p = periods[over]
     log = log_frame(p["patient_id"], np.where(at_death[over], "DRUG_PERIOD_CLIPPED_DEATH", "DRUG_PERIOD_CLIPPED_DATA_CUT"),
-                    p["ingredient"] + " period " + p["start_date"].dt.strftime("%Y-%m-%d") + " to "
-                    + p["end_date"].dt.strftime("%Y-%m-%d") + " cut at " + pd.Series(limit[over], index=p.index)
-                    .dt.strftime("%Y-%m-%d"), p["record_ids"])
+                    p["ingredient"] + " period " + iso_dates(p["start_date"]) + " to "
+                    + iso_dates(p["end_date"]) + " cut at " + iso_dates(limit[over]), p["record_ids"])
     periods = periods.assign(end_date=np.where(over, limit, periods["end_date"].to_numpy()))
     return periods, log
 
@@ -105,7 +121,7 @@ def drug_periods(records: pd.DataFrame, patients: pd.DataFrame, data_cut,
     periods, clip_log = _clip(periods, window)
     periods = periods.sort_values(["patient_id", "start_date", "ingredient"], kind="stable").reset_index(drop=True)
     made = log_frame(periods["patient_id"], "DRUG_PERIOD",
-                     periods["ingredient"] + " " + periods["start_date"].dt.strftime("%Y-%m-%d") + " to "
-                     + periods["end_date"].dt.strftime("%Y-%m-%d"), periods["record_ids"])
+                     periods["ingredient"] + " " + iso_dates(periods["start_date"]) + " to "
+                     + iso_dates(periods["end_date"]), periods["record_ids"])
     log = pd.concat([f for f in (*logs, clip_log, made) if len(f)] or [log_frame([], "", [], [])], ignore_index=True)
     return periods[PERIOD_COLUMNS], log

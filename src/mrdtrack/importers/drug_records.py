@@ -9,6 +9,7 @@ else ingredient names or abbreviations joined by ``+``, ``-``, ``/`` or ``,``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -35,6 +36,7 @@ DRUG_COLUMNS = ["patient_id", "ingredient", "start_date", "end_date", "record_id
 PROCEDURE_COLUMNS = ["patient_id", "date", "record_id"]
 
 
+@functools.lru_cache(maxsize=4096)
 def regimen_ingredients(name: str, rules: PhaseRules) -> tuple[str, ...]:
     """The ingredients of a regimen name (raises ``UserError`` for a part it does not know)."""
     known = set(rules.known_ingredients())

@@ -108,13 +108,16 @@ def maintenance(pt: Patient, search_from: int, allowed, before: float, rules: Ph
     """The first stretch from ``search_from`` (starting before ``before``) in which therapy is one
     ingredient set ``allowed(set)`` accepts, lasting maintenance_min_days or reaching the data cut;
     extended over later runs of the same ingredients (or a subset of a combination) across empty gaps
-    shorter than line_gap_days (bridged). ``clip=False``: the run itself must begin at or after
-    ``search_from`` (therapy *drops* there). Returns the stretch and the bridged gaps (start, end)."""
+    shorter than line_gap_days (bridged). ``clip=False``: therapy must *drop* there: the run itself
+    begins at or after ``search_from`` right after a run of more ingredients (not after a gap).
+    Returns the stretch and the bridged gaps (start, end)."""
     segs = segments([p for p in pt.periods if p.kind == DRUG])
     for i, (s, e, m) in enumerate(segs):
         start = max(s, search_from) if clip else s
         if (e < start or start < search_from or start >= before or not m or not allowed(m)
                 or not _qualifies(e, start, rules, pt.data_cut)):
+            continue
+        if not clip and not (i > 0 and m < segs[i - 1][2]):
             continue
         end, bridged, j = e, [], i + 1
         while j < len(segs):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mrdtrack.importers.drug_periods import LOG_COLUMNS, log_frame
+from mrdtrack.importers.drug_periods import LOG_COLUMNS, iso_dates, join_ids, log_frame
 from mrdtrack.importers.line_rules import CONDITIONING, DRUG, MOBILISATION, PARTNER, Patient, Period
 from mrdtrack.importers.patient_phases import derive_patient
 from mrdtrack.importers.phase_rules import PhaseRules
@@ -45,8 +45,8 @@ def patient_codes(ids) -> np.ndarray:
     return pd.factorize(pd.Series(ids, dtype=object), sort=True)[0]
 
 
-def _iso(days) -> pd.Series:
-    return from_days(days).dt.strftime("%Y-%m-%d")
+def _iso(days) -> np.ndarray:
+    return iso_dates(from_days(days))
 
 
 def period_kinds(p: pd.DataFrame, rules: PhaseRules) -> np.ndarray:
@@ -67,13 +67,13 @@ def conditioning_transplants(p: pd.DataFrame, procs: pd.DataFrame, rules: PhaseR
     linked = pd.merge_asof(cond, procs[["patient_id", "day", "proc_ids"]], left_on="end", right_on="day", by="patient_id",
                            direction="forward", tolerance=float(rules.conditioning_procedure_days))
     has = linked["day"].notna().to_numpy()
-    by_proc = linked[has].groupby(["patient_id", "day"])["record_ids"].agg(";".join)
+    by_proc = linked[has].groupby(["patient_id", "day"])["record_ids"].agg(lambda s: ";".join(s))
     pr = procs.set_index(["patient_id", "day"])
-    melph = by_proc.reindex(pr.index)
+    melph = by_proc.reindex(pr.index).to_numpy(dtype=object)
+    linked_ids = [f"{a};{b}" if isinstance(b, str) else a for a, b in zip(pr["proc_ids"].tolist(), melph)]
     from_proc = pd.DataFrame({"patient_id": pr.index.get_level_values(0), "day": pr.index.get_level_values(1),
-                              "regimen": np.where(melph.notna(), rules.conditioning_ingredient, None),
-                              "record_ids": np.where(melph.notna(), pr["proc_ids"] + ";" + melph.fillna(""), pr["proc_ids"]),
-                              "code": "TRANSPLANT_FROM_PROCEDURE"})
+                              "regimen": [rules.conditioning_ingredient if isinstance(b, str) else None for b in melph],
+                              "record_ids": linked_ids, "code": "TRANSPLANT_FROM_PROCEDURE"})
     alone = linked[~has]
     derived = pd.DataFrame({"patient_id": alone["patient_id"].to_numpy(),
                             "day": alone["end"].to_numpy() + rules.conditioning_transplant_offset_days,
@@ -87,9 +87,11 @@ def procedure_days(procs: pd.DataFrame) -> pd.DataFrame:
     """Recorded transplant procedures, one per patient and date (record ids joined)."""
     d = pd.DataFrame({"patient_id": procs["patient_id"].to_numpy(), "day": to_days(procs["date"]),
                       "record_id": procs["record_id"].astype(str).to_numpy()})
-    d = d[np.isfinite(d["day"])]
-    return d.groupby(["patient_id", "day"], as_index=False, sort=False)["record_id"].agg(";".join).rename(
-        columns={"record_id": "proc_ids"})
+    d = d[np.isfinite(d["day"])].sort_values(["patient_id", "day"], kind="stable")
+    key = d.groupby(["patient_id", "day"], sort=False).ngroup().to_numpy()
+    first = d.drop_duplicates(["patient_id", "day"])
+    return pd.DataFrame({"patient_id": first["patient_id"].to_numpy(), "day": first["day"].to_numpy(),
+                         "proc_ids": join_ids(d["record_id"], key)[1]}, columns=["patient_id", "day", "proc_ids"])
 
 
 def line1_floor(patients: pd.DataFrame, rules: PhaseRules) -> pd.Series:
@@ -126,9 +128,9 @@ def _windowed(p: pd.DataFrame, tx: pd.DataFrame, floor: pd.Series, limit: pd.Ser
     f_tx, l_tx = floor.reindex(tx["patient_id"]).to_numpy(), limit.reindex(tx["patient_id"]).to_numpy()
     bad_tx = (tx["day"].to_numpy() < f_tx) | (tx["day"].to_numpy() > l_tx)
     e, b = p[early], tx[bad_tx]
-    logs = [log_frame(e["patient_id"], "DRUG_PERIOD_BEFORE_LINE1", e["ingredient"] + " period " + _iso(e["start"]).to_numpy()
-                      + " to " + _iso(e["end"]).to_numpy() + " ends before line 1 may begin", e["record_ids"]),
-            log_frame(b["patient_id"], "TRANSPLANT_OUT_OF_WINDOW", "transplant " + _iso(b["day"]).to_numpy()
+    logs = [log_frame(e["patient_id"], "DRUG_PERIOD_BEFORE_LINE1", e["ingredient"] + " period " + _iso(e["start"])
+                      + " to " + _iso(e["end"]) + " ends before line 1 may begin", e["record_ids"]),
+            log_frame(b["patient_id"], "TRANSPLANT_OUT_OF_WINDOW", "transplant " + _iso(b["day"])
                       + " lies before line 1 may begin or after death or the data cut", b["record_ids"])]
     return p[~early], tx[~bad_tx], logs
 
@@ -179,11 +181,11 @@ def _prepared(periods, procedures, patients, progressions, cut, rules):
 def _vector_decisions(p: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
     c, m = p[p["kind"] == CONDITIONING], p[p["kind"] == MOBILISATION]
     return pd.concat([
-        log_frame(c["patient_id"], "PHASE_CONDITIONING", c["ingredient"] + " " + _iso(c["start"]).to_numpy() + " to "
-                  + _iso(c["end"]).to_numpy() + ": transplant conditioning", c["record_ids"]),
-        log_frame(m["patient_id"], "PHASE_MOBILISATION", m["ingredient"] + " " + _iso(m["start"]).to_numpy() + " to "
-                  + _iso(m["end"]).to_numpy() + ": stem-cell mobilisation", m["record_ids"]),
-        log_frame(tx["patient_id"], tx["code"].to_numpy(), "transplant " + _iso(tx["day"]).to_numpy(), tx["record_ids"]),
+        log_frame(c["patient_id"], "PHASE_CONDITIONING", c["ingredient"] + " " + _iso(c["start"]) + " to "
+                  + _iso(c["end"]) + ": transplant conditioning", c["record_ids"]),
+        log_frame(m["patient_id"], "PHASE_MOBILISATION", m["ingredient"] + " " + _iso(m["start"]) + " to "
+                  + _iso(m["end"]) + ": stem-cell mobilisation", m["record_ids"]),
+        log_frame(tx["patient_id"], tx["code"].to_numpy(), "transplant " + _iso(tx["day"]), tx["record_ids"]),
     ], ignore_index=True)
 
 
