@@ -10,6 +10,7 @@ is computed vectorised over all patients in ``phases.py`` before this runs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import NamedTuple
 
 from mrdtrack.importers.phase_rules import PhaseRules
@@ -43,6 +44,7 @@ class Stretch(NamedTuple):
     record_ids: str
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def iso(day: int) -> str:
     return (_EPOCH + dt.timedelta(days=int(day))).isoformat()
 
@@ -77,16 +79,13 @@ def first_progression_after(pt: Patient, day: int) -> float:
 def segments(periods) -> list[tuple[int, int, frozenset]]:
     """Days split into runs of constant therapy (the set of non-partner ingredients taken), with
     the empty runs between them: a sweep over period starts and ends."""
-    events: dict[int, list] = {}
-    for p in periods:
-        events.setdefault(p.start, []).append((1, p.ingredient))
-        events.setdefault(p.end + 1, []).append((-1, p.ingredient))
+    events = sorted([(p.start, 1, p.ingredient) for p in periods] + [(p.end + 1, -1, p.ingredient) for p in periods])
     active: dict[str, int] = {}
-    out, days = [], sorted(events)
-    for d, nxt in zip(days, days[1:]):
-        for step, ing in events[d]:
-            active[ing] = active.get(ing, 0) + step
-        out.append((d, nxt - 1, frozenset(i for i, c in active.items() if c > 0)))
+    out: list = []
+    for k, (d, step, ing) in enumerate(events):
+        active[ing] = active.get(ing, 0) + step
+        if k + 1 < len(events) and events[k + 1][0] != d:
+            out.append((d, events[k + 1][0] - 1, frozenset(i for i, c in active.items() if c > 0)))
     return out
 
 
