@@ -385,3 +385,10 @@ def test_round_trip_of_a_simulated_cohort():
     # every patient not in merged | short round-trips (asserted above); the counts of seed 7 are
     # reported in docs/phases-from-drugs.md
     assert sum(exact) == len(exact) - len(merged | short)
+
+
+def test_every_rules_field_is_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "phases-from-drugs.md").read_text(encoding="utf-8")
+    assert [f for f in PhaseRules.sources() if f"`{f}`" not in text] == []

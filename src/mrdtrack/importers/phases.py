@@ -11,6 +11,8 @@ module's test file and docs/phases-from-drugs.md).
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
 
@@ -67,7 +69,10 @@ def conditioning_transplants(p: pd.DataFrame, procs: pd.DataFrame, rules: PhaseR
     linked = pd.merge_asof(cond, procs[["patient_id", "day", "proc_ids"]], left_on="end", right_on="day", by="patient_id",
                            direction="forward", tolerance=float(rules.conditioning_procedure_days))
     has = linked["day"].notna().to_numpy()
-    by_proc = linked[has].groupby(["patient_id", "day"])["record_ids"].agg(lambda s: ";".join(s))
+    lk = linked[has].sort_values(["patient_id", "day"], kind="stable")
+    keys, ids = join_ids(lk["record_ids"], lk.groupby(["patient_id", "day"], sort=False).ngroup().to_numpy())
+    first = lk.drop_duplicates(["patient_id", "day"])
+    by_proc = pd.Series(ids, index=pd.MultiIndex.from_arrays([first["patient_id"], first["day"]]), dtype=object)
     pr = procs.set_index(["patient_id", "day"])
     melph = by_proc.reindex(pr.index).to_numpy(dtype=object)
     linked_ids = [f"{a};{b}" if isinstance(b, str) else a for a, b in zip(pr["proc_ids"].tolist(), melph)]
@@ -202,10 +207,16 @@ def derive_treatments(periods: pd.DataFrame, transplant_procedures: pd.DataFrame
     cut = float(to_days([data_cut])[0])
     p, tx, g, logs = _prepared(periods, transplant_procedures, patients, recorded_progressions, cut, rules)
     rows, decisions = [], []
-    for pt in _patients(p, tx, g, cut):
-        r, d = derive_patient(pt, rules)
-        rows += r
-        decisions += d
+    gc_was_on = gc.isenabled()
+    gc.disable()  # millions of small tuples: the cyclic collector would rescan them again and again
+    try:
+        for pt in _patients(p, tx, g, cut):
+            r, d = derive_patient(pt, rules)
+            rows += r
+            decisions += d
+    finally:
+        if gc_was_on:
+            gc.enable()
     t = pd.DataFrame(rows, columns=["patient_id", "phase", "regimen", "start", "end", "end_reason"])
     treatments = pd.DataFrame({"patient_id": t["patient_id"].to_numpy(dtype=object), "phase": t["phase"].to_numpy(dtype=object),
                                "regimen": t["regimen"].to_numpy(dtype=object), "start_date": from_days(t["start"]),
