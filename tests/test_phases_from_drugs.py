@@ -260,7 +260,8 @@ def test_ingredient_matching_longest_name_wins_and_products_split():
 
 
 def test_rules_overrides_check_keys_and_types():
-    assert RULES.with_overrides({"persistence_days": 45, "partners": ["Dexamethasone"]}).partners == ("dexamethasone",)
+    new = RULES.with_overrides({"persistence_days": 45, "partners": ["Dexamethasone"], "transplant": {"concept_id": [1]}})
+    assert (new.persistence_days, new.partners, RULES.persistence_days) == (45, ("dexamethasone",), 30)
     with pytest.raises(UserError, match="unknown key 'persistance_days'"):
         RULES.with_overrides({"persistance_days": 45})
     with pytest.raises(UserError, match="line_gap_days: expected a whole number"):

@@ -15,7 +15,9 @@ from typing import Any
 from mrdtrack.errors import UserError
 
 RULES = "phases-from-drugs rules (docs/phases-from-drugs.md)"
-CONVENTION = "mrdtrack convention (docs/phases-from-drugs.md)"
+#: Keys of a mapping's ``[phases]`` table that the source reads itself (the transplant procedure
+#: selector); ``with_overrides`` passes over them.
+SOURCE_KEYS = ("transplant",)
 
 ANTI_MYELOMA = (
     "lenalidomide", "pomalidomide", "thalidomide", "bortezomib", "carfilzomib", "ixazomib", "daratumumab",
@@ -64,13 +66,16 @@ class PhaseRules:
     def with_overrides(self, mapping: dict[str, Any]) -> PhaseRules:
         """A copy with the fields named in ``mapping`` replaced (a mapping file's ``[phases]`` table).
 
-        Raises ``UserError`` naming an unknown key or a value of the wrong type.
+        Raises ``UserError`` naming an unknown key or a value of the wrong type; the keys in
+        ``SOURCE_KEYS`` (the source's transplant selector) are passed over.
         """
         if not isinstance(mapping, dict):
             raise UserError(f"[phases]: expected a table of field = value, got {mapping!r}")
         fields = {f.name: f for f in dataclasses.fields(PhaseRules)}
         values: dict[str, Any] = {}
         for key, value in mapping.items():
+            if key in SOURCE_KEYS:
+                continue
             if key not in fields:
                 raise UserError(f"[phases]: unknown key {key!r}; known keys: {', '.join(fields)}")
             values[key] = _coerce(key, value, fields[key].default)

@@ -5,8 +5,8 @@ Composed of small named steps. Vectorised over all patients: conditioning, trans
 line 1 start, the first transplant, mobilisation and the gaps between periods. The lines of therapy
 and the phases of line 1 are inherently sequential (a line's start decides its regimen, which
 decides where the next line starts): they run per patient over plain tuples (``patient_phases``).
-Measured: 100,000 simulated patients with about 8 drug periods each in MEASURED_SECONDS (see the
-module's test file and docs/phases-from-drugs.md).
+Measured: 100,000 simulated patients (6.7 drug periods each, 669,628 periods) in 20.1 s of CPU time
+(``drug_periods`` 4.6 s more) on a shared 2-core machine; method in docs/phases-from-drugs.md.
 """
 
 from __future__ import annotations
