@@ -130,7 +130,8 @@ def test_maintenance_with_lenalidomide_that_ran_in_consolidation_starts_after_th
 def test_maintenance_bridges_a_61_day_gap():
     d = check(VRD + [(R, "2024-10-01", "2025-03-31"), (R, "2025-06-01", "2025-12-31")],
               [INDUCTION, TRANSPLANT, ("maintenance", R, "2024-10-01", "2025-12-31", "other")], procedures=TX)
-    assert list(d.loc[d["code"] == "MAINTENANCE_BRIDGED", "detail"]) == ["gap 2025-04-01 to 2025-05-31 (61 days) bridged"]
+    bridged = list(d.loc[d["code"] == "MAINTENANCE_BRIDGED", "detail"])
+    assert bridged == ["gap 2025-04-01 to 2025-05-31 (61 days) bridged"]
 
 
 @pytest.mark.parametrize("progression, reason", [("2026-01-30", "progression"), ("2026-01-31", "other"),
@@ -241,7 +242,8 @@ def test_persistence_merge_and_days_supply():
     pats = pd.DataFrame({"patient_id": ["P1"], "diagnosis_date": pd.to_datetime(["2024-01-01"]),
                          "death_date": pd.NaT})
     periods, log = drug_periods(records(rows), pats, pd.Timestamp(CUT), RULES)
-    want = pd.DataFrame({"patient_id": "P1", "ingredient": R, "start_date": pd.to_datetime(["2024-01-01", "2024-04-12"]),
+    want = pd.DataFrame({"patient_id": "P1", "ingredient": R,
+                         "start_date": pd.to_datetime(["2024-01-01", "2024-04-12"]),
                          "end_date": pd.to_datetime(["2024-03-11", "2024-05-02"]),
                          "record_ids": ["P1-r0;P1-r1", "P1-r2;P1-r3"]})
     pd.testing.assert_frame_equal(periods, want, check_dtype=False)
@@ -252,7 +254,8 @@ def test_persistence_merge_and_days_supply():
 
 def test_ingredient_matching_longest_name_wins_and_products_split():
     texts = pd.Series(["Melphalan flufenamide 40 mg inj", "MELPHALAN 200 mg/m2", "Revlimid 25 mg",
-                       "bortezomib/lenalidomide/dexamethasone pack", "melphalanic acid", None], index=[5, 6, 7, 8, 9, 10])
+                       "bortezomib/lenalidomide/dexamethasone pack", "melphalanic acid", None],
+                      index=[5, 6, 7, 8, 9, 10])
     got = ingredients_in_text(texts, RULES)
     want = pd.DataFrame({"index_of_text": [5, 6, 8, 8, 8],
                          "ingredient": ["melphalan flufenamide", "melphalan", V, R, D]})
@@ -260,7 +263,8 @@ def test_ingredient_matching_longest_name_wins_and_products_split():
 
 
 def test_rules_overrides_check_keys_and_types():
-    new = RULES.with_overrides({"persistence_days": 45, "partners": ["Dexamethasone"], "transplant": {"concept_id": [1]}})
+    new = RULES.with_overrides({"persistence_days": 45, "partners": ["Dexamethasone"],
+                                "transplant": {"concept_id": [1]}})
     assert (new.persistence_days, new.partners, RULES.persistence_days) == (45, ("dexamethasone",), 30)
     with pytest.raises(UserError, match="unknown key 'persistance_days'"):
         RULES.with_overrides({"persistance_days": 45})
@@ -287,7 +291,8 @@ def _cohort_frames(cohort):
     rec, procs, progs = [], [], []
     for k, (rows, tx, prog) in enumerate(cohort):
         pid = f"P{k}"
-        rec.append(records([(i, day0 + pd.Timedelta(days=s), day0 + pd.Timedelta(days=s + n)) for i, s, n in rows], pid))
+        days = [(i, day0 + pd.Timedelta(days=s), day0 + pd.Timedelta(days=s + n)) for i, s, n in rows]
+        rec.append(records(days, pid))
         procs += [(pid, day0 + pd.Timedelta(days=d), f"{pid}-tx{j}") for j, d in enumerate(tx)]
         progs += [(pid, day0 + pd.Timedelta(days=d)) for d in prog]
     pats = pd.DataFrame({"patient_id": [f"P{k}" for k in range(len(cohort))], "diagnosis_date": day0,

@@ -86,7 +86,8 @@ def _clip(periods: pd.DataFrame, window: pd.DataFrame) -> tuple[pd.DataFrame, pd
     over = periods["end_date"].to_numpy() > limit
     at_death = over & (w["death_date"].to_numpy() == limit)
     p = periods[over]
-    log = log_frame(p["patient_id"], np.where(at_death[over], "DRUG_PERIOD_CLIPPED_DEATH", "DRUG_PERIOD_CLIPPED_DATA_CUT"),
+    codes = np.where(at_death[over], "DRUG_PERIOD_CLIPPED_DEATH", "DRUG_PERIOD_CLIPPED_DATA_CUT")
+    log = log_frame(p["patient_id"], codes,
                     p["ingredient"] + " period " + iso_dates(p["start_date"]) + " to "
                     + iso_dates(p["end_date"]) + " cut at " + iso_dates(limit[over]), p["record_ids"])
     periods = periods.assign(end_date=np.where(over, limit, periods["end_date"].to_numpy()))

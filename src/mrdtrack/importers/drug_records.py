@@ -81,13 +81,15 @@ def treatments_to_drug_records(treatments: pd.DataFrame, rules: PhaseRules,
     rows = np.repeat(np.arange(len(tr)), [len(i) for i in ings])
     flat = np.array([x for i in ings for x in i], dtype=object)
     drugs = pd.DataFrame({"patient_id": tr["patient_id"].to_numpy()[rows], "ingredient": flat,
-                          "start_date": tr["start_date"].to_numpy()[rows], "end_date": tr["end_date"].fillna(cut).to_numpy()[rows],
+                          "start_date": tr["start_date"].to_numpy()[rows],
+                          "end_date": tr["end_date"].fillna(cut).to_numpy()[rows],
                           "record_id": [f"T{r}-{k}" for r, k in zip(rows, _rank_within(rows))]})
     tx_drug = is_tx[rows]
     offset = pd.Timedelta(days=rules.conditioning_transplant_offset_days)
     drugs.loc[tx_drug, "start_date"] = drugs.loc[tx_drug, "start_date"] - offset
     drugs.loc[tx_drug, "end_date"] = drugs.loc[tx_drug, "start_date"]
-    procedures = pd.DataFrame({"patient_id": tr["patient_id"].to_numpy()[is_tx], "date": tr["start_date"].to_numpy()[is_tx],
+    procedures = pd.DataFrame({"patient_id": tr["patient_id"].to_numpy()[is_tx],
+                               "date": tr["start_date"].to_numpy()[is_tx],
                                "record_id": [f"T{r}-tx" for r in np.flatnonzero(is_tx)]}, columns=PROCEDURE_COLUMNS)
     return drugs[DRUG_COLUMNS], procedures
 

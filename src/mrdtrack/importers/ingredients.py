@@ -20,6 +20,11 @@ def ingredient_pattern(rules: PhaseRules) -> str:
     return r"(?<![\w])(" + "|".join(alts) + r")(?![\w])"
 
 
+def _none(texts: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame({"index_of_text": pd.Series([], dtype=texts.index.dtype),
+                         "ingredient": pd.Series([], dtype=object)})
+
+
 def ingredients_in_text(texts: pd.Series, rules: PhaseRules) -> pd.DataFrame:
     """Rows ``index_of_text`` (the label of the text in ``texts``) and ``ingredient`` (canonical lower-case
     name), one per distinct ingredient named in each text, in order of first mention.
@@ -28,10 +33,10 @@ def ingredients_in_text(texts: pd.Series, rules: PhaseRules) -> pd.DataFrame:
     "melphalan flufenamide" yields only ``melphalan flufenamide``, never also ``melphalan``.
     """
     if len(texts) == 0:
-        return pd.DataFrame({"index_of_text": pd.Series([], dtype=texts.index.dtype), "ingredient": pd.Series([], dtype=object)})
+        return _none(texts)
     found = texts.astype("string").str.lower().str.extractall(ingredient_pattern(rules))
     if found.empty:
-        return pd.DataFrame({"index_of_text": pd.Series([], dtype=texts.index.dtype), "ingredient": pd.Series([], dtype=object)})
+        return _none(texts)
     out = pd.DataFrame({"index_of_text": found.index.get_level_values(0),
                         "ingredient": found[0].str.replace(r"[\s\-]+", " ", regex=True).astype(object).to_numpy()})
     return out.drop_duplicates(["index_of_text", "ingredient"]).reset_index(drop=True)

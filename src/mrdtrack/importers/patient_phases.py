@@ -97,7 +97,8 @@ def _phase(pt: Patient, phase: str, start: int, end: int, ingredients, ids: str,
     partners = partners_at(pt, start, end, rules) if phase != "transplant" else ()
     name = regimen_name(ingredients, partners) if ingredients else None
     row = (pt.pid, phase, name, start, end, reason)
-    detail = f"{phase} {name or '(no regimen)'} {iso(start)} to {iso(end)}" + (f", end_reason {reason}" if reason else "")
+    detail = f"{phase} {name or '(no regimen)'} {iso(start)} to {iso(end)}"
+    detail += f", end_reason {reason}" if reason else ""
     return row, (pt.pid, "PHASE_" + phase.upper(), detail, ids)
 
 
@@ -143,7 +144,8 @@ def _after_transplant(pt: Patient, one: LineOne, stop: float, rules: PhaseRules)
         end = int(min(m.end, stop - 1))
         out.append(_phase(pt, "maintenance", m.start, end, m.ingredients, m.record_ids, rules,
                           end_reason(pt, end, rules)))
-        out += [(None, (pt.pid, "MAINTENANCE_BRIDGED", f"gap {iso(s)} to {iso(e)} ({e - s + 1} days) bridged", m.record_ids))
+        out += [(None, (pt.pid, "MAINTENANCE_BRIDGED", f"gap {iso(s)} to {iso(e)} ({e - s + 1} days) bridged",
+                        m.record_ids))
                 for s, e in one.bridged if s < stop]
     return out
 
@@ -177,7 +179,8 @@ def derive_patient(pt: Patient, rules: PhaseRules) -> tuple[list, list]:
     stop = starts[1][0] if len(starts) > 1 else float("inf")
     pairs = [_phase(pt, "transplant", d, d, {reg} if reg else set(), ids, rules)
              for d, reg, ids in pt.transplants if d < stop]
-    pairs += _induction(pt, one, stop, rules) + _after_transplant(pt, one, stop, rules) + _later_lines(pt, starts, rules)
+    pairs += _induction(pt, one, stop, rules) + _after_transplant(pt, one, stop, rules)
+    pairs += _later_lines(pt, starts, rules)
     rows = [r for r, _ in pairs if r is not None]
     late = [(pt.pid, "TRANSPLANT_OUT_OF_WINDOW", f"transplant {iso(d)} lies in line >= 2: not a phase", ids)
             for d, _, ids in pt.transplants if d >= stop]

@@ -56,7 +56,8 @@ def period_kinds(p: pd.DataFrame, rules: PhaseRules) -> np.ndarray:
     drug; mobilisation is marked later, once the first transplant is known."""
     length = p["end"] - p["start"] + 1
     kind = np.where(p["ingredient"].isin([s.lower() for s in rules.partners]), PARTNER, DRUG).astype(object)
-    kind[((p["ingredient"] == rules.conditioning_ingredient) & (length <= rules.conditioning_max_days)).to_numpy()] = CONDITIONING
+    short = (p["ingredient"] == rules.conditioning_ingredient) & (length <= rules.conditioning_max_days)
+    kind[short.to_numpy()] = CONDITIONING
     return kind
 
 
@@ -66,7 +67,8 @@ def conditioning_transplants(p: pd.DataFrame, procs: pd.DataFrame, rules: PhaseR
     procedure. Columns patient_id, day, regimen, record_ids, code."""
     cond = p[p["kind"] == CONDITIONING].sort_values("end")
     procs = procs.sort_values("day")
-    linked = pd.merge_asof(cond, procs[["patient_id", "day", "proc_ids"]], left_on="end", right_on="day", by="patient_id",
+    linked = pd.merge_asof(cond, procs[["patient_id", "day", "proc_ids"]], left_on="end", right_on="day",
+                           by="patient_id",
                            direction="forward", tolerance=float(rules.conditioning_procedure_days))
     has = linked["day"].notna().to_numpy()
     lk = linked[has].sort_values(["patient_id", "day"], kind="stable")
@@ -156,10 +158,12 @@ def _patients(p: pd.DataFrame, tx: pd.DataFrame, progs: pd.DataFrame, cut: float
                                          p["ingredient"].tolist(), p["kind"].tolist(), p["record_ids"].tolist(),
                                          p["gap"].tolist())))
     by_p = _grouped(p, periods)
-    by_t = _grouped(tx, list(zip(tx["day"].astype(np.int64).tolist(), tx["regimen"].tolist(), tx["record_ids"].tolist())))
+    by_t = _grouped(tx, list(zip(tx["day"].astype(np.int64).tolist(), tx["regimen"].tolist(),
+                                 tx["record_ids"].tolist())))
     by_g = _grouped(progs, progs["day"].astype(np.int64).tolist())
-    starts = pd.concat([p.loc[p["kind"] != PARTNER, ["patient_id", "start"]],
-                        tx[["patient_id", "day"]].rename(columns={"day": "start"})]).groupby("patient_id")["start"].min()
+    firsts = pd.concat([p.loc[p["kind"] != PARTNER, ["patient_id", "start"]],
+                        tx[["patient_id", "day"]].rename(columns={"day": "start"})])
+    starts = firsts.groupby("patient_id")["start"].min()
     for pid, l1 in zip(starts.index.tolist(), starts.astype(np.int64).tolist()):
         yield Patient(pid, by_p.get(pid, []), by_t.get(pid, []), by_g.get(pid, []), l1, int(cut))
 
@@ -195,7 +199,8 @@ def _vector_decisions(p: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def derive_treatments(periods: pd.DataFrame, transplant_procedures: pd.DataFrame, patients: pd.DataFrame,
-                      recorded_progressions: pd.DataFrame, data_cut, rules: PhaseRules) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      recorded_progressions: pd.DataFrame, data_cut,
+                      rules: PhaseRules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The contract's ``treatments`` rows and the rule decisions (phases-from-drugs rules).
 
     ``periods``: ``drug_periods`` output (patient_id, ingredient, start_date, end_date, record_ids);
@@ -218,13 +223,14 @@ def derive_treatments(periods: pd.DataFrame, transplant_procedures: pd.DataFrame
         if gc_was_on:
             gc.enable()
     t = pd.DataFrame(rows, columns=["patient_id", "phase", "regimen", "start", "end", "end_reason"])
-    treatments = pd.DataFrame({"patient_id": t["patient_id"].to_numpy(dtype=object), "phase": t["phase"].to_numpy(dtype=object),
+    treatments = pd.DataFrame({"patient_id": t["patient_id"].to_numpy(dtype=object),
+                               "phase": t["phase"].to_numpy(dtype=object),
                                "regimen": t["regimen"].to_numpy(dtype=object), "start_date": from_days(t["start"]),
                                "end_date": from_days(np.where(t["end"].to_numpy(float) >= cut, np.nan, t["end"])),
                                "end_reason": t["end_reason"].to_numpy(dtype=object)})
     order = np.lexsort((t["phase"].map(PHASE_ORDER).to_numpy(), t["start"].to_numpy(), patient_codes(t["patient_id"])))
     treatments = treatments.iloc[order].reset_index(drop=True)
-    dec = pd.concat([f for f in [*logs, pd.DataFrame(decisions, columns=LOG_COLUMNS)] if len(f)] or [log_frame([], "", [], [])],
-                    ignore_index=True)
+    frames = [f for f in [*logs, pd.DataFrame(decisions, columns=LOG_COLUMNS)] if len(f)]
+    dec = pd.concat(frames or [log_frame([], "", [], [])], ignore_index=True)
     dec = dec.iloc[np.argsort(patient_codes(dec["patient_id"]), kind="stable")].reset_index(drop=True)
     return treatments, dec
