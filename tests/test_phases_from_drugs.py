@@ -398,3 +398,18 @@ def test_every_rules_field_is_documented():
 
     text = (Path(__file__).parents[1] / "docs" / "phases-from-drugs.md").read_text(encoding="utf-8")
     assert [f for f in PhaseRules.sources() if f"`{f}`" not in text] == []
+
+
+def test_integer_patient_ids_as_omop_person_ids():
+    rec = pd.DataFrame({"patient_id": [10, 10, 9], "ingredient": ["Lenalidomide", V, R],
+                        "start_date": pd.to_datetime(["2024-01-10"] * 3), "days_supply": [28, 28, 90],
+                        "record_id": [1, 2, 3]})
+    pats = pd.DataFrame({"patient_id": [9, 10], "diagnosis_date": pd.to_datetime(["2024-01-01"] * 2),
+                         "death_date": pd.NaT})
+    cut = pd.Timestamp("2025-01-01")
+    periods, _ = drug_periods(rec, pats, cut, RULES)
+    got, _ = derive_treatments(periods, pd.DataFrame({"patient_id": [9], "date": pd.to_datetime(["2024-06-01"]),
+                                                      "record_id": ["tx"]}),
+                               pats, pd.DataFrame(columns=["patient_id", "date"]), cut, RULES)
+    assert got[["patient_id", "phase", "regimen"]].values.tolist() == [
+        [9, "induction", R], [9, "transplant", None], [10, "induction", "bortezomib+lenalidomide"]]

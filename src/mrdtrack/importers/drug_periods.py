@@ -99,12 +99,14 @@ def drug_periods(records: pd.DataFrame, patients: pd.DataFrame, data_cut,
     """Drug periods (``PERIOD_COLUMNS``: one ingredient, start and end dates, the ';'-joined ids of
     the records that made it) and the log (``LOG_COLUMNS``), phases-from-drugs "Drug periods".
 
-    ``records``: ``patient_id, ingredient, start_date, end_date (NaT), days_supply (NaN), record_id``;
+    ``records``: ``patient_id, ingredient, start_date, end_date (NaT), days_supply (NaN), record_id``
+    (``end_date`` and ``days_supply`` may be absent);
     ``patients``: ``patient_id, diagnosis_date, death_date``. Periods are sorted by patient, start
     and ingredient. A record starting after death or the data cut is left out (logged); a period
     running past them is clipped (logged).
     """
-    rec = records[["patient_id", "ingredient", "start_date", "end_date", "days_supply", "record_id"]].copy()
+    rec = records.reindex(columns=["patient_id", "ingredient", "start_date", "end_date", "days_supply", "record_id"])
+    rec["end_date"] = pd.to_datetime(rec["end_date"])  # an absent column is all NaT
     rec["ingredient"] = rec["ingredient"].astype(str).str.lower()
     logs = []
     has_start = rec["start_date"].notna().to_numpy()

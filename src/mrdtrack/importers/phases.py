@@ -92,7 +92,7 @@ def conditioning_transplants(p: pd.DataFrame, procs: pd.DataFrame, rules: PhaseR
 
 def procedure_days(procs: pd.DataFrame) -> pd.DataFrame:
     """Recorded transplant procedures, one per patient and date (record ids joined)."""
-    d = pd.DataFrame({"patient_id": procs["patient_id"].to_numpy(), "day": to_days(procs["date"]),
+    d = pd.DataFrame({"patient_id": procs["patient_id"].to_numpy(dtype=object), "day": to_days(procs["date"]),
                       "record_id": procs["record_id"].astype(str).to_numpy()})
     d = d[np.isfinite(d["day"])].sort_values(["patient_id", "day"], kind="stable")
     key = d.groupby(["patient_id", "day"], sort=False).ngroup().to_numpy()
@@ -170,7 +170,7 @@ def _patients(p: pd.DataFrame, tx: pd.DataFrame, progs: pd.DataFrame, cut: float
 
 def _prepared(periods, procedures, patients, progressions, cut, rules):
     """Days, kinds, transplants, windows, mobilisation and gaps, vectorised over all patients."""
-    p = pd.DataFrame({"patient_id": periods["patient_id"].to_numpy(),
+    p = pd.DataFrame({"patient_id": periods["patient_id"].to_numpy(dtype=object),
                       "ingredient": periods["ingredient"].astype(str).str.lower().to_numpy(),
                       "start": to_days(periods["start_date"]), "end": to_days(periods["end_date"]),
                       "record_ids": periods["record_ids"].astype(str).to_numpy()})
@@ -181,7 +181,8 @@ def _prepared(periods, procedures, patients, progressions, cut, rules):
     p.loc[mob, "kind"] = MOBILISATION
     p = p.sort_values(["patient_id", "start", "ingredient"], kind="stable").reset_index(drop=True)
     p["gap"] = gaps_before(p)
-    g = pd.DataFrame({"patient_id": progressions["patient_id"].to_numpy(), "day": to_days(progressions["date"])})
+    g = pd.DataFrame({"patient_id": progressions["patient_id"].to_numpy(dtype=object),
+                      "day": to_days(progressions["date"])})
     g = g[np.isfinite(g["day"])].sort_values(["patient_id", "day"])
     logs += [_vector_decisions(p, tx)]
     return p, tx.sort_values(["patient_id", "day"], kind="stable"), g, logs
