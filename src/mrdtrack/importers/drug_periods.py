@@ -76,7 +76,7 @@ def merge_persistent(rec: pd.DataFrame, persistence_days: int) -> pd.DataFrame:
     return pd.DataFrame({
         "patient_id": g["patient_id"].first().to_numpy(), "ingredient": g["ingredient"].first().to_numpy(),
         "start_date": g["start_date"].min().to_numpy(), "end_date": g["end_date"].max().to_numpy(),
-        "record_ids": join_ids(rec["record_id"].to_numpy(), period)[1],
+        "record_ids": np.asarray(join_ids(rec["record_id"].to_numpy(), period)[1], dtype=object),
     })
 
 

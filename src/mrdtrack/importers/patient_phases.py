@@ -168,7 +168,8 @@ def _line_decisions(pt: Patient, starts: list) -> list:
         what = period.ingredient if period is not None else ", ".join(
             sorted({p.ingredient for p in pt.periods if p.kind != PARTNER and p.start == day})) or "transplant"
         ids = period.record_ids if period is not None else ids_of(
-            [p for p in pt.periods if p.kind != PARTNER and p.start == day])
+            [p for p in pt.periods if p.kind != PARTNER and p.start == day]) or ";".join(
+            t[2] for t in pt.transplants if t[0] == day)
         out.append((pt.pid, code, f"line {k} starts {iso(day)} ({what})", ids))
     return out
 
