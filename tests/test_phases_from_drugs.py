@@ -413,3 +413,9 @@ def test_integer_patient_ids_as_omop_person_ids():
                                pats, pd.DataFrame(columns=["patient_id", "date"]), cut, RULES)
     assert got[["patient_id", "phase", "regimen"]].values.tolist() == [
         [9, "induction", R], [9, "transplant", None], [10, "induction", "bortezomib+lenalidomide"]]
+
+
+def test_tandem_transplants_are_both_phases_and_the_first_sets_the_windows():
+    check(VRD + [("melphalan", "2024-10-01", "2024-10-01"), (R, "2025-01-01", "2026-06-30")],
+          [INDUCTION, TRANSPLANT, ("transplant", "melphalan", "2024-10-03", "2024-10-03", None),
+           ("maintenance", R, "2025-01-01", "2026-06-30", "other")], procedures=TX)
