@@ -197,8 +197,10 @@ def fine_gray(df: pd.DataFrame, *, time: str, event: str, cause, covariates, cat
         col = r.x[:, j]
         binary = np.isin(col, (0.0, 1.0)).all()
         empty = binary and any(not ((col == v) & (r.status == 1)).any() for v in (0.0, 1.0))
-        if empty or abs(b[j]) > max_abs_coef or not converged or not np.isfinite(se[j]):
+        if empty or abs(b[j]) > max_abs_coef or not np.isfinite(se[j]):
             flagged.append(term)
+    if not converged and not flagged:  # nothing explains it: no term can be trusted
+        flagged = list(design.names)
     if flagged:
         warnings.append(f"term(s) {', '.join(flagged)}: not estimable (no events of cause "
                         f"{data.causes[k - 1]!r} in a level, a coefficient drifting to infinity, or no convergence)")

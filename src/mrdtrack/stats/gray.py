@@ -39,7 +39,6 @@ def _counts(time, status, group, ng):
 
 def _score_variance(rs, d1, d2, rho=0.0):
     """Score (k - 1) and its variance matrix as ``crst`` accumulates them (module docstring)."""
-    ng = rs.shape[1]
     live = rs > 0
     safe = np.where(live, rs, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
