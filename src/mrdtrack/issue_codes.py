@@ -80,6 +80,14 @@ CODES: dict[str, str] = {
     "TIME_VARYING_NOT_FITTED": "time-varying Cox: no events or MRD status never varies: not fitted",
     "NO_ENDPOINT_PATIENTS": "no patient has this endpoint: no curve",
     # ---------------------------------------------------------------- competing risks
+    "CIF_CAUSE_ABSENT": "a competing cause (progression, death without progression, SPM) does not occur in an MRD "
+                        "trend group, or at all: its cumulative incidence stays at 0",
+    "GRAY_NOT_ESTIMABLE": "Gray's test cannot be computed (fewer than two groups, or a singular variance)",
+    "FINEGRAY_NOT_CONVERGED": "the Fine-Gray model did not converge in crr's 10 iterations",
+    "FINEGRAY_NOT_ESTIMABLE": "a Fine-Gray hazard ratio cannot be estimated (no progression in a group, a "
+                              "coefficient drifting to infinity, or too few groups): reported as not estimable",
+    "SPM_BEFORE_MAINTENANCE": "a second primary malignancy before maintenance start: the patient is left out of the "
+                              "SPM cumulative incidence",
     # ---------------------------------------------------------------- OMOP / FHIR import
     # ---------------------------------------------------------------- phases from drugs
     "DRUG_PERIOD": "a drug period of one ingredient, made of the listed drug records (persistence merge)",

@@ -129,16 +129,19 @@ def cumulative_incidence(df: pd.DataFrame, time: str, event: str, *, group: str 
 
 def cif_at(curves: pd.DataFrame, cause: str, times) -> pd.DataFrame:
     """The step function of ``cif_<cause>`` (with its limits) at chosen times, per group:
-    ``[group,] time, cif, lower, upper`` (the value at the last curve time <= t; 0 before)."""
+    ``[group,] time, cif, lower, upper`` (the value at the last curve time <= t; 0 before; NaN after
+    the group's last time, as ``summary.survfit(extend = FALSE)`` leaves such times out)."""
     req = np.asarray(times, dtype=float)
     parts = curves.groupby("group", sort=False) if "group" in curves else [(None, curves)]
     rows = []
     for label, c in parts:
         t = c["time"].to_numpy()
         idx = np.searchsorted(t, req, side="right") - 1
+        beyond = req > t[-1]
         for col in ("cif", "lower", "upper"):
             v = c[f"{col}_{cause}"].to_numpy()
             c_vals = np.where(idx >= 0, v[np.maximum(idx, 0)], 0.0 if col == "cif" else np.nan)
+            c_vals = np.where(beyond, np.nan, c_vals)
             if col == "cif":
                 res = pd.DataFrame({"time": req, "cif": c_vals})
             else:
