@@ -144,8 +144,9 @@ def test_cif_vignette_by_hand():
     close(out["cif_prog"], [0.25, 0.25, 0.25, 0.75])
     close(out["cif_death"], [0, 0.25, 0.25, 0.25])
     assert out["n_risk"].tolist() == [4, 3, 2, 1] and out["n_censor"].tolist() == [0, 0, 1, 0]
-    at = cif_at(out, "prog", [0.5, 2, 10])
-    close(at["cif"], [0, 0.25, 0.75])
+    at = cif_at(out, "prog", [0.5, 2, 4, 10])
+    close(at["cif"][:3], [0, 0.25, 0.75])
+    assert np.isnan(at["cif"][3])  # after the last follow-up: not extrapolated
 
 
 def test_cif_sum_of_causes_is_one_minus_km():

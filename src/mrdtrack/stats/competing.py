@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mrdtrack.stats.inputs import StatsInputError, drop_missing, level_label, numeric_column, row_name, sorted_levels
+from mrdtrack.stats.inputs import StatsInputError, drop_missing, level_label, sorted_levels, time_columns
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,7 @@ def competing_data(df: pd.DataFrame, time: str, event: str, *, start: str | None
     if not isinstance(df, pd.DataFrame):
         raise StatsInputError("expected a table (pandas DataFrame)")
     d, dropped = drop_missing(df, [time, event, start, *extra])
-    t = numeric_column(d, time)
-    if (t < 0).any():
-        row = int(np.flatnonzero(t < 0)[0])
-        raise StatsInputError(f"column {time!r}: negative time {t[row]:g} ({row_name(d, row)})")
-    st = None
-    if start is not None:
-        st = numeric_column(d, start)
-        bad = st >= t
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise StatsInputError(f"columns {start!r}/{time!r}: stop {t[row]:g} is not after start {st[row]:g} "
-                                  f"({row_name(d, row)})")
+    t, st = time_columns(d, time, start)
     cens = is_censored(d[event])
     levels = sorted_levels(d.loc[~cens, event])
     if not levels:
