@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mrdtrack.cli import app
@@ -218,3 +220,48 @@ def test_cli_help_has_examples():
     for cmd in ("gray", "finegray"):
         res = runner.invoke(app, ["stats", cmd, "--help"])
         assert res.exit_code == 0 and "Example: mrdtrack stats " + cmd in " ".join(res.output.split())
+
+
+# --- invariants (hypothesis) ---------------------------------------------------------------------------------
+
+
+@st.composite
+def competing_tables(draw):
+    n = draw(st.integers(8, 40))
+    times = draw(st.lists(st.integers(1, 12), min_size=n, max_size=n))  # small range: many ties
+    causes = draw(st.lists(st.sampled_from([0, 1, 2]), min_size=n, max_size=n).filter(lambda c: 1 in c and 2 in c))
+    groups = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n).filter(lambda g: len(set(g)) > 1))
+    x = draw(st.lists(st.floats(-2, 2, allow_nan=False), min_size=n, max_size=n).filter(lambda v: np.ptp(v) > 1e-3))
+    return pd.DataFrame({"t": np.asarray(times, float), "c": causes, "g": groups, "x": x})
+
+
+@settings(max_examples=40, deadline=None)
+@given(competing_tables())
+def test_aalen_johansen_adds_up_to_one_minus_km_and_never_decreases(d):
+    from mrdtrack.stats import km_curve
+    out = cumulative_incidence(d, time="t", event="c")
+    km = km_curve(d.assign(e=(d["c"] > 0).astype(int)), "t", "e")
+    close(out["cif_1"] + out["cif_2"], 1 - km["survival"].to_numpy(), rtol=1e-9)
+    for c in ("1", "2"):
+        assert (np.diff(out[f"cif_{c}"]) >= -1e-15).all()
+        assert (out[f"std_err_{c}"] >= 0).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(competing_tables())
+def test_gray_statistic_does_not_depend_on_the_group_left_out(d):
+    """The score is taken over k - 1 groups; the quadratic form is the same whichever is dropped."""
+    a = gray_test(d, time="t", event="c", group="g")
+    b = gray_test(d.assign(g=d["g"].map({"a": "z", "b": "y", "c": "x"})), time="t", event="c", group="g")
+    both = a["statistic"].notna() & b["statistic"].notna()
+    np.testing.assert_allclose(a.loc[both, "statistic"], b.loc[both, "statistic"], rtol=1e-6, atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(competing_tables(), st.floats(-50, 50))
+def test_fine_gray_coefficient_does_not_move_when_a_covariate_is_shifted(d, shift):
+    a = fine_gray(d, time="t", event="c", cause=1, covariates=["x"])
+    b = fine_gray(d.assign(x=d["x"] + shift), time="t", event="c", cause=1, covariates=["x"])
+    if a.attrs["converged"] and b.attrs["converged"] and abs(a["coef"][0]) < 5:
+        np.testing.assert_allclose(a["coef"], b["coef"], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(a["se"], b["se"], rtol=1e-4, atol=1e-6)

@@ -160,6 +160,29 @@ def _influence(r: _Risk, b: np.ndarray) -> np.ndarray:
     return eta + psi
 
 
+def _robust_se(r: _Risk, b: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """sqrt(diag(H^-1 (sum w w') H^-1)) (crr's ``var``); NaN with a warning when H is singular."""
+    _, _, hess = _objective(r, b)
+    try:
+        h_inv = np.linalg.inv(hess)
+    except np.linalg.LinAlgError:
+        return np.full(len(b), np.nan), ["the information matrix is singular: standard errors are not estimable"]
+    u = _influence(r, b)
+    return np.sqrt(np.diag(h_inv @ (u.T @ u) @ h_inv)), []
+
+
+def _not_estimable(r: _Risk, b, se, names, converged: bool, max_abs_coef: float) -> list[str]:
+    """Terms to report as not estimable: a 0/1 column with no cause-1 event in one level, |coef| >
+    ``max_abs_coef``, an undefined se; every term when the fit did not converge and none explains it."""
+    flagged = []
+    for j, term in enumerate(names):
+        col = r.x[:, j]
+        empty = np.isin(col, (0.0, 1.0)).all() and any(not ((col == v) & (r.status == 1)).any() for v in (0.0, 1.0))
+        if empty or abs(b[j]) > max_abs_coef or not np.isfinite(se[j]):
+            flagged.append(term)
+    return flagged if converged or flagged else list(names)
+
+
 def fine_gray(df: pd.DataFrame, *, time: str, event: str, cause, covariates, categorical=(),
               conf_level: float = 0.95, gtol: float = 1e-6, max_iter: int = 10,
               max_abs_coef: float = 10.0) -> pd.DataFrame:
@@ -181,26 +204,11 @@ def fine_gray(df: pd.DataFrame, *, time: str, event: str, cause, covariates, cat
     status = np.where(data.cause == k, 1, np.where(data.cause > 0, 2, 0))[order]
     r = _prepare(data.time[order], status, design.x[order])
     b, converged, iterations = _newton(r, design.x.shape[1], gtol, max_iter)
-    _, _, hess = _objective(r, b)
-    warnings, flagged = [], []
+    se, warnings = _robust_se(r, b)
     if not converged:
-        warnings.append(f"Fine-Gray model for cause {data.causes[k - 1]!r} did not converge in {max_iter} iterations")
-    try:
-        h_inv = np.linalg.inv(hess)
-        u = _influence(r, b)
-        var = h_inv @ (u.T @ u) @ h_inv
-        se = np.sqrt(np.diag(var))
-    except np.linalg.LinAlgError:
-        se = np.full(len(b), np.nan)
-        warnings.append("the information matrix is singular: standard errors are not estimable")
-    for j, term in enumerate(design.names):
-        col = r.x[:, j]
-        binary = np.isin(col, (0.0, 1.0)).all()
-        empty = binary and any(not ((col == v) & (r.status == 1)).any() for v in (0.0, 1.0))
-        if empty or abs(b[j]) > max_abs_coef or not np.isfinite(se[j]):
-            flagged.append(term)
-    if not converged and not flagged:  # nothing explains it: no term can be trusted
-        flagged = list(design.names)
+        warnings.insert(0, f"Fine-Gray model for cause {data.causes[k - 1]!r} did not converge in {max_iter} "
+                           f"iterations")
+    flagged = _not_estimable(r, b, se, design.names, converged, max_abs_coef)
     if flagged:
         warnings.append(f"term(s) {', '.join(flagged)}: not estimable (no events of cause "
                         f"{data.causes[k - 1]!r} in a level, a coefficient drifting to infinity, or no convergence)")
