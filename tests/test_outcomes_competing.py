@@ -70,7 +70,8 @@ def test_no_death_and_no_progression_in_a_group_are_coded_issues_not_infinite_ha
     codes = {r["code"] for r in recs}
     assert "CIF_CAUSE_ABSENT" in codes  # no death without progression at all, none progressing in one group
     assert "FINEGRAY_NOT_ESTIMABLE" in codes or "FINEGRAY_NOT_CONVERGED" in codes
-    assert summary["fine_gray"]["maintenance_start"]["unadjusted"]["negative"] is None
+    neg = summary["fine_gray"]["maintenance_start"]["unadjusted"]["negative"]
+    assert neg["value"] is None and neg["estimable"] is False and neg["reason"].startswith("FINEGRAY_")
     fg = tables["finegray_pfs_by_trend"]
     neg = fg[(fg["term"] == "negative") & (fg["analysis"] == "from maintenance start")]
     assert neg["hr"].isna().all()

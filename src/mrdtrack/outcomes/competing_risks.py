@@ -163,13 +163,17 @@ def _fine_gray_by_trend(df: pd.DataFrame, adjust: list[str], name: str, recs: li
     if fit.attrs["flagged"]:
         recs.append(issue("warning", "patients", f"{name}: {fit.attrs['warnings'][-1]}; shown as not estimable",
                           code="FINEGRAY_NOT_ESTIMABLE", column="mrd_trend"))
+    all_flagged = not fit.attrs["converged"] and len(fit.attrs["flagged"]) == len(fit)
+    reason = "FINEGRAY_NOT_CONVERGED" if all_flagged else "FINEGRAY_NOT_ESTIMABLE"
     out, rows = {}, []
     for g in TREND_ORDER:
         row = fit[fit["term"] == f"trend_{g}"]
         if len(row):
             r = row.iloc[0]
             est = {**_est(r["hr"], r["lower"], r["upper"]), "p": _est(r["p"])["value"]}
-            out[g] = est if est["value"] is not None else None
+            if est["value"] is None:  # as the Cox hazard ratios: blank, with the reason's issue code
+                est.update(estimable=False, reason=reason)
+            out[g] = est
             rows.append({"term": g, "hr": est["value"], "lower": est["ci_low"], "upper": est["ci_high"],
                          "p": est["p"]})
     return out, rows
