@@ -85,7 +85,7 @@ CODES: dict[str, str] = {
     "GRAY_NOT_ESTIMABLE": "Gray's test cannot be computed (fewer than two groups, or a singular variance)",
     "FINEGRAY_NOT_CONVERGED": "the Fine-Gray model did not converge in crr's 10 iterations",
     "FINEGRAY_NOT_ESTIMABLE": "a Fine-Gray hazard ratio cannot be estimated (no progression in a group, a "
-                              "coefficient drifting to infinity, or too few groups): reported as not estimable",
+                              "coefficient growing without bound, or too few groups): reported as not estimable",
     "SPM_BEFORE_MAINTENANCE": "a second primary malignancy before maintenance start: the patient is left out of the "
                               "SPM cumulative incidence",
     # ---------------------------------------------------------------- OMOP / FHIR import

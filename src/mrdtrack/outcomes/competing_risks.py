@@ -14,7 +14,8 @@ From maintenance start, in the maintenance cohort:
 * 1 - Kaplan-Meier of progression with deaths censored, beside the cumulative incidence, for the
   report's note on why it overstates the probability of progression.
 
-Analyses that cannot be run become ``None`` with a coded issue, never an infinite hazard ratio.
+Analyses that cannot be run are blank (``estimable: false``) with a coded issue, never an infinite
+hazard ratio.
 """
 
 from __future__ import annotations

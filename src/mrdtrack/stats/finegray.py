@@ -211,7 +211,7 @@ def fine_gray(df: pd.DataFrame, *, time: str, event: str, cause, covariates, cat
     flagged = _not_estimable(r, b, se, design.names, converged, max_abs_coef)
     if flagged:
         warnings.append(f"term(s) {', '.join(flagged)}: not estimable (no events of cause "
-                        f"{data.causes[k - 1]!r} in a level, a coefficient drifting to infinity, or no convergence)")
+                        f"{data.causes[k - 1]!r} in a level, a coefficient growing without bound, or no convergence)")
     z = norm.ppf(1 - (1 - conf_level) / 2)
     ok = ~np.isin(design.names, flagged)
     with np.errstate(over="ignore", invalid="ignore"):
