@@ -96,6 +96,8 @@ CODES: dict[str, str] = {
     "MRD_NO_LOD": "an MRD result states no limit of detection ('<' value, selector lod or range_low)",
     "LIGHT_CHAIN_FROM_RATIO": "light_chain set from the first kappa/lambda ratio (> 1.65 kappa, < 0.26 lambda)",
     "PHASE_FROM_EPISODE": "a therapy phase taken from an Oncology-extension treatment-regimen episode",
+    "DECIMAL_ROUNDS_VALUES": "measurement.value_as_number or range_low is a DECIMAL with fewer than 6 decimals: "
+                             "MRD levels are rounded in the database",
     "IMPORT_ROWS_IN": "rows of a source table read for the cohort's persons",
     "IMPORT_ROWS_USED": "rows of a source table that became contract rows",
     "IMPORT_ROWS_NOT_USED": "rows of a source table not used (in = used + not used; the reasons are on other lines)",
