@@ -89,10 +89,10 @@ def main(argv=None) -> None:
     ap.add_argument("--scenario", default="registry", help="simulator scenario (registry: about 180 lab rows/patient)")
     ap.add_argument("--seed", type=int, default=20200521)
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
-    ap.add_argument("--stages", default="validate,analyze,simulate_cli,naive",
+    ap.add_argument("--stages", default="validate,analyze,omop,simulate_cli,naive",
                     help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
                          "derive, cox (Cox + PH test + KM on n rows), simulate_cli (mrdtrack simulate, default scenario, CSV), "
-                         "naive (at --naive-size)")
+                         "naive (at --naive-size), omop (the cohort as an OMOP DuckDB file through analyze)")
     ap.add_argument("--naive-size", type=int, default=10_000)
     ap.add_argument("--naive-sample", type=int, default=500)
     ap.add_argument("--work", default=os.environ.get("TMPDIR", "/tmp") + "/mrdtrack-bench", help="scratch folder")
@@ -125,6 +125,14 @@ def main(argv=None) -> None:
                                                       jobs=args.jobs, batch_size=5000, partitions=0), rows)
         if "derive" in stages:
             rec.add(n, "derive", run_stage("derive", cohort=str(cohort), batch_size=5000), rows)
+        if "omop" in stages:  # the same cohort as an OMOP DuckDB file through analyze (docs/omop.md)
+            cdm = work / f"cdm-{n}.duckdb"
+            rec.add(n, "omop_write", run_stage("omop_write", cohort=str(cohort), out=str(cdm)), rows)
+            rec.add(n, "analyze_omop", run_stage("analyze_omop", source=str(cdm), out=str(out) + "-omop", jobs=args.jobs,
+                                                 batch_size=5000), rows)
+            if not args.keep:
+                cdm.unlink(missing_ok=True)
+                shutil.rmtree(str(out) + "-omop", ignore_errors=True)
         if "simulate_cli" in stages:
             rec.add(n, "simulate_cli", run_stage("simulate_cli", n=n, seed=args.seed, out=str(cohort) + "-cli"),
                     None)

@@ -196,8 +196,56 @@ def cox(n: int, seed: int) -> dict:
     return {"work_s": time.perf_counter() - t0, "rows": n}
 
 
-STAGES = {"cox": cox, "simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked, "validate": validate, "analyze": analyze,
-          "naive": naive, "derive": derive}
+def omop_write(cohort: str, out: str) -> dict:
+    """The Parquet contract cohort written as one OMOP CDM DuckDB file (the simulator's OMOP writer)."""
+    from mrdtrack.importers.omop.write import contract_to_omop, write_duckdb
+    from mrdtrack.io.sources import load_cohort_files
+
+    t0 = time.perf_counter()
+    tables = {n: t.frame for n, t in load_cohort_files(Path(cohort)).tables.items()}
+    omop = contract_to_omop(tables)
+    write_duckdb(omop, out)
+    return {"work_s": time.perf_counter() - t0, "omop_rows": {k: len(v) for k, v in omop.items()}}
+
+
+def analyze_omop(source: str, out: str, jobs: int, batch_size: int) -> dict:
+    """``mrdtrack analyze cdm.duckdb --out OUT --jobs J`` (the import from the OMOP file included)."""
+    from mrdtrack.commands.analyze import run_analyze
+
+    t0 = time.perf_counter()
+    n = len(run_analyze(source, Path(out), jobs=jobs, batch_size=batch_size).patients)
+    return {"work_s": time.perf_counter() - t0, "patients": n, "jobs": jobs}
+
+
+def pg_fetch(url: str, schema: str, driver: str) -> dict:
+    """Read the measurement table of a PostgreSQL CDM in bulk with one driver (ADBC or psycopg 3
+    COPY) into Arrow: the choice of docs/omop.md."""
+    sql = f"SELECT * FROM {schema}.measurement"
+    t0 = time.perf_counter()
+    if driver == "adbc":
+        import adbc_driver_postgresql.dbapi as pg
+
+        with pg.connect(url) as con, con.cursor() as cur:
+            cur.execute(sql)
+            rows = cur.fetch_arrow_table().num_rows
+    else:
+        import io
+
+        import psycopg
+        import pyarrow.csv as pacsv
+
+        buf = io.BytesIO()
+        with psycopg.connect(url) as con, con.cursor().copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as cp:
+            for chunk in cp:
+                buf.write(chunk)
+        buf.seek(0)
+        rows = pacsv.read_csv(buf).num_rows
+    return {"work_s": time.perf_counter() - t0, "rows": rows, "driver": driver}
+
+
+STAGES = {"cox": cox, "simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked,
+          "validate": validate, "analyze": analyze, "naive": naive, "derive": derive, "omop_write": omop_write,
+          "analyze_omop": analyze_omop, "pg_fetch": pg_fetch}
 
 if __name__ == "__main__":
     result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))

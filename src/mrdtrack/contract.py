@@ -161,6 +161,11 @@ LAB_TESTS: dict[str, LabTest] = {t.name: t for t in (
     LabTest("new_lesion", "a new bone lesion or plasmacytoma", values=("yes",)),
 )}
 
+#: Censored values (docs/data-model.md "Censored values"): below a limit, M-protein reads as 0, FLC as
+#: the limit; any other test cannot be used.
+CENSORED_ZERO_TESTS = ("serum_m_protein", "urine_m_protein")
+CENSORED_LIMIT_TESTS = ("flc_kappa", "flc_lambda")
+
 #: Columns of the normalised in-memory tables (after reading) beyond the contract's own:
 #: every table keeps ``row`` (the row number the user sees in the file); labs get
 #: ``value_num`` (float in the canonical unit, NaN for text tests) and ``value_text``.
@@ -198,7 +203,17 @@ def data_model_markdown() -> str:
             val = ", ".join(f"`{v}`" for v in lt.values)
             units = "(none)"
         out.append(f"| `{lt.name}` | {val} | {units} | {lt.meaning} |")
-    out.append("")
+    out += ["", "## Censored values", "",
+            "A numeric lab `value` written below a limit, as lab exports print it (`<0.1`, `< 0.1`, `<=0.1`,",
+            "`≤ 0.1`), is read the same way in every door (CSV, Parquet, xlsx, and OMOP's `operator_concept_id`",
+            "`<` / `<=`, docs/omop.md):", "",
+            "| test | read as | issue |", "|---|---|---|",
+            "| " + ", ".join(f"`{t}`" for t in CENSORED_ZERO_TESTS)
+            + " | 0 (not measurable on electrophoresis) | warning `LAB_CENSORED_ZERO` |",
+            "| " + ", ".join(f"`{t}`" for t in CENSORED_LIMIT_TESTS)
+            + " | the stated limit (the true value is lower) | warning `LAB_CENSORED_AT_LIMIT` |",
+            "| any other numeric test | not used | error `LAB_CENSORED_NOT_ALLOWED` |", "",
+            "Each issue keeps the original text in its message.", ""]
     return "\n".join(out)
 
 

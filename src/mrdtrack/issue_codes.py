@@ -88,7 +88,27 @@ CODES: dict[str, str] = {
                               "coefficient growing without bound, or too few groups): reported as not estimable",
     "SPM_BEFORE_MAINTENANCE": "a second primary malignancy before maintenance start: the patient is left out of the "
                               "SPM cumulative incidence",
-    # ---------------------------------------------------------------- OMOP / FHIR import
+    # ---------------------------------------------------------------- OMOP / FHIR import (docs/omop.md)
+    "UNMAPPED_CONCEPT": "rows of a cohort person whose concept no mapping selector picks, summarised by concept "
+                        "with their count (docs/mapping.md)",
+    "OUT_OF_WINDOW": "imported rows outside the contract's windows (before diagnosis - pre_diagnosis_days, after "
+                     "death, after the data cut), kept out and counted; drug periods clipped",
+    "IMPORT_NO_UNIT": "an imported numeric result has no unit (unit concept 0 or missing, no source unit): not used",
+    "IMPORT_NO_VALUE": "an imported result of a numeric test has no numeric value: not used",
+    "IMPORT_BAD_VALUE": "an imported categorical result or patient attribute is not a known answer: not used",
+    "IMPORT_OPERATOR": "an imported value stated above a limit ('>', '>=') cannot be used",
+    "IMPORT_LATER_CODE_SAME_DATE": "a result set aside: a code listed earlier in the same selector has a result "
+                                   "on the same date",
+    "NEGATIVE_LESION_LEFT_OUT": "a negative new-lesion result is no row of the contract (left out)",
+    "MRD_NO_SCALE": "an MRD result whose unit is not %, {fraction} or 1 and whose selector gives no scale",
+    "MRD_NO_LOD": "an MRD result states no limit of detection ('<' value, selector lod or range_low)",
+    "LIGHT_CHAIN_FROM_RATIO": "light_chain set from the first kappa/lambda ratio (> 1.65 kappa, < 0.26 lambda)",
+    "PHASE_FROM_EPISODE": "a therapy phase taken from an Oncology-extension treatment-regimen episode",
+    "DECIMAL_ROUNDS_VALUES": "measurement.value_as_number or range_low is a DECIMAL with fewer than 6 decimals: "
+                             "MRD levels are rounded in the database",
+    "IMPORT_ROWS_IN": "rows of a source table read for the cohort's persons",
+    "IMPORT_ROWS_USED": "rows of a source table that became contract rows",
+    "IMPORT_ROWS_NOT_USED": "rows of a source table not used (in = used + not used; the reasons are on other lines)",
     # ---------------------------------------------------------------- phases from drugs
     "DRUG_PERIOD": "a drug period of one ingredient, made of the listed drug records (persistence merge)",
     "DRUG_RECORD_NO_START": "a drug record has no start date; it is not used",

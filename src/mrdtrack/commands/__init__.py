@@ -2,7 +2,7 @@
 
 from importlib import import_module
 
-_NAMES = ("validate", "analyze", "report", "patient", "alerts", "simulate", "demo", "stats")
+_NAMES = ("validate", "analyze", "report", "patient", "alerts", "simulate", "demo", "stats", "import_")
 
 
 def _load():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -11,7 +10,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mrdtrack.commands.common import ConfigOpt, ExcludeOpt, ProfileOpt, PseudoOpt, guarded, resolve_config
+from mrdtrack.commands.common import (
+    CohortArg,
+    CohortIdOpt,
+    ConfigOpt,
+    ExcludeOpt,
+    MappingOpt,
+    OmopSchemaOpt,
+    ProfileOpt,
+    PseudoOpt,
+    ResultsSchemaOpt,
+    VocabSchemaOpt,
+    guarded,
+    resolve_config,
+    source_options,
+)
 from mrdtrack.config import Config
 from mrdtrack.errors import UserError
 from mrdtrack.io.outputs import format_table
@@ -42,13 +55,18 @@ def register(app: typer.Typer) -> None:
     @app.command("alerts")
     @guarded
     def alerts(
-        cohort: Annotated[Path, typer.Argument(help="Cohort folder or .xlsx workbook.")],
+        cohort: CohortArg,
         as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this date (default: the data cut).")] = None,
         fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
         config: ConfigOpt = None,
         profile: ProfileOpt = "imwg2016",
         exclude_invalid: ExcludeOpt = False,
         pseudonymize: PseudoOpt = False,
+        omop_schema: OmopSchemaOpt = None,
+        vocab_schema: VocabSchemaOpt = None,
+        omop_cohort_id: CohortIdOpt = None,
+        results_schema: ResultsSchemaOpt = None,
+        mapping: MappingOpt = None,
     ) -> None:
         """The clinic worklist: one row per open alert (patient_id, alert, since, detail).
 
@@ -63,7 +81,8 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}")
         cfg = resolve_config(profile, config)
         as_of_date = parse_date(as_of, "--as-of")
-        result = load_validated(cohort, as_of, exclude_invalid, cfg)
+        result = load_validated(cohort, as_of, exclude_invalid, cfg,
+                                source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         date = as_of_date if as_of_date is not None else result.cohort.data_cut
         table = open_alerts(result.cohort, cfg, date)
         if pseudonymize:

@@ -12,15 +12,22 @@ import typer
 
 from mrdtrack import __version__
 from mrdtrack.commands.common import (
+    CohortArg,
+    CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
     ExcludeOpt,
+    MappingOpt,
+    OmopSchemaOpt,
     ProfileOpt,
     PseudoOpt,
+    ResultsSchemaOpt,
+    VocabSchemaOpt,
     err_console,
     guarded,
     output_folder,
     resolve_config,
+    source_options,
 )
 from mrdtrack.config import Config
 from mrdtrack.errors import InvalidCohort, UserError
@@ -36,14 +43,15 @@ PartitionsOpt = Annotated[int | None, typer.Option(
          "2,000,000 input rows, else one bucket per 750,000 rows. Outputs do not depend on it.")]
 
 
-def load_validated(cohort_path: Path, data_cut: str | None, exclude_invalid: bool, config: Config):
-    """Read and validate a cohort with the resolved configuration (its validation settings, e.g.
-    ``pre_diagnosis_days``, apply on every path); errors without --exclude-invalid raise
-    InvalidCohort (exit 2, the problem table printed)."""
-    from mrdtrack.io.read import read_cohort
+def load_validated(cohort_path, data_cut: str | None, exclude_invalid: bool, config: Config, source=None):
+    """Read and validate a cohort (contract folder, workbook or OMOP source: docs/omop.md) with the
+    resolved configuration (its validation settings, e.g. ``pre_diagnosis_days``, apply on every
+    path); errors without --exclude-invalid raise InvalidCohort (exit 2, the problem table printed)."""
+    from mrdtrack.importers.source import read_any_cohort
 
     try:
-        result = read_cohort(cohort_path, data_cut=data_cut, exclude_invalid=exclude_invalid, config=config)
+        result = read_any_cohort(cohort_path, data_cut=data_cut, exclude_invalid=exclude_invalid, config=config,
+                                 options=source)
     except UserError:
         raise
     except (OSError, ValueError) as exc:
@@ -100,11 +108,11 @@ def _pseudonym_key(pseudonymize: bool) -> str | None:
 
 def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg2016", config_file: Path | None = None,
                 data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
-                batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1) -> Analysis:
+                batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1, source=None) -> Analysis:
     """The whole ``analyze`` job; writes the outputs when ``out_dir`` is given."""
     config = resolve_config(profile, config_file)
     _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
-    result = load_validated(Path(cohort_path), data_cut, exclude_invalid, config)
+    result = load_validated(cohort_path, data_cut, exclude_invalid, config, source)
     return analyze_read(result, config, out_dir, pseudonymize, batch_size, jobs)
 
 
@@ -148,7 +156,7 @@ def register(app: typer.Typer) -> None:
     @app.command("analyze")
     @guarded
     def analyze(
-        cohort: Annotated[Path, typer.Argument(help="Cohort folder (csv/parquet tables) or .xlsx workbook.")],
+        cohort: CohortArg,
         out: Annotated[Path, typer.Option("--out", help="Output folder.")],
         config: ConfigOpt = None,
         profile: ProfileOpt = "imwg2016",
@@ -158,6 +166,11 @@ def register(app: typer.Typer) -> None:
         batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
         jobs: JobsOpt = 1,
         partitions: PartitionsOpt = None,
+        omop_schema: OmopSchemaOpt = None,
+        vocab_schema: VocabSchemaOpt = None,
+        omop_cohort_id: CohortIdOpt = None,
+        results_schema: ResultsSchemaOpt = None,
+        mapping: MappingOpt = None,
     ) -> None:
         """Validate, derive IMWG responses, MRD status and kinetics, endpoints and cohort statistics.
 
@@ -166,17 +179,20 @@ def register(app: typer.Typer) -> None:
 
         Example: mrdtrack analyze examples/cohort --out out/ --profile alonso2020
         """
+        from mrdtrack.importers.source import OMOP, cohort_kind
         from mrdtrack.scale import choose_buckets
 
         output_folder(out)
-        buckets = choose_buckets(cohort, partitions)
+
+        buckets = 0 if cohort_kind(cohort) == OMOP else choose_buckets(cohort, partitions)
         if buckets:
             run = run_analyze_partitioned(cohort, out, buckets, profile, config, data_cut, exclude_invalid,
                                           pseudonymize, batch_size, jobs)
             err_console.print(f"analyzed {run.patients} patients in {buckets} buckets; {run.excluded} exclusion(s) "
                               f"listed in issues.csv; outputs in {out}", highlight=False)
             return
-        a = run_analyze(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs)
+        a = run_analyze(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs,
+                        source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         n_err = int((a.issues["severity"] == "excluded").sum())
         err_console.print(f"analyzed {len(a.patients)} patients, {len(a.assessments)} assessments, "
                           f"{len(a.mrd)} MRD samples; {n_err} exclusion(s) listed in issues.csv; "

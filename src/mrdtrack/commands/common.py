@@ -84,3 +84,21 @@ def guarded(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+# ------------------------------------------------------------------ the COHORT argument and its source options
+CohortArg = Annotated[str, typer.Argument(
+    help="Cohort: a folder of csv/parquet tables or an .xlsx workbook (the data contract); or an OMOP CDM "
+         "source: a .duckdb file, a postgresql:// URL or a folder of OMOP tables (docs/omop.md).")]
+OmopSchemaOpt = Annotated[str | None, typer.Option("--omop-schema", help="OMOP: schema of the CDM tables (default: the first holding person).")]
+VocabSchemaOpt = Annotated[str | None, typer.Option("--vocab-schema", help="OMOP: schema of concept/concept_ancestor (default: the CDM schema).")]
+CohortIdOpt = Annotated[int | None, typer.Option("--omop-cohort-id", help="OMOP: read the persons of this cohort_definition_id from the cohort table.")]
+ResultsSchemaOpt = Annotated[str | None, typer.Option("--results-schema", help="OMOP: schema of the cohort table (default: the CDM schema).")]
+MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="OMOP/FHIR: TOML or YAML file extending or replacing the default mapping (docs/mapping.md).")]
+
+
+def source_options(omop_schema=None, vocab_schema=None, omop_cohort_id=None, results_schema=None, mapping=None):
+    """The database-source options of a command (docs/omop.md), as one object."""
+    from mrdtrack.importers.source import SourceOptions
+
+    return SourceOptions(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping)

@@ -9,15 +9,22 @@ import pandas as pd
 import typer
 
 from mrdtrack.commands.common import (
+    CohortArg,
+    CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
     ExcludeOpt,
+    MappingOpt,
+    OmopSchemaOpt,
     ProfileOpt,
     PseudoOpt,
+    ResultsSchemaOpt,
+    VocabSchemaOpt,
     err_console,
     guarded,
     output_file,
     resolve_config,
+    source_options,
 )
 from mrdtrack.config import Config
 from mrdtrack.errors import UserError
@@ -75,7 +82,7 @@ def register(app: typer.Typer) -> None:
     @app.command("patient")
     @guarded
     def patient(
-        cohort: Annotated[Path, typer.Argument(help="Cohort folder (csv/parquet tables) or .xlsx workbook.")],
+        cohort: CohortArg,
         patient_id: Annotated[str, typer.Argument(help="The patient's patient_id.")],
         out: Annotated[Path, typer.Option("--out", help="Output file (HTML, or JSON with --json).")],
         as_json: JsonOpt = False,
@@ -85,6 +92,11 @@ def register(app: typer.Typer) -> None:
         data_cut: DataCutOpt = None,
         exclude_invalid: ExcludeOpt = False,
         pseudonymize: PseudoOpt = False,
+        omop_schema: OmopSchemaOpt = None,
+        vocab_schema: VocabSchemaOpt = None,
+        omop_cohort_id: CohortIdOpt = None,
+        results_schema: ResultsSchemaOpt = None,
+        mapping: MappingOpt = None,
     ) -> None:
         """One patient's timeline (therapy phases, M-protein/FLC, MRD), confirmed responses, events and open alerts.
 
@@ -100,7 +112,8 @@ def register(app: typer.Typer) -> None:
 
             key = pseudonym_key_from_env()
         date = parse_as_of(as_of)
-        result = load_validated(Path(cohort), data_cut, exclude_invalid, cfg)
+        result = load_validated(cohort, data_cut, exclude_invalid, cfg,
+                                source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         view = build_patient_view(result.cohort, patient_id, cfg, date, key)
         text = view_json(view) if as_json else render_patient_html(view)
         output_file(out)

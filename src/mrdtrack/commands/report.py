@@ -10,32 +10,45 @@ import typer
 
 from mrdtrack.commands.analyze import BatchOpt, JobsOpt, run_analyze
 from mrdtrack.commands.common import (
+    CohortArg,
+    CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
     ExcludeOpt,
+    MappingOpt,
+    OmopSchemaOpt,
     ProfileOpt,
     PseudoOpt,
+    ResultsSchemaOpt,
+    VocabSchemaOpt,
     err_console,
     guarded,
     output_folder,
+    source_options,
 )
 from mrdtrack.pipeline import DEFAULT_BATCH_SIZE
 
 
-def cohort_label(cohort_path: Path) -> str:
-    """How the report names the cohort: its folder or workbook name."""
+def cohort_label(cohort_path) -> str:
+    """How the report names the cohort: its folder or workbook name; a database by its name (no credentials)."""
+    from mrdtrack.importers.omop.connect import is_postgres_url, safe_url
+
+    if is_postgres_url(str(cohort_path)):
+        return safe_url(str(cohort_path)).rsplit("/", 1)[-1] or "PostgreSQL"
     p = Path(cohort_path)
+    if p.suffix.lower() in (".duckdb", ".ddb", ".db"):
+        return p.stem
     return p.stem if p.suffix.lower() == ".xlsx" else (p.resolve().name or str(p))
 
 
-def run_report(cohort_path: Path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
+def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
                data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
-               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1) -> Path:
+               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1, source=None) -> Path:
     """The whole ``report`` job: the analyze outputs plus report.html, figures/ and tables/; returns the HTML path."""
     from mrdtrack.report import write_report
 
-    analysis = run_analyze(Path(cohort_path), Path(out_dir), profile, config_file, data_cut, exclude_invalid,
-                           pseudonymize, batch_size, jobs)
+    analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
+                           pseudonymize, batch_size, jobs, source)
     if not sys.stderr.isatty():
         return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize)
     with err_console.status("writing the report") as status:
@@ -47,7 +60,7 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     @guarded
     def report(
-        cohort: Annotated[Path, typer.Argument(help="Cohort folder (csv/parquet tables) or .xlsx workbook.")],
+        cohort: CohortArg,
         out: Annotated[Path, typer.Option("--out", help="Output folder.")],
         config: ConfigOpt = None,
         profile: ProfileOpt = "imwg2016",
@@ -56,6 +69,11 @@ def register(app: typer.Typer) -> None:
         pseudonymize: PseudoOpt = False,
         batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
         jobs: JobsOpt = 1,
+        omop_schema: OmopSchemaOpt = None,
+        vocab_schema: VocabSchemaOpt = None,
+        omop_cohort_id: CohortIdOpt = None,
+        results_schema: ResultsSchemaOpt = None,
+        mapping: MappingOpt = None,
     ) -> None:
         """Analyze the cohort, then write the study report: report.html (one self-contained file), figures/, tables/.
 
@@ -64,5 +82,6 @@ def register(app: typer.Typer) -> None:
         Example: mrdtrack report examples/cohort --out out/ --profile alonso2020
         """
         output_folder(out)
-        path = run_report(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs)
+        path = run_report(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs,
+                          source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         err_console.print(f"wrote {path} (figures/ and tables/ beside it)", highlight=False)

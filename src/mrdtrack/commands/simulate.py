@@ -15,22 +15,38 @@ from mrdtrack.io.write import FORMATS, write_tables
 
 #: The seed when --seed is not given (the year of the seed study): same command, same cohort.
 DEFAULT_SEED = 2020
+OMOP_FORMATS = ("omop", "omop-folder")
+THERAPY = ("episodes", "drugs")
 
 
 def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | Path = "default", fmt: str = "csv",
-                           truth: bool = False) -> list[Path]:
-    """Simulate and write ``out/<table>.<fmt>`` (and ``out/truth/truth.csv`` with ``truth``)."""
+                           truth: bool = False, omop_therapy: str = "episodes") -> list[Path]:
+    """Simulate and write ``out/<table>.<fmt>`` (and ``out/truth/truth.csv`` with ``truth``); ``omop``
+    writes one DuckDB file, ``omop-folder`` a folder of OMOP Parquet tables (docs/omop.md)."""
     from mrdtrack.simulate import simulate_cohort
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     if seed < 0:
         raise UserError(f"--seed must be a non-negative whole number, got {seed}")
-    if fmt not in FORMATS:
-        raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    out = output_folder(Path(out))
+    if fmt not in FORMATS + OMOP_FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS + OMOP_FORMATS)}, got {fmt!r}")
+    if omop_therapy not in THERAPY:
+        raise UserError(f"--omop-therapy must be one of {', '.join(THERAPY)}, got {omop_therapy!r}")
+    out = Path(out)
+    if fmt == "omop":
+        if out.is_dir():
+            raise UserError(f"{out}: is a folder; --format omop writes one DuckDB file (e.g. --out cdm.duckdb)")
+        output_folder(out.parent if str(out.parent) else Path("."))
+    else:
+        out = output_folder(out)
     sim = simulate_cohort(n, seed, str(scenario))
     tables = sim.tables
+    if fmt in OMOP_FORMATS:
+        from mrdtrack.importers.omop.write import contract_to_omop, write_duckdb, write_folder
+
+        omop = contract_to_omop(tables, episodes=omop_therapy == "episodes")
+        return [write_duckdb(omop, out)] if fmt == "omop" else write_folder(omop, out, "parquet")
     if fmt == "parquet":  # a Parquet column has one type: lab values (numbers and words) as text
         tables = {**tables, "labs": tables["labs"].assign(value=tables["labs"]["value"].astype(str))}
     paths = write_tables(tables, out, fmt)
@@ -49,9 +65,12 @@ def register(app: typer.Typer) -> None:
                                                          f"{DEFAULT_SEED}).")] = DEFAULT_SEED,
         scenario: Annotated[str, typer.Option("--scenario", help="default, null, registry, or a TOML/YAML scenario file.")]
         = "default",
-        fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+        fmt: Annotated[str, typer.Option("--format", help="csv, parquet, omop (one OMOP CDM DuckDB file) or "
+                                                          "omop-folder (OMOP Parquet tables).")] = "csv",
         truth: Annotated[bool, typer.Option("--truth", help="Also write COHORT/truth/truth.csv (latent parameters "
                                                             "and true MRD classes; readers ignore it).")] = False,
+        omop_therapy: Annotated[str, typer.Option("--omop-therapy", help="OMOP formats: therapy as regimen 'episodes' "
+                                                  "(Oncology extension) or as 'drugs' and procedures only.")] = "episodes",
     ) -> None:
         """Simulate a synthetic cohort (patients, treatments, labs, MRD, events, imaging, responses).
 
@@ -64,7 +83,8 @@ def register(app: typer.Typer) -> None:
         if status is not None:
             status.start()
         try:
-            paths = write_simulated_cohort(n, seed, out, scenario=scenario, fmt=fmt, truth=truth)
+            paths = write_simulated_cohort(n, seed, out, scenario=scenario, fmt=fmt, truth=truth,
+                                           omop_therapy=omop_therapy)
         finally:
             if status is not None:
                 status.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -12,9 +11,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mrdtrack.commands.common import ConfigOpt, DataCutOpt, ProfileOpt, guarded, resolve_config
+from mrdtrack.commands.common import (
+    CohortArg,
+    CohortIdOpt,
+    ConfigOpt,
+    DataCutOpt,
+    MappingOpt,
+    OmopSchemaOpt,
+    ProfileOpt,
+    ResultsSchemaOpt,
+    VocabSchemaOpt,
+    guarded,
+    resolve_config,
+    source_options,
+)
 from mrdtrack.errors import UserError
-from mrdtrack.io.read import read_cohort
 
 FORMATS = ("table", "csv", "json")
 SHOWN = ["file", "row", "column", "value", "message", "severity", "code"]
@@ -60,7 +71,7 @@ def register(app: typer.Typer) -> None:
     )
     @guarded
     def validate(
-        cohort: Annotated[Path, typer.Argument(help="Cohort folder of .csv/.parquet tables, or an .xlsx workbook.")],
+        cohort: CohortArg,
         data_cut: DataCutOpt = None,
         config: ConfigOpt = None,
         profile: ProfileOpt = "imwg2016",
@@ -71,17 +82,25 @@ def register(app: typer.Typer) -> None:
                  "and check one bucket at a time (same problems, memory bounded by a bucket). Default: in memory "
                  "below 2,000,000 input rows.")] = None,
         jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for the buckets.")] = 1,
+        omop_schema: OmopSchemaOpt = None,
+        vocab_schema: VocabSchemaOpt = None,
+        omop_cohort_id: CohortIdOpt = None,
+        results_schema: ResultsSchemaOpt = None,
+        mapping: MappingOpt = None,
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
+        from mrdtrack.importers.source import OMOP, cohort_kind, read_any_cohort
         from mrdtrack.scale import choose_buckets, validate_partitioned
 
         cfg = resolve_config(profile, config)
-        buckets = choose_buckets(cohort, partitions)
+        buckets = 0 if cohort_kind(cohort) == OMOP else choose_buckets(cohort, partitions)
         if buckets:
             issues, counts = validate_partitioned(cohort, cfg, buckets=buckets, jobs=jobs, data_cut=data_cut)
         else:
-            result = read_cohort(cohort, data_cut=data_cut, config=cfg)
+            result = read_any_cohort(cohort, data_cut=data_cut, config=cfg,
+                                     options=source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema,
+                                                            mapping))
             issues, counts = result.issues, result.counts
         line = count_line(issues, counts)
         if fmt == "csv":

@@ -18,6 +18,15 @@ import pandas as pd
 from mrdtrack.cohort import LAB_COLUMNS, Cohort, empty_table
 from mrdtrack.config import Config
 from mrdtrack.contract import CATEGORY, DATE, INTEGER, LAB_TESTS, NUMBER, REQUIRED_TABLES, ROW, TABLES
+from mrdtrack.io.censored import (
+    LIMIT,
+    NOT_ALLOWED,
+    ZERO,
+    censored_message,
+    censored_outcome,
+    censored_value,
+    split_censored,
+)
 from mrdtrack.io.parse import STRING, as_text, out_of_range, parse_date, parse_number, range_text, shown
 from mrdtrack.io.sources import RawTable
 from mrdtrack.issues import ISSUE_COLUMNS
@@ -200,6 +209,29 @@ def _parse_columns(t: _Table) -> None:
             t.pid = val
 
 
+def _censored_values(t: _Table, test: pd.Series, is_num: np.ndarray, num: pd.Series, vtext: pd.Series,
+                     reason: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Values written below a limit ('<0.1', '<= 0.1'), docs/data-model.md "Censored values": serum or
+    urine M-protein = 0, free light chains = the limit (each with a warning keeping the original),
+    any other test an error. Returns the numbers and the parse reasons with these rows resolved."""
+    if not is_num.any() or not vtext.str.contains("<|≤", regex=True).fillna(False).any():
+        return num, reason
+    op, limit_text = split_censored(vtext)
+    cens = is_num & op.notna().to_numpy()
+    if not cens.any():
+        return num, reason
+    outcome = censored_outcome(test, cens)
+    num = num.copy()
+    num[cens] = censored_value(pd.to_numeric(limit_text, errors="coerce").to_numpy()[cens], outcome[cens])
+    reason = reason.copy()
+    reason[cens] = None
+    msg = censored_message(test.fillna(""), vtext.fillna(""), outcome)
+    for severity, code, which in (("warning", "LAB_CENSORED_ZERO", ZERO), ("warning", "LAB_CENSORED_AT_LIMIT", LIMIT),
+                                  ("error", "LAB_CENSORED_NOT_ALLOWED", NOT_ALLOWED)):
+        t.report(severity, code, cens & (outcome == which), "value", _shown(vtext), msg)
+    return num, reason
+
+
 def _parse_lab_values(t: _Table) -> None:
     """Per test: numeric value in an accepted unit (normalised to the canonical unit) or text value."""
     test = t.cols["test"]
@@ -215,6 +247,7 @@ def _parse_lab_values(t: _Table) -> None:
 
     raw_v = t.raw["value"]
     num, vtext, reason = parse_number(raw_v)
+    num, reason = _censored_values(t, test, is_num, num, vtext, reason)
     _missing(t, "value", vtext, known)
     t.report("error", "LAB_INVALID_VALUE", is_num & reason.notna().to_numpy(), "value", _shown(vtext), reason)
 

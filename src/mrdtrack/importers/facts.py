@@ -1,0 +1,349 @@
+"""Source-neutral conversion of result "facts" to the contract's rows (docs/omop.md, docs/mapping.md).
+
+A source (OMOP ``measurement``/``observation``, FHIR ``Observation``) hands over one frame of
+facts with ``FACT_COLUMNS``; this module picks the contract's rows by the mapping's selectors and
+converts them: units and their UCUM spellings, censored values, categorical answers, MRD scale,
+result and limit of detection, and patient attributes. Every row that cannot be converted gets an
+import-log line with its record and reason; rows matching no selector are summarised by concept
+(``UNMAPPED_CONCEPT``) with their count. Pure functions, vectorised over whole patients.
+
+Optional columns: ``table`` (``measurement`` / ``observation``: a selector's ``table`` must
+match; without the column any table matches) and ``concept_name`` (named in the unmapped summary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mrdtrack.contract import LAB_TESTS, PATIENTS
+from mrdtrack.importers.log import concat_logs, log_frame, log_line, log_rows
+from mrdtrack.importers.mapping import (
+    ANSWER_CODES,
+    ANSWER_WORDS,
+    CATEGORY_WORDS,
+    MRD_UNIT_SCALE,
+    PATIENT_ATTRIBUTES,
+    UNIT_ALIASES,
+    Mapping,
+    Selector,
+)
+from mrdtrack.importers.window import keep_in_window
+from mrdtrack.io.censored import LIMIT, NOT_ALLOWED, ZERO, censored_message, censored_outcome, censored_value
+from mrdtrack.io.parse import STRING
+
+FACT_COLUMNS = ["patient_id", "date", "loinc", "concept_id", "source_concept_id", "source_values", "value_number",
+                "operator", "unit", "value_code", "value_text", "range_low", "record"]
+LAB_OUT = ["patient_id", "date", "test", "value", "unit", "record"]
+MRD_OUT = ["patient_id", "date", "method", "lod", "result", "level", "cells_analyzed", "record"]
+IMAGING_OUT = ["patient_id", "date", "modality", "result", "record"]
+
+# import-log codes of this module (registered in issue_codes.py)
+UNMAPPED_CONCEPT = "UNMAPPED_CONCEPT"
+# censored values: the contract readers' codes (the same rule in every door, docs/data-model.md)
+CENSORED_ZERO, CENSORED_AT_LIMIT, CENSORED_NOT_ALLOWED = "LAB_CENSORED_ZERO", "LAB_CENSORED_AT_LIMIT", \
+    "LAB_CENSORED_NOT_ALLOWED"
+IMPORT_NO_UNIT = "IMPORT_NO_UNIT"
+IMPORT_NO_VALUE = "IMPORT_NO_VALUE"
+IMPORT_BAD_VALUE = "IMPORT_BAD_VALUE"
+IMPORT_OPERATOR = "IMPORT_OPERATOR"
+MRD_NO_SCALE = "MRD_NO_SCALE"
+MRD_NO_LOD = "MRD_NO_LOD"
+NEGATIVE_LESION = "NEGATIVE_LESION_LEFT_OUT"
+SAME_DATE_CODE = "IMPORT_LATER_CODE_SAME_DATE"
+_NONE = 1 << 30  # "not selected" rank (exact in float64)
+
+
+@dataclass
+class FactsResult:
+    """Contract rows from facts (each with its ``record``), attributes per patient, and the log."""
+
+    labs: pd.DataFrame
+    mrd: pd.DataFrame
+    imaging: pd.DataFrame
+    attributes: pd.DataFrame  # patient_id + PATIENT_ATTRIBUTES found
+    log: pd.DataFrame
+    used: dict = field(default_factory=dict)  # kind -> rows used
+
+
+# ------------------------------------------------------------------------------------- selection
+def _source_value_ranks(facts: pd.DataFrame, sel: Selector) -> pd.Series:
+    """Per fact, the position of its first matching source value in the selector (or _NONE)."""
+    if not sel.source_value or "source_values" not in facts:
+        return pd.Series(_NONE, index=facts.index, dtype="int64")
+    pos = {v.strip().lower(): i for i, v in reversed(list(enumerate(sel.source_value)))}
+    sv = facts["source_values"].astype("string").str.lower()
+    multi = sv.str.contains("|", regex=False).fillna(False).to_numpy(dtype=bool)
+    rank = sv.str.strip().map(pos)
+    if multi.any():
+        alt = sv[multi].str.split("|").explode().str.strip().map(pos)
+        rank[multi] = alt.groupby(level=0).min().reindex(sv.index[multi]).to_numpy()
+    return rank.astype("float64").fillna(_NONE).astype("int64")
+
+
+def selector_rank(facts: pd.DataFrame, sel: Selector) -> pd.Series:
+    """Per fact, the position of the first listed code it matches (loinc, then concept ids, then
+    source values, in the order written), _NONE when the selector does not select it."""
+    n_l, n_c = len(sel.loinc), len(sel.concept_id)
+    rank = pd.Series(_NONE, index=facts.index, dtype="int64")
+    if sel.loinc:
+        pos = {c: i for i, c in reversed(list(enumerate(sel.loinc)))}
+        rank = np.minimum(rank, facts["loinc"].map(pos).astype("float64").fillna(_NONE).astype("int64"))
+    if sel.concept_id:
+        pos = {c: n_l + i for i, c in reversed(list(enumerate(sel.concept_id)))}
+        for col in ("concept_id", "source_concept_id"):
+            rank = np.minimum(rank, facts[col].map(pos).astype("float64").fillna(_NONE).astype("int64"))
+    sv = _source_value_ranks(facts, sel)
+    rank = np.minimum(rank, (sv + n_l + n_c).where(sv < _NONE, _NONE))
+    if "table" in facts:
+        rank = rank.where((facts["table"] == sel.table).fillna(False), _NONE)
+    return rank
+
+
+def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    """Facts with ``kind`` (labs/mrd/patients/imaging), ``key`` and ``rank`` (NA kind: unmapped).
+    The first selector that matches a fact takes it (mapping order). Selectors are matched once per
+    distinct code combination (a handful), then spread to the rows."""
+    cols = [c for c in ("loinc", "concept_id", "source_concept_id", "source_values", "table") if c in facts]
+    gid = facts.groupby(cols, dropna=False, sort=False).ngroup().to_numpy() if len(facts) else np.zeros(0, "int64")
+    first = pd.Series(np.arange(len(facts))).groupby(gid).first().to_numpy() if len(facts) else np.zeros(0, "int64")
+    uniq = facts.iloc[first][cols].reset_index(drop=True)
+    kind = pd.Series(pd.NA, index=uniq.index, dtype=object)
+    key = kind.copy()
+    rank = pd.Series(_NONE, index=uniq.index, dtype="int64")
+    for k, name, sel in mapping.keyed_selectors():
+        r = selector_rank(uniq, sel)
+        take = ((r < _NONE) & kind.isna()).to_numpy()
+        kind[take], key[take], rank[take] = k, name, r[take]
+    return facts.assign(kind=kind.to_numpy()[gid], key=key.to_numpy()[gid], rank=rank.to_numpy()[gid])
+
+
+def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list[dict]:
+    """One UNMAPPED_CONCEPT line per concept (id, code, name) with its count (never silent)."""
+    un = selected[selected["kind"].isna()]
+    if not len(un):
+        return []
+    keys = pd.DataFrame({"concept_id": un["concept_id"].astype("string").fillna(""),
+                         "loinc": un["loinc"].astype("string").fillna(""),
+                         "name": (un["concept_name"].astype("string") if "concept_name" in un else un["source_values"]
+                                  .astype("string")).fillna(un["source_values"].astype("string")).fillna(""),
+                         "table": (un["table"] if "table" in un else pd.Series(table, index=un.index)).astype("string")})
+    counts = keys.value_counts(dropna=False).sort_index()
+    return [log_line(UNMAPPED_CONCEPT, "warning", t, f"concept {cid or '?'} ({code or 'no LOINC code'}, "
+                     f"{name or 'no name'}): {n} row(s) not mapped to a contract test", n, record=cid or None)
+            for (cid, code, name, t), n in counts.items()]
+
+
+def _cell_key(sel: pd.DataFrame) -> np.ndarray:
+    """One int64 per (patient, kind+key, date): the cell in which codes compete."""
+    p = pd.factorize(sel["patient_id"])[0].astype("int64")
+    k = pd.factorize(sel["kind"].astype(str) + ":" + sel["key"].astype(str))[0].astype("int64")
+    d = sel["date"].to_numpy(dtype="datetime64[D]").astype("int64") - np.int64(-200_000)
+    return (p * 1024 + k) * 1_000_000 + d
+
+
+def prefer_first_code(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per patient, key and date, the rows of the first-listed code only; equal values collapse.
+
+    Returns (kept rows, log of rows set aside for a first-listed code on the same date).
+    """
+    cell = _cell_key(sel)
+    best = pd.Series(sel["rank"].to_numpy()).groupby(cell).transform("min").to_numpy()
+    later = sel["rank"].to_numpy() > best
+    log = log_rows(SAME_DATE_CODE, "info", sel["record"][later], sel["patient_id"][later],
+                   "a code listed earlier in the selector has a result on the same date") if later.any() else log_frame()
+    kept, cell = sel[~later], cell[~later]
+    shared = pd.Series(cell).duplicated(keep=False).to_numpy()
+    if shared.any():  # only cells holding several rows can hold equal ones
+        value_cols = ["value_number", "operator", "unit", "value_code", "value_text"]
+        cand = kept[shared][value_cols].astype(str).assign(_cell=cell[shared])
+        drop = np.zeros(len(kept), dtype=bool)
+        drop[np.flatnonzero(shared)] = cand.duplicated().to_numpy()
+        kept = kept[~drop]
+    return kept, log
+
+
+# ------------------------------------------------------------------------------------- conversions
+def normalised_unit(unit: pd.Series) -> pd.Series:
+    """UCUM spellings as the contract's units; other units as given (the validator judges them).
+    Worked out once per distinct unit text."""
+    codes, uniq = pd.factorize(unit)
+    u = pd.Series(uniq, dtype="string").str.strip()
+    mapped = u.str.lower().map({k.lower(): v for k, v in UNIT_ALIASES.items()})
+    done = mapped.fillna(u).astype(object).where(u.notna() & (u != ""), None).to_numpy()
+    out = np.where(codes >= 0, done[np.maximum(codes, 0)] if len(done) else None, None)
+    return pd.Series(out, index=unit.index, dtype=object)
+
+
+def answer(rows: pd.DataFrame) -> pd.Series:
+    """'positive' / 'negative' from the LOINC answer code, else the value text (case-insensitive)."""
+    by_code = rows["value_code"].map(ANSWER_CODES)
+    text = rows["value_text"].astype("string").str.strip().str.lower()
+    return by_code.fillna(text.map(ANSWER_WORDS)).astype(object)
+
+
+def _error(code: str, rows: pd.DataFrame, detail) -> pd.DataFrame:
+    return log_rows(code, "error", rows["record"], rows["patient_id"], detail)
+
+
+def _categorical_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
+    pos_neg = answer(rows)
+    test = rows["key"].to_numpy(dtype=object)
+    words = np.array([CATEGORY_WORDS[t] for t in test] if len(test) else np.empty((0, 2)), dtype=object)
+    word = pd.Series(np.where(pos_neg == "positive", words[:, 0] if len(test) else [],
+                              words[:, 1] if len(test) else []), index=rows.index, dtype=object)
+    text = rows["value_text"].astype("string").str.strip().str.lower()
+    own = pd.Series([w if w in (CATEGORY_WORDS[t][0], CATEGORY_WORDS[t][1]) else None for t, w in zip(test, text.fillna(""))],
+                    index=rows.index, dtype=object)  # the contract's own word given as text
+    word = word.where(pos_neg.isin(["positive", "negative"]), own)
+    left_out = (pos_neg == "negative").to_numpy() & (rows["key"] == "new_lesion").to_numpy()
+    bad = word.isna().to_numpy() & ~left_out
+    logs = [log_rows(NEGATIVE_LESION, "info", rows["record"][left_out], rows["patient_id"][left_out],
+                     "new_lesion: a negative result is no row of the contract (left out)"),
+            _error(IMPORT_BAD_VALUE, rows[bad], "value '" + rows["value_code"].astype("string").fillna(
+                rows["value_text"].astype("string")).fillna("").astype(str)[bad] + "' is not a known answer for "
+                + rows["key"][bad].astype(str))]
+    ok = ~bad & ~left_out
+    out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=word[ok].astype(object), unit=None)
+    return out, logs
+
+
+def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
+    unit = normalised_unit(rows["unit"])
+    op = rows["operator"].astype(object)
+    no_value = rows["value_number"].isna().to_numpy()
+    no_unit = unit.isna().to_numpy() & ~no_value
+    above = op.isin([">", ">="]).to_numpy() & ~no_value
+    censored = op.isin(["<", "<="]).to_numpy() & ~no_value & ~no_unit
+    outcome = censored_outcome(rows["key"], censored)
+    value = rows["value_number"].to_numpy(dtype="float64").copy()
+    value[censored] = censored_value(value[censored], outcome[censored])
+    shown = censored | above  # the original text, for the rows whose message quotes it
+    original = pd.Series("", index=rows.index, dtype=object)
+    original[shown] = op[shown].fillna("").astype(str) + rows["value_number"][shown].map(lambda x: f"{x:g}")
+    msg = censored_message(rows["key"][censored], original[censored], outcome[censored])
+    warn = censored & (outcome == LIMIT)
+    note = censored & (outcome == ZERO)
+    refused = censored & (outcome == NOT_ALLOWED)
+    m = pd.Series(np.full(len(rows), None, dtype=object), index=rows.index)
+    m[censored] = msg.to_numpy()
+    logs = [_error(IMPORT_NO_VALUE, rows[no_value], "no numeric value for " + rows["key"][no_value].astype(str)),
+            _error(IMPORT_NO_UNIT, rows[no_unit], "no unit for " + rows["key"][no_unit].astype(str)
+                   + " (unit concept 0 or missing and no source unit)"),
+            _error(IMPORT_OPERATOR, rows[above], "value above a limit ('" + original[above] + "') cannot be used"),
+            log_rows(CENSORED_AT_LIMIT, "warning", rows["record"][warn], rows["patient_id"][warn], m[warn]),
+            log_rows(CENSORED_ZERO, "warning", rows["record"][note], rows["patient_id"][note], m[note]),
+            _error(CENSORED_NOT_ALLOWED, rows[refused], m[refused])]
+    ok = ~(no_value | no_unit | above | refused)
+    out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=value[ok].astype(object), unit=unit[ok])
+    return out, logs
+
+
+def lab_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contract labs rows (value: float for numeric tests, the contract's word otherwise)."""
+    numeric = sel["key"].isin([k for k, t in LAB_TESTS.items() if t.numeric]).to_numpy()
+    num, log_n = _numeric_labs(sel[numeric])
+    cat, log_c = _categorical_labs(sel[~numeric])
+    # values as text, as a contract file holds them: numbers in their shortest round-trip form
+    # (Arrow's cast), so the validator reads back the same float64
+    num = num.assign(value=pd.Series(pc.cast(pa.array(num["value"].to_numpy(dtype="float64")), pa.string()),
+                                     index=num.index, dtype=STRING) if len(num) else pd.Series(dtype=STRING))
+    cat = cat.assign(value=cat["value"].astype(STRING))
+    parts = [p for p in (num, cat) if len(p)]
+    out = (pd.concat(parts).sort_index() if parts else num).rename(columns={"key": "test"})
+    return out[LAB_OUT].reset_index(drop=True), concat_logs(log_n + log_c)
+
+
+def mrd_rows(sel: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contract MRD rows (docs/omop.md "MRD samples": scale, result, limit of detection)."""
+    unit = sel["unit"].astype("string").str.strip().str.lower()
+    divisor = unit.map(MRD_UNIT_SCALE).astype("float64")
+    sel_scale = sel["key"].map({k: {"percent": 100.0, "fraction": 1.0}.get(s.scale) for k, s in mapping.mrd.items()})
+    divisor = divisor.fillna(sel_scale.astype("float64"))
+    x = sel["value_number"].to_numpy(dtype="float64") / divisor.to_numpy()
+    censored = sel["operator"].isin(["<", "<="]).to_numpy()
+    no_value = sel["value_number"].isna().to_numpy()
+    no_scale = divisor.isna().to_numpy() & ~no_value
+    detected = ~censored & (x > 0)
+    lod = np.where(censored & (x > 0), x, np.nan)
+    sel_lod = sel["key"].map({k: s.lod for k, s in mapping.mrd.items()}).astype("float64").to_numpy()
+    lod = np.where(np.isnan(lod), sel_lod, lod)
+    lod = np.where(np.isnan(lod), sel["range_low"].to_numpy(dtype="float64") / divisor.to_numpy(), lod)
+    no_lod = np.isnan(lod) & ~no_value & ~no_scale
+    logs = [_error(IMPORT_NO_VALUE, sel[no_value], "MRD row without a numeric value"),
+            _error(MRD_NO_SCALE, sel[no_scale], "MRD unit '" + sel["unit"].astype("string").fillna("")[no_scale]
+                   .astype(str) + "' is not %, {fraction} or 1, and the selector gives no scale"),
+            _error(MRD_NO_LOD, sel[no_lod], "MRD row states no limit of detection (no '<' value, selector lod "
+                   "or range_low)")]
+    ok = ~(no_value | no_scale | no_lod)
+    out = pd.DataFrame({"patient_id": sel["patient_id"].to_numpy(), "date": sel["date"].to_numpy(),
+                        "method": sel["key"].to_numpy(), "lod": lod,
+                        "result": np.where(detected, "detected", "not_detected"),
+                        "level": np.where(detected, x, np.nan), "cells_analyzed": np.nan,
+                        "record": sel["record"].to_numpy()})
+    return out[ok].reset_index(drop=True), concat_logs(logs)
+
+
+def attribute_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per patient, each mapped attribute's earliest value matched to the contract's words."""
+    allowed = {a: {v.lower(): v for v in PATIENTS.column(a).allowed} for a in PATIENT_ATTRIBUTES}
+    text = sel["value_text"].astype("string").str.strip().str.lower()
+    word = pd.Series([allowed[k].get(t) for k, t in zip(sel["key"], text.fillna(""))], index=sel.index, dtype=object)
+    bad = word.isna().to_numpy()
+    log = _error(IMPORT_BAD_VALUE, sel[bad], "value '" + sel["value_text"].astype("string").fillna("")[bad].astype(str)
+                 + "' is not one of the contract's words for " + sel["key"][bad].astype(str))
+    ok = sel[~bad].assign(word=word[~bad]).sort_values(["patient_id", "key", "date"], kind="stable")
+    first = ok.drop_duplicates(["patient_id", "key"])
+    wide = first.pivot(index="patient_id", columns="key", values="word").reset_index()
+    wide.columns.name = None
+    return wide, log
+
+
+def imaging_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contract imaging rows: modality = the selector's key, result positive / negative."""
+    res = answer(sel)
+    bad = ~res.isin(["positive", "negative"]).to_numpy()
+    log = _error(IMPORT_BAD_VALUE, sel[bad], "imaging value is not positive or negative")
+    ok = sel[~bad]
+    out = pd.DataFrame({"patient_id": ok["patient_id"].to_numpy(), "date": ok["date"].to_numpy(),
+                        "modality": ok["key"].to_numpy(), "result": res[~bad].to_numpy(), "record": ok["record"].to_numpy()})
+    return out, log
+
+
+def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement",
+                      window=None) -> FactsResult:
+    """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log.
+
+    ``window``: optional callable (selected result rows -> per-row reason they lie outside the
+    contract's window, NA inside; ``importers.window.out_of_window``). Results outside are kept out
+    before conversion and counted (OUT_OF_WINDOW); patient attributes are never windowed.
+    """
+    sel = select_facts(facts, mapping)
+    log = [log_frame(unmapped_summary(sel, table))]
+    needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
+              "record", "kind", "key", "rank"]
+    mapped = sel.loc[sel["kind"].notna().to_numpy(), needed]
+    del sel
+    if window is not None:
+        results = (mapped["kind"] != "patients").to_numpy()
+        why = pd.Series(pd.NA, index=mapped.index, dtype=object)
+        why[results] = window(mapped[results])
+        lines = []
+        for kind in ("labs", "mrd", "imaging"):
+            part = (mapped["kind"] == kind).to_numpy()
+            lines += keep_in_window(mapped[part], kind, why[part])[1]
+        log.append(log_frame(lines))
+        mapped = mapped[why.isna().to_numpy()]
+    kept, same_date = prefer_first_code(mapped)
+    log.append(same_date)
+    part = {k: kept[(kept["kind"] == k).to_numpy()] for k in ("labs", "mrd", "patients", "imaging")}
+    labs, l1 = lab_rows(part["labs"])
+    mrd, l2 = mrd_rows(part["mrd"], mapping)
+    attrs, l3 = attribute_rows(part["patients"])
+    img, l4 = imaging_rows(part["imaging"])
+    used = {"labs": len(labs), "mrd": len(mrd), "imaging": len(img), "patients": len(part["patients"])}
+    return FactsResult(labs, mrd, img, attrs, concat_logs(log + [l1, l2, l3, l4]), used)
