@@ -109,8 +109,8 @@ def main(argv=None) -> None:
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
     ap.add_argument("--stages", default="validate,analyze,omop,fhir,simulate_cli,naive",
                     help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
-                         "derive, cox (Cox + PH test + KM on n rows), simulate_cli (mrdtrack simulate, default scenario, "
-                         "CSV), naive (at --naive-size), omop (the cohort as an OMOP DuckDB file through analyze), "
+                         "derive, cox (Cox + PH test + KM on n rows), simulate_cli (mrdtrack simulate, default scenario, CSV), "
+                         "naive (at --naive-size), omop (the cohort as an OMOP DuckDB file through analyze), "
                          "fhir (at --fhir-size: the cohort as a FHIR Bulk export; parsers compared, import alone, "
                          "parse through analyze)")
     ap.add_argument("--fhir-size", type=int, default=10_000)

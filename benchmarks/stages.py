@@ -176,6 +176,74 @@ def naive(cohort: str, sample: int, seed: int) -> dict:
             "same_results_on_sample": bool(same)}
 
 
+def cox(n: int, seed: int) -> dict:
+    """A Cox model (Efron), its PH test, a counting-process Breslow fit and a grouped KM on ``n``
+    rows with three covariates and many ties (the scale check of tests/test_stats_scale.py)."""
+    from mrdtrack.stats import cox_fit, cox_zph, km_table
+
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 2, n), "c": rng.choice(["x", "y", "z"], n)})
+    rate = np.exp(0.3 * d["a"] - 0.5 * d["b"] + 0.2 * (d["c"] == "y"))
+    death, censor = rng.exponential(1 / rate), rng.exponential(2.0, n)
+    d["time"] = np.ceil(np.minimum(death, censor) * 365)
+    d["event"] = (death <= censor).astype(int)
+    d["start"] = np.floor(d["time"] * rng.uniform(0, 0.5, n))
+    t0 = time.perf_counter()
+    fit = cox_fit(d, "time", "event", ["a", "b", "c"])
+    cox_zph(fit)
+    cox_fit(d, "time", "event", ["a", "b", "c"], start="start", ties="breslow")
+    km_table(d, "time", "event", group="c")
+    return {"work_s": time.perf_counter() - t0, "rows": n}
+
+
+def omop_write(cohort: str, out: str) -> dict:
+    """The Parquet contract cohort written as one OMOP CDM DuckDB file (the simulator's OMOP writer)."""
+    from mrdtrack.importers.omop.write import contract_to_omop, write_duckdb
+    from mrdtrack.io.sources import load_cohort_files
+
+    t0 = time.perf_counter()
+    tables = {n: t.frame for n, t in load_cohort_files(Path(cohort)).tables.items()}
+    omop = contract_to_omop(tables)
+    write_duckdb(omop, out)
+    return {"work_s": time.perf_counter() - t0, "omop_rows": {k: len(v) for k, v in omop.items()}}
+
+
+def analyze_omop(source: str, out: str, jobs: int, batch_size: int) -> dict:
+    """``mrdtrack analyze SOURCE --out OUT --jobs J`` on an OMOP (``cdm.duckdb``) or FHIR source (a Bulk
+    export folder), the import included."""
+    from mrdtrack.commands.analyze import run_analyze
+
+    t0 = time.perf_counter()
+    n = len(run_analyze(source, Path(out), jobs=jobs, batch_size=batch_size).patients)
+    return {"work_s": time.perf_counter() - t0, "patients": n, "jobs": jobs}
+
+
+def pg_fetch(url: str, schema: str, driver: str) -> dict:
+    """Read the measurement table of a PostgreSQL CDM in bulk with one driver (ADBC or psycopg 3
+    COPY) into Arrow: the choice of docs/omop.md."""
+    sql = f"SELECT * FROM {schema}.measurement"
+    t0 = time.perf_counter()
+    if driver == "adbc":
+        import adbc_driver_postgresql.dbapi as pg
+
+        with pg.connect(url) as con, con.cursor() as cur:
+            cur.execute(sql)
+            rows = cur.fetch_arrow_table().num_rows
+    else:
+        import io
+
+        import psycopg
+        import pyarrow.csv as pacsv
+
+        buf = io.BytesIO()
+        with psycopg.connect(url) as con, con.cursor().copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as cp:
+            for chunk in cp:
+                buf.write(chunk)
+        buf.seek(0)
+        rows = pacsv.read_csv(buf).num_rows
+    return {"work_s": time.perf_counter() - t0, "rows": rows, "driver": driver}
+
+
 def fhir_export(n: int, seed: int, out: str, scenario: str = "registry") -> dict:
     """A simulated cohort written as a FHIR R4 Bulk Data export (what ``simulate --format fhir`` runs)."""
     from mrdtrack.importers.fhir.export import write_fhir
@@ -248,74 +316,6 @@ def fhir_parsers(cohort: str, lines: int = 20000) -> dict:
         models[orjson.loads(line)["resourceType"]].model_validate_json(line)
     out["fhir_resources_r4b_us"] = 1e6 * (time.perf_counter() - t0) / len(sample)
     return {**out, "lines": len(sample)}
-
-
-def omop_write(cohort: str, out: str) -> dict:
-    """The Parquet contract cohort written as one OMOP CDM DuckDB file (the simulator's OMOP writer)."""
-    from mrdtrack.importers.omop.write import contract_to_omop, write_duckdb
-    from mrdtrack.io.sources import load_cohort_files
-
-    t0 = time.perf_counter()
-    tables = {n: t.frame for n, t in load_cohort_files(Path(cohort)).tables.items()}
-    omop = contract_to_omop(tables)
-    write_duckdb(omop, out)
-    return {"work_s": time.perf_counter() - t0, "omop_rows": {k: len(v) for k, v in omop.items()}}
-
-
-def analyze_omop(source: str, out: str, jobs: int, batch_size: int) -> dict:
-    """``mrdtrack analyze SOURCE --out OUT --jobs J`` on an OMOP (``cdm.duckdb``) or FHIR source (a Bulk
-    export folder), the import included."""
-    from mrdtrack.commands.analyze import run_analyze
-
-    t0 = time.perf_counter()
-    n = len(run_analyze(source, Path(out), jobs=jobs, batch_size=batch_size).patients)
-    return {"work_s": time.perf_counter() - t0, "patients": n, "jobs": jobs}
-
-
-def pg_fetch(url: str, schema: str, driver: str) -> dict:
-    """Read the measurement table of a PostgreSQL CDM in bulk with one driver (ADBC or psycopg 3
-    COPY) into Arrow: the choice of docs/omop.md."""
-    sql = f"SELECT * FROM {schema}.measurement"
-    t0 = time.perf_counter()
-    if driver == "adbc":
-        import adbc_driver_postgresql.dbapi as pg
-
-        with pg.connect(url) as con, con.cursor() as cur:
-            cur.execute(sql)
-            rows = cur.fetch_arrow_table().num_rows
-    else:
-        import io
-
-        import psycopg
-        import pyarrow.csv as pacsv
-
-        buf = io.BytesIO()
-        with psycopg.connect(url) as con, con.cursor().copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as cp:
-            for chunk in cp:
-                buf.write(chunk)
-        buf.seek(0)
-        rows = pacsv.read_csv(buf).num_rows
-    return {"work_s": time.perf_counter() - t0, "rows": rows, "driver": driver}
-
-
-def cox(n: int, seed: int) -> dict:
-    """A Cox model (Efron), its PH test, a counting-process Breslow fit and a grouped KM on ``n``
-    rows with three covariates and many ties (the scale check of tests/test_stats_scale.py)."""
-    from mrdtrack.stats import cox_fit, cox_zph, km_table
-
-    rng = np.random.default_rng(seed)
-    d = pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 2, n), "c": rng.choice(["x", "y", "z"], n)})
-    rate = np.exp(0.3 * d["a"] - 0.5 * d["b"] + 0.2 * (d["c"] == "y"))
-    death, censor = rng.exponential(1 / rate), rng.exponential(2.0, n)
-    d["time"] = np.ceil(np.minimum(death, censor) * 365)
-    d["event"] = (death <= censor).astype(int)
-    d["start"] = np.floor(d["time"] * rng.uniform(0, 0.5, n))
-    t0 = time.perf_counter()
-    fit = cox_fit(d, "time", "event", ["a", "b", "c"])
-    cox_zph(fit)
-    cox_fit(d, "time", "event", ["a", "b", "c"], start="start", ties="breslow")
-    km_table(d, "time", "event", group="c")
-    return {"work_s": time.perf_counter() - t0, "rows": n}
 
 
 STAGES = {"cox": cox, "simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked,

@@ -87,7 +87,29 @@ def check_page(browser, path: Path, sections, shot: Path) -> list[dict]:
 def test_report_renders_offline(browser, tmp_path):
     path = write_report(make_analysis(n=50), tmp_path, "browser-fixture")
     sizes = check_page(browser, path, SECTION_IDS, tmp_path / "report.png")
-    assert {s["id"] for s in sizes} >= {"fig-km_pfs", "fig-swimmer", "fig-mrd_spaghetti", "fig-cox_forest"}
+    assert {s["id"] for s in sizes} >= {"fig-km_pfs", "fig-swimmer", "fig-mrd_spaghetti", "fig-cox_forest",
+                                        "fig-cif_by_trend_progression", "fig-cif_by_trend_death", "fig-cif_spm_spm"}
+
+
+def test_competing_risks_figures_show_the_statistics_numbers_at_risk(browser, tmp_path):
+    """In the rendered page, the numbers under each cumulative incidence curve are the statistics layer's."""
+    analysis = make_analysis(n=50)
+    path = write_report(analysis, tmp_path, "browser-fixture")
+    page, errors, blocked = open_offline(browser, path)
+    try:
+        for curve in ("cif_by_trend_progression", "cif_by_trend_death", "cif_spm_spm"):
+            shown = page.eval_on_selector_all(
+                f"#fig-{curve} g[id*='--atrisk-']", "els => els.map(e => [e.id, e.textContent.trim()])")
+            ar = analysis.statistics["cif_at_risk"]
+            ar = ar[ar["curve"] == curve]
+            assert len(shown) == len(ar) > 0
+            got = sorted(int(text) for _, text in shown)
+            assert got == sorted(ar["n_risk"].astype(int).tolist())
+            assert page.locator(f"#fig-{curve} svg").bounding_box()["height"] > 100
+        assert page.locator("#why-not-one-minus-km").is_visible()
+    finally:
+        page.close()
+    assert errors == [] and blocked == []
 
 
 def test_real_pipeline_report_renders_offline(browser, tmp_path):
@@ -95,7 +117,7 @@ def test_real_pipeline_report_renders_offline(browser, tmp_path):
 
     path = run_report(EXAMPLE, tmp_path / "out")
     sizes = check_page(browser, path, SECTION_IDS, tmp_path / "report.png")
-    assert {"fig-km_pfs", "fig-km_os"} <= {s["id"] for s in sizes}
+    assert {"fig-km_pfs", "fig-km_os", "fig-cif_by_trend_progression"} <= {s["id"] for s in sizes}
 
 
 def test_patient_page_renders_offline(browser, tmp_path):

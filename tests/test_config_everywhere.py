@@ -51,12 +51,22 @@ def test_validate_honours_config(cohort, lenient, partitions):
 @pytest.mark.parametrize("partitions", ["0", "2"])
 def test_analyze_honours_config(cohort, lenient, partitions, tmp_path):
     strict = _run(["analyze", cohort, "--out", tmp_path / "strict", "--partitions", partitions])
-    assert strict.exit_code == 2
-    assert "DATE_BEFORE_DIAGNOSIS" in strict.output or "90 days before diagnosis_date" in strict.output
+    assert strict.exit_code == 2 and "validation error" in strict.output
+    assert not (tmp_path / "strict" / "assessments.csv").exists()
     relaxed = _run(["analyze", cohort, "--out", tmp_path / "relaxed", "--partitions", partitions,
                     "--config", lenient])
     assert relaxed.exit_code == 0, relaxed.output
     assert (tmp_path / "relaxed" / "assessments.csv").exists()
+
+
+def test_read_cohort_applies_the_configuration(cohort, lenient):
+    from mrdtrack.config import load_config
+    from mrdtrack.io.read import read_cohort
+
+    strict = read_cohort(cohort)
+    assert list(strict.issues.loc[strict.issues["severity"] == "error", "code"]) == ["DATE_BEFORE_DIAGNOSIS"]
+    relaxed = read_cohort(cohort, config=load_config("imwg2016", lenient))
+    assert relaxed.cohort is not None and not (relaxed.issues["severity"] == "error").any()
 
 
 def test_validate_takes_a_profile(cohort):

@@ -80,9 +80,7 @@ def _doors(tables: dict[str, pd.DataFrame], folder: Path, fhir_tables=None) -> d
 def example_outputs(tmp_path_factory):
     tables = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False).replace("", None)
               for p in EXAMPLE.glob("*.csv")}
-    # the example's transplant regimen "melphalan 200" is written as the abbreviation the inverse reads
-    fhir = {**tables, "treatments": tables["treatments"].replace({"regimen": {"melphalan 200": "MEL200"}})}
-    return _doors(tables, tmp_path_factory.mktemp("fhir_example"), fhir)
+    return _doors(tables, tmp_path_factory.mktemp("fhir_example"))
 
 
 @pytest.fixture(scope="session")

@@ -117,7 +117,7 @@ def test_synthea_style_bundle_is_read_and_unrelated_resources_counted(tmp_path):
     p = imp.tables["patients"]
     assert p[["patient_id", "diagnosis_date", "sex", "age_at_diagnosis"]].astype(str).values.tolist() == [
         ["2d1e3c2a-5a4b-4d2b-9d7a-1f0a3b2c4d5e", "2020-05-04", "F", "61"]]
-    assert imp.tables["labs"]["value"].tolist() == [2.1, 0.4]
+    assert imp.tables["labs"]["value"].astype(float).tolist() == [2.1, 0.4]
     assert imp.tables["treatments"][["phase", "regimen"]].values.tolist() == [["induction", "lenalidomide"]]
     unrelated = log[log["code"] == "FHIR_UNRELATED_RESOURCE"].set_index("table")["count"].to_dict()
     assert unrelated == {"CarePlan": 1, "Claim": 1, "Condition": 2, "DiagnosticReport": 1, "ExplanationOfBenefit": 1,

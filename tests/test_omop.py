@@ -221,3 +221,15 @@ def test_simulate_writes_omop_files(tmp_path):
     a, b = analyze(tmp_path / "c.duckdb", tmp_path / "a"), analyze(tmp_path / "f", tmp_path / "b")
     assert len(pd.read_csv(a / "patients.csv")) == len(pd.read_csv(b / "patients.csv")) == 30
     shutil.rmtree(tmp_path / "f")
+
+
+def test_a_decimal_column_that_rounds_mrd_levels_gives_a_warning(example, tmp_path):
+    path = write_duckdb(example["omop"], tmp_path / "cdm.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE measurement ALTER value_as_number TYPE DECIMAL(18, 3)")
+    con.close()
+    res = runner.invoke(app, ["import", "omop", str(path), "--out", str(tmp_path / "imp")])
+    assert res.exit_code == 0, res.output
+    log = pd.read_csv(tmp_path / "imp" / "import_log.csv")
+    line = log[log["code"] == "DECIMAL_ROUNDS_VALUES"]
+    assert len(line) == 1 and "3 decimal" in line["detail"].iloc[0]

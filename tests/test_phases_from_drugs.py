@@ -419,3 +419,12 @@ def test_tandem_transplants_are_both_phases_and_the_first_sets_the_windows():
     check(VRD + [("melphalan", "2024-10-01", "2024-10-01"), (R, "2025-01-01", "2026-06-30")],
           [INDUCTION, TRANSPLANT, ("transplant", "melphalan", "2024-10-03", "2024-10-03", None),
            ("maintenance", R, "2025-01-01", "2026-06-30", "other")], procedures=TX)
+
+
+def test_a_dose_after_an_ingredient_names_the_ingredient():
+    from mrdtrack.importers.drug_records import regimen_ingredients
+    from mrdtrack.importers.phase_rules import PhaseRules
+
+    rules = PhaseRules()
+    assert regimen_ingredients("melphalan 200", rules) == ("melphalan",)
+    assert regimen_ingredients("Melphalan 140 mg/m2", rules) == ("melphalan",)

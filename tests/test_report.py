@@ -135,7 +135,8 @@ def test_every_figure_is_inlined_and_written_as_svg_and_png(rendered):
     _, out, html = rendered
     names = re.findall(r'<figure id="fig-([^"]+)"', html)
     expected = {"response_depth", "mrd_spaghetti", "swimmer", "km_pfs", "km_os", "km_pfs_dx", "km_os_dx",
-                "km_pfs_by_trend", "cox_forest", "km_landmark_12", "km_landmark_24"}
+                "km_pfs_by_trend", "cox_forest", "km_landmark_12", "km_landmark_24",
+                "cif_by_trend_progression", "cif_by_trend_death", "cif_spm_spm"}
     assert set(names) == expected
     for n in names:
         assert (out / "figures" / f"{n}.svg").stat().st_size > 1000
@@ -374,3 +375,43 @@ def test_simulated_report_shows_the_models(simulated):
     assert f"HR {s['time_varying_cox']['hr']:.2f}" in html
     cox = pd.read_csv(out / "tables" / "cox_pfs_by_trend.csv")
     assert len(cox) == len(analysis.statistics["cox_pfs_by_trend"])
+
+
+@pytest.mark.parametrize("curve", ["cif_by_trend_progression", "cif_by_trend_death", "cif_spm_spm"])
+def test_cumulative_incidence_numbers_at_risk_equal_the_statistics_layer(rendered, curve):
+    """The competing-risks figures show the numbers at risk of the statistics layer: the table the pipeline
+    made (``cif_at_risk``), which equals the Aalen-Johansen table's own n_risk (event-free, in follow-up)."""
+    analysis, _, html = rendered
+    ar = analysis.statistics["cif_at_risk"]
+    ar = ar[ar["curve"] == curve]
+    expected = {(r.strata, float(r.time)): int(r.n_risk) for r in ar.itertuples()}
+    assert expected
+    assert _at_risk_in_svg(html, curve) == expected
+    cif = analysis.statistics["cif_curves"]
+    cif = cif[cif["curve"] == curve]
+    for (group, t), n in expected.items():
+        c = cif[cif["group"] == group]
+        later = c[c["time"] >= t]
+        assert n == (int(later["n_risk"].iloc[0]) if len(later) else 0)
+
+
+def test_competing_risks_section_shows_the_summary(rendered):
+    analysis, out, html = rendered
+    cr = analysis.summary["competing_risks"]
+    section = html.split('<section id="competing-risks"')[1].split('<section id="data-quality"')[0]
+    assert "Why 1 − Kaplan-Meier overstates" in section
+    assert f"{cr['events']['progression']} progressed and {cr['events']['death']} died without" in " ".join(
+        section.split())
+    gray = pd.read_csv(out / "tables" / "gray_tests.csv")
+    p = cr["gray_test"]["progression"]["p"]
+    assert f"Gray's test p = {p:.3f}" in html.replace("&#39;", "'")  # the figure's annotation
+    assert len(gray) == 2
+    fg = pd.read_csv(out / "tables" / "finegray_pfs_by_trend.csv")
+    start = cr["fine_gray"]["maintenance_start"]["unadjusted"]
+    row = fg[(fg["analysis"] == "from maintenance start") & (fg["model"] == "unadjusted") & (fg["term"] == "negative")]
+    assert row["hr"].iloc[0] == pytest.approx(start["negative"]["value"], rel=1e-8)  # CSV keeps 10 digits
+    assert set(fg["analysis"]) == {"from maintenance start", "landmark 12 months", "landmark 24 months"}
+    assert "fig-cif_spm_spm" in section and "second primary malignancy" in section
+    # the naive 1 - KM is never below the cumulative incidence (the note's claim, on these data)
+    km, cif = cr["one_minus_km_progression_at_months"], cr["all_progression_cif_at_months"]
+    assert all(km[t]["value"] >= cif[t]["value"] - 1e-12 for t in km)

@@ -14,6 +14,7 @@ import pandas as pd
 from builders import make_cohort
 from mrdtrack.config import make_config
 from mrdtrack.issues import ISSUE_COLUMNS, issues_frame
+from mrdtrack.outcomes.competing_risks import competing_risks
 from mrdtrack.pipeline import Analysis
 
 TRENDS = ("negative", "decreasing", "not_decreasing")
@@ -55,7 +56,13 @@ def make_analysis(n: int = 24, seed: int = 1, trends=TRENDS, with_warnings: bool
     os_ = pfs + rng.uniform(0, 20, n).round(1)
     os_event = pfs_event * rng.integers(0, 2, n)
     trend = [trends[i % len(trends)] if trends else None for i in range(n)]
-    prog = [m + pd.Timedelta(days=float(p * DPM)) if e else pd.NaT for m, p, e in zip(ms, pfs, pfs_event)]
+    died_first = (pfs_event == 1) & (np.arange(n) % 5 == 4)  # death without progression: a competing event
+    os_ = np.where(died_first, pfs, os_)
+    os_event = np.where(died_first, 1, os_event)
+    prog = [m + pd.Timedelta(days=float(p * DPM)) if e and not d else pd.NaT
+            for m, p, e, d in zip(ms, pfs, pfs_event, died_first)]
+    spm = [m + pd.Timedelta(days=float(0.5 * o * DPM)) if i % 7 == 3 else pd.NaT
+           for i, (m, o) in enumerate(zip(ms, os_))]
     death = [m + pd.Timedelta(days=float(o * DPM)) if e else pd.NaT for m, o, e in zip(ms, os_, os_event)]
     eof = [m + pd.Timedelta(days=float(o * DPM)) for m, o in zip(ms, os_)]
     mend = [m + pd.Timedelta(days=float(p * DPM)) for m, p in zip(ms, pfs)]
@@ -81,8 +88,10 @@ def make_analysis(n: int = 24, seed: int = 1, trends=TRENDS, with_warnings: bool
         "in_maintenance_cohort": True, "end_of_followup": eof, "death_date": death,
         "age_at_diagnosis": rng.normal(58, 7, n).round(), "sex": rng.choice(["F", "M"], n),
         "iss_stage": rng.choice(["I", "II", "III"], n), "cytogenetic_risk": rng.choice(["standard", "high"], n),
-        "heavy_chain": "IgG", "light_chain": rng.choice(["kappa", "lambda"], n),
+        "heavy_chain": "IgG", "light_chain": rng.choice(["kappa", "lambda"], n), "spm_date": spm,
     })
+    for lm in (12, 24):
+        patients[f"landmark_{lm}_trend"] = [t if p > lm else None for t, p in zip(trend, pfs)]
     mrd_rows = []
     for i, (pid, m) in enumerate(zip(ids, ms)):
         for k in range(3):
@@ -166,6 +175,8 @@ def make_analysis(n: int = 24, seed: int = 1, trends=TRENDS, with_warnings: bool
         "time_varying_cox": {"term": "mrd_negative", "hr": 0.4, "ci_low": 0.2, "ci_high": 0.9, "p": 0.02, "n": n,
                              "events": int(pfs_event.sum())},
     }
+    summary["competing_risks"], cr_tables, _ = competing_risks(patients, make_config())  # the real statistics
+    statistics.update(cr_tables)
     cohort = make_cohort([{"patient_id": pid, "diagnosis_date": d} for pid, d in zip(ids, dx)],
                          data_cut="2020-06-30")
     return Analysis(config=make_config(), cohort=cohort, anchors=anchors, assessments=assessments, mrd=mrd,

@@ -30,15 +30,18 @@ def resolve(profile: str | None = None, config: Config | dict | str | Path | Non
 
 
 def read_cohort(path: str | Path, config: Config | dict | str | Path | None = None, *, profile: str | None = None,
-                data_cut: str | None = None, exclude_invalid: bool = False):
-    """Read and validate a cohort folder or workbook with the resolved configuration.
+                data_cut: str | None = None, exclude_invalid: bool = False, source=None):
+    """Read and validate a cohort folder or workbook, or an OMOP source (a ``.duckdb`` file, a
+    ``postgresql://`` URL, a folder of OMOP tables: docs/omop.md; ``source`` an
+    ``importers.source.SourceOptions``), with the resolved configuration.
 
     Returns the ``ReadResult`` (``.cohort``, ``.issues``, ``.counts``, ``.sources``); ``.cohort``
     is None when the cohort has errors (and ``exclude_invalid`` is false): look at ``.issues``.
     """
-    from mrdtrack.io.read import read_cohort as _read
+    from mrdtrack.importers.source import read_any_cohort
 
-    return _read(Path(path), data_cut=data_cut, exclude_invalid=exclude_invalid, config=resolve(profile, config))
+    return read_any_cohort(path, data_cut=data_cut, exclude_invalid=exclude_invalid, config=resolve(profile, config),
+                           options=source)
 
 
 def analyze(cohort_or_path: Any, profile: str | None = None, config: Config | dict | str | Path | None = None, *,

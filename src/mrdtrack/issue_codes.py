@@ -80,6 +80,14 @@ CODES: dict[str, str] = {
     "TIME_VARYING_NOT_FITTED": "time-varying Cox: no events or MRD status never varies: not fitted",
     "NO_ENDPOINT_PATIENTS": "no patient has this endpoint: no curve",
     # ---------------------------------------------------------------- competing risks
+    "CIF_CAUSE_ABSENT": "a competing cause (progression, death without progression, SPM) does not occur in an MRD "
+                        "trend group, or at all: its cumulative incidence stays at 0",
+    "GRAY_NOT_ESTIMABLE": "Gray's test cannot be computed (fewer than two groups, or a singular variance)",
+    "FINEGRAY_NOT_CONVERGED": "the Fine-Gray model did not converge in crr's 10 iterations",
+    "FINEGRAY_NOT_ESTIMABLE": "a Fine-Gray hazard ratio cannot be estimated (no progression in a group, a "
+                              "coefficient growing without bound, or too few groups): reported as not estimable",
+    "SPM_BEFORE_MAINTENANCE": "a second primary malignancy before maintenance start: the patient is left out of the "
+                              "SPM cumulative incidence",
     # ---------------------------------------------------------------- OMOP / FHIR import (docs/omop.md)
     "UNMAPPED_CONCEPT": "rows of a cohort person whose concept no mapping selector picks, summarised by concept "
                         "with their count (docs/mapping.md)",
@@ -96,11 +104,12 @@ CODES: dict[str, str] = {
     "MRD_NO_LOD": "an MRD result states no limit of detection ('<' value, selector lod or range_low)",
     "LIGHT_CHAIN_FROM_RATIO": "light_chain set from the first kappa/lambda ratio (> 1.65 kappa, < 0.26 lambda)",
     "PHASE_FROM_EPISODE": "a therapy phase taken from an Oncology-extension treatment-regimen episode",
-    "PHASES_FROM_DRUGS_UNAVAILABLE": "therapy could not be derived from drugs (the phases module is missing)",
+    "DECIMAL_ROUNDS_VALUES": "measurement.value_as_number or range_low is a DECIMAL with fewer than 6 decimals: "
+                             "MRD levels are rounded in the database",
     "IMPORT_ROWS_IN": "rows of a source table read for the cohort's persons",
     "IMPORT_ROWS_USED": "rows of a source table that became contract rows",
     "IMPORT_ROWS_NOT_USED": "rows of a source table not used (in = used + not used; the reasons are on other lines)",
-    # ---------------------------------------------------------------- phases from drugs (docs/phases-from-drugs.md)
+    # ---------------------------------------------------------------- phases from drugs
     "DRUG_PERIOD": "a drug period of one ingredient, made of the listed drug records (persistence merge)",
     "DRUG_RECORD_NO_START": "a drug record has no start date; it is not used",
     "DRUG_RECORD_END_BEFORE_START": "a drug record ends before it starts; it is read as a one-day record",
@@ -123,6 +132,7 @@ CODES: dict[str, str] = {
     "PHASE_MAINTENANCE": "line 1's maintenance phase",
     "MAINTENANCE_BRIDGED": "a gap shorter than line_gap_days within maintenance is bridged",
     "PHASE_LATER_LINE": "a later line of therapy (line >= 2)",
+    # ---------------------------------------------------------------- engines (partitioned, Spark)
     # ---------------------------------------------------------------- FHIR R4 source (docs/fhir.md)
     "FHIR_MALFORMED_JSON": "a line (Bulk ndjson) or file (Bundle) is not valid JSON or not a FHIR resource; skipped",
     "FHIR_MISSING_REFERENCE": "a resource's patient or medication reference names nothing in the source; not read",
@@ -135,7 +145,6 @@ CODES: dict[str, str] = {
     "FHIR_UNRELATED_RESOURCE": "resources of a type (or Conditions/Procedures) mrdtrack does not use, counted",
     "FHIR_OTHER_MEDICATION": "medication records naming no anti-myeloma ingredient or partner, counted by name",
     "FHIR_MANIFEST_FILE_MISSING": "the Bulk Data manifest lists a file that is not in the folder",
-    # ---------------------------------------------------------------- engines (partitioned, Spark)
 }
 
 

@@ -44,7 +44,7 @@ PATIENT_COLUMNS = [
 PATIENT_EXTRA_COLUMNS = [
     "in_maintenance_cohort", "derived_progression_date", "recorded_progression_date", "death_date",
     "end_of_followup", "first_negative_date", "landmark_12_trend", "landmark_24_trend",
-    "age_at_diagnosis", "sex", "iss_stage", "cytogenetic_risk", "heavy_chain", "light_chain",
+    "age_at_diagnosis", "sex", "iss_stage", "cytogenetic_risk", "heavy_chain", "light_chain", "spm_date",
 ]
 #: The time-varying MRD covariate: one row per change (days from maintenance start).
 TV_COLUMNS = ["patient_id", "time_days", "mrd_negative"]
@@ -153,7 +153,7 @@ def derive_batch(cohort: Cohort, config: Config) -> BatchResult:
         f = frame.set_index("patient_id")
         patients = patients.join(f[[c for c in f.columns if c not in patients.columns]])
     for col in ("maintenance_start", "maintenance_end", "progression_date", "progression_source",
-                "derived_progression_date", "recorded_progression_date", "death_date", "end_of_followup"):
+                "derived_progression_date", "recorded_progression_date", "death_date", "end_of_followup", "spm_date"):
         patients[col] = a[col]
     for col in ("age_at_diagnosis", "sex", "iss_stage", "cytogenetic_risk", "heavy_chain", "light_chain"):
         patients[col] = p[col].reindex(patients.index) if col in p.columns else None

@@ -16,7 +16,7 @@ from mrdtrack.issues import issue, issues_frame
 ANCHOR_COLUMNS = [
     "patient_id", "diagnosis_date", "first_treatment_date", "maintenance_start", "maintenance_end",
     "maintenance_end_reason", "later_line_start", "death_date", "last_contact_date",
-    "end_of_followup", "followup_imputed", "recorded_progression_date",
+    "end_of_followup", "followup_imputed", "recorded_progression_date", "spm_date",
 ]
 
 
@@ -55,6 +55,7 @@ def patient_anchors(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame]:
     a["death_date"] = _first(ev[ev["event"] == "death"], "date")
     a["last_contact_date"] = _first(ev[ev["event"] == "last_contact"], "date", "max")
     a["recorded_progression_date"] = _first(ev[ev["event"] == "progression"], "date")
+    a["spm_date"] = _first(ev[ev["event"] == "spm"], "date")  # first second primary malignancy
     eof = a["death_date"].fillna(a["last_contact_date"])
     imputed = eof.isna()
     eof = eof.fillna(_latest_date_any_table(cohort).reindex(a.index))

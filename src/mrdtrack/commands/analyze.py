@@ -183,6 +183,7 @@ def register(app: typer.Typer) -> None:
         from mrdtrack.scale import choose_buckets
 
         output_folder(out)
+
         buckets = 0 if cohort_kind(cohort) != CONTRACT else choose_buckets(cohort, partitions)
         if buckets:
             run = run_analyze_partitioned(cohort, out, buckets, profile, config, data_cut, exclude_invalid,

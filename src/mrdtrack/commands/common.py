@@ -89,7 +89,8 @@ def guarded(fn):
 # ------------------------------------------------------------------ the COHORT argument and its source options
 CohortArg = Annotated[str, typer.Argument(
     help="Cohort: a folder of csv/parquet tables or an .xlsx workbook (the data contract); or an OMOP CDM "
-         "source: a .duckdb file, a postgresql:// URL or a folder of OMOP tables (docs/omop.md).")]
+         "source: a .duckdb file, a postgresql:// URL or a folder of OMOP tables (docs/omop.md); or a FHIR R4 "
+         "export: a folder of Bulk Data *.ndjson or Bundle *.json files (docs/fhir.md).")]
 OmopSchemaOpt = Annotated[str | None, typer.Option("--omop-schema", help="OMOP: schema of the CDM tables (default: the first holding person).")]
 VocabSchemaOpt = Annotated[str | None, typer.Option("--vocab-schema", help="OMOP: schema of concept/concept_ancestor (default: the CDM schema).")]
 CohortIdOpt = Annotated[int | None, typer.Option("--omop-cohort-id", help="OMOP: read the persons of this cohort_definition_id from the cohort table.")]

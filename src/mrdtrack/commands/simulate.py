@@ -13,11 +13,11 @@ from mrdtrack.commands.common import err_console, guarded, output_folder
 from mrdtrack.errors import UserError
 from mrdtrack.io.write import FORMATS, write_tables
 
+#: The seed when --seed is not given (the year of the seed study): same command, same cohort.
+DEFAULT_SEED = 2020
 OMOP_FORMATS = ("omop", "omop-folder")
 FHIR_FORMATS = ("fhir", "fhir-bundles")
 THERAPY = ("episodes", "drugs")
-#: The seed when --seed is not given (the year of the seed study): same command, same cohort.
-DEFAULT_SEED = 2020
 
 
 def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | Path = "default", fmt: str = "csv",
@@ -39,6 +39,7 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
     if fmt == "omop":
         if out.is_dir():
             raise UserError(f"{out}: is a folder; --format omop writes one DuckDB file (e.g. --out cdm.duckdb)")
+        output_folder(out.parent if str(out.parent) else Path("."))
     else:
         out = output_folder(out)
     sim = simulate_cohort(n, seed, str(scenario))

@@ -1,4 +1,4 @@
-"""``mrdtrack stats km|logrank|cox|cif``: survival statistics on any CSV or Parquet table (docs/cli.md).
+"""``mrdtrack stats km|logrank|cox|cif|gray|finegray``: survival statistics on any CSV or Parquet table (docs/cli.md).
 
 A thin shell over :mod:`mrdtrack.stats`: reads the table, calls the core, writes CSV (or JSON when
 ``--out`` ends in ``.json``), reports dropped rows and warnings on stderr. Bad input exits 2.
@@ -23,6 +23,8 @@ from mrdtrack.stats import (
     cox_fit,
     cox_zph,
     cumulative_incidence,
+    fine_gray,
+    gray_test,
     km_median,
     km_table,
 )
@@ -198,18 +200,68 @@ def cox(file: FileArg, time: TimeOpt, event: EventOpt, out: OutOpt,
     write_output(out, fit.table, payload)
 
 
+CauseEventOpt = Annotated[str, typer.Option("--event", help="0 = censored; any other value names the cause.")]
+
+
 @stats_app.command("cif", help="Cumulative incidence with competing events (Aalen-Johansen; R survfit with a "
-                               "factor event): time and one cif_<cause> column per cause. --event: 0 = censored, "
-                               "any other value names the cause.\n\n"
-                               "Example: mrdtrack stats cif mgus2_events.csv --time etime --event cause --out cif.csv")
+                               "factor event), one row per distinct time (per group): [group,] time, n_risk, "
+                               "n_event, n_censor, then cif_<cause>, std_err_<cause>, lower_<cause>, upper_<cause> "
+                               "per cause. --event: 0 = censored, any other value names the cause.\n\n"
+                               "Example: mrdtrack stats cif mgus2_events.csv --time etime --event cause --group sex "
+                               "--out cif.csv")
 @guarded
-def cif(file: FileArg, time: TimeOpt, out: OutOpt,
-        event: Annotated[str, typer.Option("--event", help="0 = censored; any other value names the cause.")],
-        start: StartOpt = None) -> None:
+def cif(file: FileArg, time: TimeOpt, out: OutOpt, event: CauseEventOpt, start: StartOpt = None,
+        group: GroupOpt = None,
+        conf_type: Annotated[str, typer.Option("--conf-type", help="log (R default), log-log or plain.")] = "log",
+        conf_level: ConfLevelOpt = 0.95) -> None:
     with _naming(file):
-        df = _used(read_table(file), [time, event, start], file)
-        table = cumulative_incidence(df, time, event, start=start)
-    write_output(out, table, {"cif": _records(table)})
+        df = _used(read_table(file), [time, event, start, group], file)
+        table = cumulative_incidence(df, time=time, event=event, group=group, start=start, conf_type=conf_type,
+                                     conf_level=conf_level)
+    _warn(table.attrs["warnings"])
+    write_output(out, table, {"causes": table.attrs["causes"], "conf_type": conf_type, "conf_level": conf_level,
+                              "cif": _records(table), "warnings": table.attrs["warnings"]})
+
+
+@stats_app.command("gray", help="Gray's test that the cumulative incidence of each cause is equal across the levels "
+                                "of --group (R cmprsk::cuminc(...)$Tests): cause, statistic, df, p.\n\n"
+                                "Example: mrdtrack stats gray mgus2_events.csv --time etime --event cause --group sex "
+                                "--out gray.csv")
+@guarded
+def gray(file: FileArg, time: TimeOpt, out: OutOpt, event: CauseEventOpt,
+         group: Annotated[str, typer.Option("--group", help="Group column (two or more levels).")]) -> None:
+    with _naming(file):
+        df = _used(read_table(file), [time, event, group], file)
+        table = gray_test(df, time=time, event=event, group=group)
+    _warn(table.attrs["warnings"])
+    write_output(out, table, {"tests": _records(table), "groups": table.attrs["groups"],
+                              "warnings": table.attrs["warnings"]})
+
+
+@stats_app.command("finegray", help="Fine-Gray subdistribution hazards model for one cause (R cmprsk::crr, robust "
+                                    "standard errors): term, coef, se, hr, lower, upper, p. Text covariates are "
+                                    "categorical, coded as in `stats cox`. JSON adds n, events, convergence and "
+                                    "log-likelihoods.\n\n"
+                                    "Example: mrdtrack stats finegray mgus2_events.csv --time etime --event cause "
+                                    "--cause pcm --covariates age,sex,mspike --out fg.csv")
+@guarded
+def finegray(file: FileArg, time: TimeOpt, out: OutOpt, event: CauseEventOpt,
+             cause: Annotated[str, typer.Option("--cause", help="The cause of interest (a value of --event).")],
+             covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated covariate columns.")],
+             categorical: Annotated[str | None, typer.Option("--categorical",
+                                                             help="Numeric columns to treat as categorical.")] = None,
+             conf_level: ConfLevelOpt = 0.95) -> None:
+    covs = _split(covariates)
+    if not covs:
+        raise UserError("--covariates: give one or more column names separated by commas")
+    with _naming(file):
+        df = _used(read_table(file), [time, event, *covs], file)
+        table = fine_gray(df, time=time, event=event, cause=cause, covariates=covs, categorical=_split(categorical),
+                          conf_level=conf_level)
+    _warn(table.attrs["warnings"])
+    meta = {k: table.attrs[k] for k in ("n", "events", "cause", "converged", "iterations", "loglik", "loglik_null",
+                                        "flagged", "warnings")}
+    write_output(out, table, {**meta, "coefficients": _records(table)})
 
 
 def register(app: typer.Typer) -> None:

@@ -36,17 +36,22 @@ DRUG_COLUMNS = ["patient_id", "ingredient", "start_date", "end_date", "record_id
 PROCEDURE_COLUMNS = ["patient_id", "date", "record_id"]
 
 
+#: A dose written after an ingredient's name in a regimen ("melphalan 200", "melphalan 140 mg/m2").
+_DOSE = re.compile(r"\s+\d+(?:\.\d+)?\s*(?:mg(?:/m2)?)?$", re.IGNORECASE)
+
+
 @functools.lru_cache(maxsize=4096)
 def regimen_ingredients(name: str, rules: PhaseRules) -> tuple[str, ...]:
     """The ingredients of a regimen name (raises ``UserError`` for a part it does not know)."""
     known = set(rules.known_ingredients())
-    text = " ".join(str(name).split())
+    text = _DOSE.sub("", " ".join(str(name).split()))
     if text.upper() in REGIMEN_ABBREVIATIONS:
         return REGIMEN_ABBREVIATIONS[text.upper()]
     if text.lower() in known:
         return (text.lower(),)
     out: list[str] = []
     for part in (s.strip() for s in re.split(r"[+\-/,]", text) if s.strip()):
+        part = _DOSE.sub("", part)  # "melphalan 200", "melphalan 140 mg/m2": the dose names no ingredient
         if part.lower() in known:
             out.append(part.lower())
         elif part.upper() in REGIMEN_ABBREVIATIONS:

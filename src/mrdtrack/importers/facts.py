@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mrdtrack.contract import LAB_TESTS, PATIENTS
 from mrdtrack.importers.log import concat_logs, log_frame, log_line, log_rows
@@ -32,6 +34,7 @@ from mrdtrack.importers.mapping import (
 )
 from mrdtrack.importers.window import keep_in_window
 from mrdtrack.io.censored import LIMIT, NOT_ALLOWED, ZERO, censored_message, censored_outcome, censored_value
+from mrdtrack.io.parse import STRING
 
 FACT_COLUMNS = ["patient_id", "date", "loinc", "concept_id", "source_concept_id", "source_values", "value_number",
                 "operator", "unit", "value_code", "value_text", "range_low", "record"]
@@ -245,6 +248,11 @@ def lab_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     numeric = sel["key"].isin([k for k, t in LAB_TESTS.items() if t.numeric]).to_numpy()
     num, log_n = _numeric_labs(sel[numeric])
     cat, log_c = _categorical_labs(sel[~numeric])
+    # values as text, as a contract file holds them: numbers in their shortest round-trip form
+    # (Arrow's cast), so the validator reads back the same float64
+    num = num.assign(value=pd.Series(pc.cast(pa.array(num["value"].to_numpy(dtype="float64")), pa.string()),
+                                     index=num.index, dtype=STRING) if len(num) else pd.Series(dtype=STRING))
+    cat = cat.assign(value=cat["value"].astype(STRING))
     parts = [p for p in (num, cat) if len(p)]
     out = (pd.concat(parts).sort_index() if parts else num).rename(columns={"key": "test"})
     return out[LAB_OUT].reset_index(drop=True), concat_logs(log_n + log_c)

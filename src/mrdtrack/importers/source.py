@@ -88,7 +88,7 @@ def _import_issues(log: pd.DataFrame, exclude_invalid: bool, columns) -> pd.Data
 
 def read_any_cohort(cohort: str | Path, data_cut=None, exclude_invalid: bool = False, config: Config | None = None,
                     options: SourceOptions | None = None) -> ReadResult:
-    """Read and validate any COHORT (contract folder/workbook, OMOP or FHIR source) into a ReadResult."""
+    """Read and validate any COHORT (contract folder/workbook or OMOP source) into a ReadResult."""
     from mrdtrack.io.read import parse_data_cut, read_cohort, validate_tables
 
     if cohort_kind(cohort) == CONTRACT:

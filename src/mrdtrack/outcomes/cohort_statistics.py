@@ -2,9 +2,10 @@
 
 Everything here is computed from the per-patient table by the generic statistics layer
 (``mrdtrack.stats``, which agrees with R): Kaplan-Meier curves and medians, log-rank, Cox hazard
-ratios by MRD trend (unadjusted and adjusted), landmark analyses, and the Cox model with MRD status
-as a time-varying covariate. Each analysis that cannot be run (too few patients or events) is
-reported as blank with a warning in the issues log, never silently.
+ratios by MRD trend (unadjusted and adjusted), landmark analyses, the Cox model with MRD status
+as a time-varying covariate, and the competing-risks analyses (``competing_risks.py``). Each
+analysis that cannot be run (too few patients or events) is reported as blank with a warning in
+the issues log, never silently.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ import pandas as pd
 from mrdtrack.config import Config
 from mrdtrack.issues import issue, issues_frame
 from mrdtrack.mrd import mrd_cohort_figures
+from mrdtrack.outcomes.competing_risks import competing_risks
+from mrdtrack.outcomes.trend_design import (
+    ADJUSTMENT_COVARIATES,
+    AT_RISK_STEP_MONTHS,
+    REFERENCE_TREND,
+    TREND_ORDER,
+    trend_design,
+)
 from mrdtrack.stats import (
     StatsInputError,
     cox_fit,
@@ -26,11 +35,6 @@ from mrdtrack.stats import (
     tmerge,
 )
 from mrdtrack.stats.logrank import logrank_test
-
-TREND_ORDER = ("negative", "decreasing", "not_decreasing")
-REFERENCE_TREND = "not_decreasing"
-AT_RISK_STEP_MONTHS = 6.0
-ADJUSTMENT_COVARIATES = ("cytogenetic_risk", "iss_stage")
 
 ENDPOINTS = {  # curve name -> (time column in months, event column)
     "pfs": ("pfs_months", "pfs_event"),
@@ -69,26 +73,6 @@ def _median(df: pd.DataFrame, group: str | None, config: Config) -> pd.DataFrame
     return km_median(df, "time", "event", group=group, conf_type=config.km_conf_type, conf_level=config.conf_level)
 
 
-def _design(df: pd.DataFrame, adjust: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """0/1 indicator columns: trend groups vs not_decreasing, high vs standard cytogenetic risk,
-    ISS II and III vs I (the reference levels clinicians expect, rather than R's first level)."""
-    d = df[["time", "event"]].copy()
-    cols = []
-    for g in TREND_ORDER:
-        if g != REFERENCE_TREND:
-            d[f"trend_{g}"] = (df["trend"] == g).astype(float)
-            cols.append(f"trend_{g}")
-    if "cytogenetic_risk" in adjust:
-        d["cytogenetic_high"] = (df["cytogenetic_risk"] == "high").astype(float)
-        cols.append("cytogenetic_high")
-    if "iss_stage" in adjust:
-        for lvl in ("II", "III"):
-            d[f"iss_{lvl}"] = (df["iss_stage"] == lvl).astype(float)
-            cols.append(f"iss_{lvl}")
-    cols = [c for c in cols if d[c].nunique() > 1]
-    return d, cols
-
-
 def _not_estimable(code: str) -> dict:
     """A hazard ratio that cannot be estimated: blank numbers and the issue code that says why
     (the report prints "not estimable", never a ratio of 0 or an interval from 0 to infinity)."""
@@ -123,7 +107,7 @@ def _hazard_ratios(df: pd.DataFrame, adjust: list[str], config: Config, label: s
                    model: str) -> tuple[dict[str, dict], list]:
     """Cox HR (Efron ties) of each MRD-trend group vs not_decreasing, optionally adjusted; terms
     that are not estimates (non-convergence, infinite coefficient) are ``_not_estimable``."""
-    d, cols = _design(df, adjust)
+    d, cols = trend_design(df, adjust)
     fit = cox_fit(d, "time", "event", covariates=cols, ties="efron", conf_level=config.conf_level)
     bad, recs = _fit_issues(fit, label, model)
     recs += _ph_issues(fit, label, model, config.ph_test_alpha)
@@ -313,6 +297,9 @@ def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Con
             at_risk_frames.append(ar)
 
     summary["time_varying_cox"], r = time_varying_mrd_cox(patients, changes, config)
+    recs += r
+    summary["competing_risks"], cr_tables, r = competing_risks(patients, config)
+    statistics.update(cr_tables)
     recs += r
     statistics["at_risk"] = pd.concat(at_risk_frames, ignore_index=True) if at_risk_frames else pd.DataFrame(
         columns=["curve", "strata", "time", "n_risk"])

@@ -63,10 +63,12 @@ def _strata_color(s: str, i: int) -> str:
 
 @styled
 def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, title: str, xlabel: str,
-              logrank_p=None, ylabel: str = "Probability") -> plt.Figure:
+              logrank_p=None, ylabel: str = "Probability", rising: bool = False, test: str = "log-rank") -> plt.Figure:
     """Kaplan-Meier step curves with pointwise limits, censoring ticks and numbers at risk below.
 
-    ``curves``: strata, time, n_risk, n_event, n_censor, survival, lower, upper.
+    ``curves``: strata, time, n_risk, n_event, n_censor, survival, lower, upper. ``rising``: the
+    curves start at 0 (a cumulative incidence in the ``survival`` column), the legend top left;
+    ``test`` names the test whose p-value ``logrank_p`` is.
     ``at_risk``: strata, time, n_risk (the pipeline's table for this curve). Each number at risk
     is an SVG text in a group with id ``atrisk-<strata>-<time>``.
     """
@@ -82,10 +84,11 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, title: str, xlabel: s
     for i, s in enumerate(strata):
         c = curves[curves["strata"].astype(str) == s].sort_values("time")
         color = _strata_color(s, i)
+        origin = 0.0 if rising else 1.0
         t = np.r_[0.0, c["time"].to_numpy(float)]
-        surv = np.r_[1.0, c["survival"].to_numpy(float)]
-        lo = np.r_[1.0, c["lower"].to_numpy(float)]
-        hi = np.r_[1.0, c["upper"].to_numpy(float)]
+        surv = np.r_[origin, c["survival"].to_numpy(float)]
+        lo = np.r_[origin, c["lower"].to_numpy(float)]
+        hi = np.r_[origin, c["upper"].to_numpy(float)]
         ax.step(t, surv, where="post", color=color, lw=1.6)
         ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.13, lw=0)
         cens = c[c["n_censor"] > 0]
@@ -97,9 +100,9 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, title: str, xlabel: s
     ax.set_ylim(-0.02, 1.03)
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
-    ax.legend(handles=handles, loc="lower left", frameon=False, fontsize=8)
+    ax.legend(handles=handles, loc="upper left" if rising else "lower left", frameon=False, fontsize=8)
     if logrank_p is not None:
-        ax.text(0.98, 0.95, f"log-rank {pvalue(logrank_p)}", transform=ax.transAxes, ha="right", va="top")
+        ax.text(0.98, 0.95, f"{test} {pvalue(logrank_p)}", transform=ax.transAxes, ha="right", va="top")
     times = sorted(set(risk["time"].astype(float)))
     tmax = max([*times, float(curves["time"].max()) if len(curves) else 0.0, 1.0])
     ax.set_xlim(0, tmax * 1.02)

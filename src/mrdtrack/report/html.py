@@ -17,7 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from mrdtrack.report import sections
 
 #: The section ids of report.html, in order.
-SECTION_IDS = ("header", "attrition", "table1", "response-depth", "mrd", "outcomes", "data-quality", "methods")
+SECTION_IDS = ("header", "attrition", "table1", "response-depth", "mrd", "outcomes", "competing-risks", "data-quality",
+               "methods")
 
 _TAG = re.compile(r"<[A-Za-z][^>]*>")
 _STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.IGNORECASE | re.DOTALL)
@@ -63,6 +64,7 @@ BUILDERS = (
     ("response", sections.response_section, "response depth"),
     ("mrd", sections.mrd_section, "MRD figures"),
     ("outcomes", sections.outcomes_section, "survival figures"),
+    ("competing", sections.competing_section, "competing risks"),
     ("quality", sections.quality_section, "data quality"),
     ("methods", sections.methods_section, "methods"),
 )

@@ -241,6 +241,57 @@ def outcomes_section(analysis, out: Output) -> dict:
     }
 
 
+def _cif_figure(analysis, out: Output, curve: str, title: str, caption: str, gray_p=None):
+    """A cumulative incidence figure from the pipeline's long CIF table and its numbers at risk."""
+    cif = analysis.statistics.get("cif_curves")
+    if cif is None or cif.empty or not (cif["curve"] == curve).any():
+        return None
+    c = cif[cif["curve"] == curve].rename(columns={"group": "strata", "cif": "survival"})
+    ar = analysis.statistics.get("cif_at_risk")
+    ar = ar[ar["curve"] == curve][["strata", "time", "n_risk"]].reset_index(drop=True)
+    fig = figures.km_figure(c, ar, title, "Months from maintenance start", logrank_p=gray_p,
+                            ylabel="Cumulative incidence", rising=True, test="Gray's test")
+    return out.figure(fig, curve, caption, title)
+
+
+def competing_section(analysis, out: Output) -> dict:
+    """Progression vs death without progression, Fine-Gray by MRD trend, SPM (docs/statistics.md)."""
+    cr = analysis.summary.get("competing_risks") or {}
+    gray = cr.get("gray_test") or {}
+    band = f"shaded: pointwise {analysis.config.conf_level:.0%} limits ({analysis.config.km_conf_type} transform)"
+    figs = [
+        _cif_figure(analysis, out, "cif_by_trend_progression", "Cumulative incidence of progression by MRD trend",
+                    f"Aalen-Johansen cumulative incidence of progression from maintenance start, death without "
+                    f"progression competing; {band}; ticks: censored. Gray's test across the groups.",
+                    (gray.get("progression") or {}).get("p")),
+        _cif_figure(analysis, out, "cif_by_trend_death",
+                    "Cumulative incidence of death without progression by MRD trend",
+                    f"Aalen-Johansen cumulative incidence of death without progression from maintenance start, "
+                    f"progression competing; {band}. Gray's test across the groups.",
+                    (gray.get("death") or {}).get("p")),
+    ]
+    fg = analysis.statistics.get("finegray_pfs_by_trend")
+    spm = cr.get("spm") or {}
+    cif_tab = pd.concat([tables.cif_at(cr, "progression_cif_at_months", "progression"),
+                         tables.cif_at(cr, "death_without_progression_cif_at_months", "death")], ignore_index=True)
+    naive = tables.naive_versus_cif(cr)
+    return {
+        "figures": [f for f in figs if f is not None],
+        "n": cr.get("n"), "events": cr.get("events") or {},
+        "cif_table": out.table(cif_tab, "cif_by_mrd_trend") if len(cif_tab) else None,
+        "gray": out.table(tables.gray_tests(cr), "gray_tests"),
+        "finegray": (out.table(fg, "finegray_pfs_by_trend", display=tables.cox_display(fg))
+                     if fg is not None and len(fg) else None),
+        "naive": out.table(naive, "progression_km_vs_cif") if len(naive) else None,
+        "spm": spm,
+        "spm_figure": _cif_figure(analysis, out, "cif_spm_spm", "Cumulative incidence of second primary malignancy",
+                                  f"Aalen-Johansen cumulative incidence of a first second primary malignancy from "
+                                  f"maintenance start, death competing; {band}."),
+        "spm_table": (out.table(tables.cif_at({"x": spm.get("cif_at_months")}, "x", "spm"), "cif_spm")
+                      if spm.get("cif_at_months") else None),
+    }
+
+
 def quality_section(analysis, out: Output) -> dict:
     issues = analysis.issues
     cap = 200

@@ -301,3 +301,39 @@ def configuration(config_dict: dict, sources: dict) -> pd.DataFrame:
         rows.append({"field": name, "value": value if not isinstance(value, list) else ", ".join(map(str, value)),
                      "meaning": src.get("doc", ""), "source": src.get("source", "")})
     return pd.DataFrame(rows)
+
+
+CAUSE_LABELS = {"progression": "progression", "death": "death without progression", "spm": "second primary malignancy"}
+
+
+def cif_at(block: dict | None, key: str, cause: str) -> pd.DataFrame:
+    """A cumulative incidence at the fixed times (``summary.json`` ``competing_risks[key]``) as rows:
+    by MRD trend group when the block is keyed by group, else one row for all patients."""
+    values = (block or {}).get(key) or {}
+    if values and all(isinstance(v, dict) and "value" in v for v in values.values()):
+        values = {"all patients": values}
+    rows = []
+    for g in [*TREND_ORDER, *sorted(set(values) - set(TREND_ORDER))]:
+        if g in values:
+            rows.append({"event": CAUSE_LABELS.get(cause, cause), "group": TREND_LABELS.get(g, label(g)),
+                         **{f"at {t} months": _ci_share(e) for t, e in values[g].items()}})
+    return pd.DataFrame(rows).fillna(MISSING)
+
+
+def gray_tests(block: dict | None) -> pd.DataFrame:
+    """Gray's test per cause across the MRD trend groups."""
+    tests = (block or {}).get("gray_test") or {}
+    order = [c for c in CAUSE_LABELS if c in tests] + sorted(set(tests) - set(CAUSE_LABELS))
+    return pd.DataFrame([{"event": CAUSE_LABELS.get(c, c), "chi-square": MISSING if is_missing(tests[c].get("statistic"))
+                          else f"{float(tests[c]['statistic']):.2f}", "df": tests[c].get("df"),
+                          "p": pvalue(tests[c].get("p"))} for c in order], columns=["event", "chi-square", "df", "p"])
+
+
+def naive_versus_cif(block: dict | None) -> pd.DataFrame:
+    """1 - Kaplan-Meier of progression (deaths censored) beside its cumulative incidence, all patients."""
+    km = (block or {}).get("one_minus_km_progression_at_months") or {}
+    cif = (block or {}).get("all_progression_cif_at_months") or {}
+    rows = [{"months from maintenance start": t, "1 − Kaplan-Meier (deaths censored)": _ci_share(km.get(t)),
+             "cumulative incidence (death competing)": _ci_share(cif.get(t))} for t in cif]
+    return pd.DataFrame(rows, columns=["months from maintenance start", "1 − Kaplan-Meier (deaths censored)",
+                                       "cumulative incidence (death competing)"])

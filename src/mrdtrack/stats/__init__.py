@@ -30,13 +30,20 @@ Data preparation
     ``tmerge(base, changes, *, id_col, time_col, event_col, tdc_name, change_time_col="time",
     change_value_col="value", initial=None)`` -> ``id, ..., start, stop, event, <tdc_name>``
     ``landmark_data(df, time, event, landmark, classes=None, *, id_col="id", class_col="class")``
-Competing risks (``cif``; R ``survfit`` with a factor event)
-    ``cumulative_incidence(df, time, event, *, start=None)`` -> ``time, cif_<cause>...``
+Competing risks (``cif``, ``gray``, ``finegray``; R ``survfit`` with a factor event, ``cmprsk`` 2.2)
+    Event column: 0 = censored, any other value names a cause.
+    ``cumulative_incidence(df, time=, event=, *, group=None, start=None, conf_type="log", conf_level=0.95)``
+    -> ``[group,] time, n_risk, n_event, n_censor, cif_<cause>, std_err_<cause>, lower_<cause>, upper_<cause>``
+    ``gray_test(df, time=, event=, *, group=)`` -> ``cause, statistic, df, p`` (``cuminc(...)$Tests``)
+    ``fine_gray(df, *, time=, event=, cause=, covariates=, categorical=())`` -> ``term, coef, se, hr, lower,
+    upper, p`` (``crr``, robust standard errors)
 """
 
-from mrdtrack.stats.cif import cumulative_incidence
+from mrdtrack.stats.cif import cif_at, cumulative_incidence
 from mrdtrack.stats.concordance import concordance_counts
 from mrdtrack.stats.cox import COX_COLUMNS, CoxResult, cox_fit
+from mrdtrack.stats.finegray import FINEGRAY_COLUMNS, fine_gray
+from mrdtrack.stats.gray import GRAY_COLUMNS, gray_test
 from mrdtrack.stats.inputs import StatsInputError
 from mrdtrack.stats.km import (
     CURVE_COLUMNS,
@@ -56,15 +63,20 @@ from mrdtrack.stats.zph import cox_zph
 __all__ = [
     "COX_COLUMNS",
     "CURVE_COLUMNS",
+    "FINEGRAY_COLUMNS",
+    "GRAY_COLUMNS",
     "KM_COLUMNS",
     "CoxResult",
     "StatsInputError",
+    "cif_at",
     "concordance_counts",
     "confidence_limits",
     "cox_fit",
     "cox_zph",
     "cumulative_incidence",
     "cox_ph",
+    "fine_gray",
+    "gray_test",
     "kaplan_meier",
     "km_curve",
     "km_median",

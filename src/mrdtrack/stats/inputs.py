@@ -106,11 +106,17 @@ def survival_data(df: pd.DataFrame, time: str, event: str | None, start: str | N
         raise StatsInputError("expected a table (pandas DataFrame)")
     used = [time, event, start, *extra]
     clean, dropped = drop_missing(df, used)
+    t, st = time_columns(clean, time, start)
+    ev = event_column(clean, event) if event is not None else np.zeros(len(t), dtype=np.int8)
+    return SurvivalData(clean.reset_index(drop=True), t, ev, st, dropped)
+
+
+def time_columns(clean: pd.DataFrame, time: str, start: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``time`` (>= 0) and optional ``start`` (< time) of a table without missing values."""
     t = numeric_column(clean, time)
     if (t < 0).any():
         row = int(np.flatnonzero(t < 0)[0])
         raise StatsInputError(f"column {time!r}: negative time {t[row]:g} ({row_name(clean, row)})")
-    ev = event_column(clean, event) if event is not None else np.zeros(len(t), dtype=np.int8)
     st = None
     if start is not None:
         st = numeric_column(clean, start)
@@ -119,7 +125,7 @@ def survival_data(df: pd.DataFrame, time: str, event: str | None, start: str | N
             row = int(np.flatnonzero(bad)[0])
             raise StatsInputError(f"columns {start!r}/{time!r}: stop {t[row]:g} is not after start {st[row]:g} "
                                   f"({row_name(clean, row)})")
-    return SurvivalData(clean.reset_index(drop=True), t, ev, st, dropped)
+    return t, st
 
 
 def level_label(value) -> str:

@@ -80,6 +80,8 @@ class OmopConnection:
 
 # ------------------------------------------------------------------------------------------ DuckDB
 def _duck_run(con):
+    con.execute("SET enable_progress_bar = false")
+
     def run(sql: str) -> pa.Table:
         return con.sql(sql).to_arrow_table()
     return run

@@ -140,3 +140,10 @@ def procedures(conn: OmopConnection, cte: str) -> str:
 def count_rows(conn: OmopConnection, cte: str, table: str) -> str:
     """Rows of ``table`` belonging to cohort persons (the import log's 'rows in')."""
     return cte + f"SELECT COUNT(*) AS n FROM {conn.where[table]} t JOIN cohort c ON c.person_id = t.person_id"
+
+
+def numeric_scales(conn: OmopConnection) -> str:
+    """Declared type and scale of measurement.value_as_number and range_low (DECIMAL rounding check)."""
+    return ("SELECT lower(column_name) AS column_name, lower(data_type) AS data_type, numeric_scale "
+            "FROM information_schema.columns WHERE lower(table_name) = 'measurement' "
+            f"AND table_schema = '{conn.schema}' AND lower(column_name) IN ('value_as_number', 'range_low')")

@@ -16,7 +16,7 @@ from mrdtrack.config import Config
 from mrdtrack.contract import LAB_TESTS
 from mrdtrack.errors import UserError
 from mrdtrack.importers import facts as F
-from mrdtrack.importers.log import concat_logs, count_lines, log_frame, log_rows
+from mrdtrack.importers.log import concat_logs, count_lines, log_frame, log_line, log_rows
 from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, GENDER, Mapping
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.omop.connect import OmopConnection, open_source
@@ -24,6 +24,8 @@ from mrdtrack.importers.window import data_cut as choose_cut
 from mrdtrack.importers.window import keep_in_window, last_contact, out_of_window
 
 LIGHT_CHAIN_FROM_RATIO = "LIGHT_CHAIN_FROM_RATIO"
+DECIMAL_ROUNDS = "DECIMAL_ROUNDS_VALUES"
+MIN_DECIMALS = 6  # MRD levels of 1e-6 need six decimals (docs/omop.md "Tables read")
 KAPPA_RATIO, LAMBDA_RATIO = 1.65, 0.26  # IMWG normal FLC ratio range (Dispenzieri et al., Leukemia 2009)
 
 
@@ -148,6 +150,15 @@ def events_table(deaths: pd.DataFrame, progressions: pd.DataFrame, contact: pd.S
     return ev.sort_values(["patient_id", "date", "event"], kind="stable").reset_index(drop=True)
 
 
+def decimal_lines(columns: pd.DataFrame) -> list[dict]:
+    """A warning per DECIMAL column with fewer than MIN_DECIMALS decimals (MRD levels would round)."""
+    cols = columns[columns["data_type"].str.startswith(("numeric", "decimal")) & columns["numeric_scale"].notna()
+                   & (pd.to_numeric(columns["numeric_scale"], errors="coerce") < MIN_DECIMALS)]
+    return [log_line(DECIMAL_ROUNDS, "warning", "measurement", f"measurement.{c} is {t} with {int(k)} decimal(s): "
+                     f"values below 1e-{int(k)} are rounded in the database (MRD levels need {MIN_DECIMALS})")
+            for c, t, k in zip(cols["column_name"], cols["data_type"], cols["numeric_scale"])]
+
+
 # -------------------------------------------------------------------------------------------- shell
 def _window(rows: pd.DataFrame, table: str, diagnosis, death, cut, pre_days) -> tuple[pd.DataFrame, list]:
     why = out_of_window(rows, diagnosis, death, cut, pre_days)
@@ -186,8 +197,11 @@ def import_omop(cohort: str, options: OmopOptions = OmopOptions(), data_cut=None
         contacts = _frame(conn, sql) if sql else pd.DataFrame({"person_id": [], "date": pd.Series(dtype="datetime64[ns]")})
         contacts["patient_id"] = _ids(contacts["person_id"]) if len(contacts) else pd.Series(dtype=object)
         episodes = _frame(conn, Q.episodes(conn, cte)) if conn.has("episode") else None
-        return _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, data_cut, today, config,
-                         treatments_table)
+        imported = _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, data_cut, today, config,
+                             treatments_table)
+        imported.log = concat_logs([log_frame(decimal_lines(conn.query(Q.numeric_scales(conn)).to_pandas())),
+                                    imported.log])
+        return imported
     finally:
         conn.close()
 

@@ -14,14 +14,13 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.contract import PHASES
-from mrdtrack.importers.log import concat_logs, decision_log, log_frame, log_line, log_rows
+from mrdtrack.importers.log import concat_logs, decision_log, log_frame, log_rows
 from mrdtrack.importers.mapping import EPISODE_TREATMENT_REGIMEN
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.window import keep_in_window, out_of_window
 
 TREATMENT_COLUMNS = ["patient_id", "phase", "regimen", "start_date", "end_date", "end_reason"]
 PHASE_FROM_EPISODE = "PHASE_FROM_EPISODE"
-PHASES_UNAVAILABLE = "PHASES_FROM_DRUGS_UNAVAILABLE"
 
 
 def _empty() -> pd.DataFrame:
@@ -95,13 +94,9 @@ def drug_phases(conn, cte, options, patients, progressions, cut, persons_wanted)
     """Phases of ``persons_wanted`` from drug exposures and procedures (phases-from-drugs rules)."""
     if not conn.has("drug_exposure") or not len(persons_wanted):
         return _empty(), log_frame()
-    try:
-        from mrdtrack.importers.drug_periods import drug_periods
-        from mrdtrack.importers.phases import derive_treatments
-    except ImportError:
-        return _empty(), log_frame([log_line(PHASES_UNAVAILABLE, "error", "drug_exposure",
-                                             "the phases-from-drugs module is not installed", len(persons_wanted))])
+    from mrdtrack.importers.drug_periods import drug_periods
     from mrdtrack.importers.omop.read import _frame
+    from mrdtrack.importers.phases import derive_treatments
 
     rules = options.mapping.phase_rules()
     drugs = _frame(conn, Q.drugs(conn, cte))
