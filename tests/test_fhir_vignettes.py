@@ -278,3 +278,15 @@ def test_several_files_per_type_and_gzip(tmp_path):
         f.write(__import__("json").dumps(lab("o2", "33358-3", 1.0, "g/dL", date="2020-03-01")) + "\n")
     imp = read(tmp_path)
     assert imp.tables["labs"]["value"].astype(float).tolist() == [2.0, 1.0]
+
+
+def test_second_primary_malignancy_after_diagnosis_is_an_spm_event(tmp_path):
+    def cancer(rid, onset, coding):
+        return {**myeloma(rid=rid, onset=onset), "code": {"coding": [coding]}}
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    res = base() + [cancer("prior", "2015-01-01", {"system": icd, "code": "C50.9"}),  # before diagnosis: not an SPM
+                    cancer("crc", "2021-03-01", {"system": icd, "code": "C18.7"}),
+                    cancer("meta", "2021-04-01", {"system": icd, "code": "C79.51"}),  # secondary site: not an SPM
+                    cancer("mm2", "2021-05-01", {"system": icd, "code": "C90.00"})]  # the myeloma itself
+    ev = read(write_bulk(tmp_path, res)).tables["events"]
+    assert ev.loc[ev["event"] == "spm", "date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-01"]

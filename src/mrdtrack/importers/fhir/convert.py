@@ -94,17 +94,20 @@ def _in_cohort(rows: pd.DataFrame, cohort: set, what: str) -> tuple[pd.DataFrame
     return rows[keep], lines
 
 
-def cohort_patients(f: dict, mapping: Mapping) -> tuple[pd.DataFrame, dict, list]:
+def cohort_patients(f: dict, mapping: Mapping) -> tuple[pd.DataFrame, dict, list, pd.DataFrame]:
     """Patients with a myeloma Condition (patient_id, sex, birth_date, death_date, center,
-    diagnosis_date), the reference map of every Patient, and the log."""
+    diagnosis_date), the reference map of every Patient, the log, and second primary malignancies
+    (patient_id, date, record: onset after diagnosis)."""
     patients, refs, log_p = res.read_patients(f["Patient"])
     dx, log_c, other = res.diagnoses(f["Condition"], refs, mapping.cohort)
+    spm, log_s, n_spm = res.second_primaries(f["Condition"], refs, mapping.cohort)
     out = patients.merge(dx[["patient_id", "diagnosis_date"]], on="patient_id", how="inner")
     left = patients[~patients["patient_id"].isin(dx["patient_id"])]
-    logs = [log_p, log_c, med.unrelated_lines({"Condition": other}),
+    after = (spm["date"] > spm["patient_id"].map(out.set_index("patient_id")["diagnosis_date"])).to_numpy()
+    logs = [log_p, log_c, log_s, med.unrelated_lines({"Condition": other - n_spm + int((~after).sum())}),
             log_rows(res.FHIR_NOT_IN_COHORT, "info", left["record"], left["patient_id"],
                      "no Condition matching the cohort rule: not in the cohort")]
-    return out, refs, logs
+    return out, refs, logs, spm[after]
 
 
 def _windowed(rows: pd.DataFrame, table: str, p: pd.DataFrame, cut, pre_days: int) -> tuple[pd.DataFrame, list]:
@@ -133,16 +136,18 @@ def patients_table(p: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
     return out[cols].sort_values("patient_id", kind="stable").reset_index(drop=True)
 
 
-def events_table(p: pd.DataFrame, progressions: pd.DataFrame, contact: pd.Series) -> pd.DataFrame:
-    """progression (recorded, from mCODE), death (deceasedDateTime), last_contact."""
+def events_table(p: pd.DataFrame, progressions: pd.DataFrame, contact: pd.Series, spm: pd.DataFrame) -> pd.DataFrame:
+    """progression (recorded, from mCODE), spm (second primary malignancy), death
+    (deceasedDateTime), last_contact."""
     dead = p.dropna(subset=["death_date"])
     parts = [pd.DataFrame({"patient_id": progressions["patient_id"], "date": progressions["date"],
                            "event": "progression", "detail": None}),
+             pd.DataFrame({"patient_id": spm["patient_id"], "date": spm["date"], "event": "spm", "detail": None}),
              pd.DataFrame({"patient_id": dead["patient_id"], "date": dead["death_date"], "event": "death", "detail": None}),
              pd.DataFrame({"patient_id": contact.index.to_numpy(dtype=object), "date": contact.to_numpy(),
                            "event": "last_contact", "detail": None})]
     ev = pd.concat([x for x in parts if len(x)] or parts[:1], ignore_index=True)
-    order = {"progression": 0, "death": 1, "last_contact": 2}
+    order = {"progression": 0, "spm": 1, "death": 2, "last_contact": 3}
     ev = ev.assign(_o=ev["event"].map(order)).sort_values(["patient_id", "date", "_o"], kind="stable")
     return ev.drop(columns="_o").reset_index(drop=True)
 
@@ -187,7 +192,7 @@ def fhir_to_contract(f: dict[str, pd.DataFrame], counts: dict[str, int], mapping
                      pre_diagnosis_days: int = 90) -> FhirImport:
     """The core of the FHIR door: neutral frames -> contract tables, data cut and log."""
     rules = mapping.phase_rules()
-    p, refs, logs = cohort_patients(f, mapping)
+    p, refs, logs, spm = cohort_patients(f, mapping)
     cohort = set(p["patient_id"])
     facts, progs, log_o = res.observations(f["Observation"], refs)
     contacts, log_e = res.contacts(f["Encounter"], refs)
@@ -206,13 +211,14 @@ def fhir_to_contract(f: dict[str, pd.DataFrame], counts: dict[str, int], mapping
     mrd, w2 = _windowed(fr.mrd, "mrd", p, cut, pre_diagnosis_days)
     imaging, w3 = _windowed(fr.imaging, "imaging", p, cut, pre_diagnosis_days)
     progs, w4 = _windowed(progs, "progression", p, cut, pre_diagnosis_days)
+    spm, w5 = _windowed(spm.drop_duplicates(["patient_id", "date"]), "spm", p, cut, pre_diagnosis_days)
     seen = pd.concat([x[["patient_id", "date"]] for x in (contacts, labs, mrd, imaging)], ignore_index=True)
     contact = last_contact(seen, p.set_index("patient_id")["death_date"].dropna(), cut)
     treatments, decisions = therapy(records, tx, p, progs, cut, rules)
     tables = {"patients": patients_table(p, fr.attributes), "treatments": treatments, "labs": labs, "mrd": mrd,
-              "events": events_table(p, progs, contact), "imaging": imaging}
-    used = {**_drug_records_used(decisions), "Patient": len(p), "Condition": len(p), "Encounter": len(contacts),
+              "events": events_table(p, progs, contact, spm), "imaging": imaging}
+    used = {**_drug_records_used(decisions), "Patient": len(p), "Condition": len(p) + len(spm), "Encounter": len(contacts),
             "Procedure": len(tx), "Medication": _medications_used(f, records),
             "Observation": len(labs) + len(mrd) + len(imaging) + len(progs) + fr.used.get("patients", 0)}
-    log = concat_logs(logs + [l1, l2, l3, l4, l5, fr.log, w1, w2, w3, w4, decisions, _used_counts(counts, used)])
+    log = concat_logs(logs + [l1, l2, l3, l4, l5, fr.log, w1, w2, w3, w4, w5, decisions, _used_counts(counts, used)])
     return FhirImport(tables, log, cut)

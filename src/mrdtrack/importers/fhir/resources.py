@@ -118,6 +118,34 @@ def diagnoses(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd.DataFr
     return out, concat_logs(logs + [miss, dated]), int((~hit).sum())
 
 
+#: a second primary malignancy (mrdtrack convention, docs/fhir.md): SNOMED CT "malignant neoplastic
+#: disease", or an ICD-10(-CM) C code other than C90 (myeloma, plasma-cell neoplasms) and C77-C80
+#: (secondary or unspecified sites), with an onset after the diagnosis date
+SPM_SNOMED = ("363346000",)
+SPM_ICD10 = r"C(?!90|7[7-9]|80)\d"
+
+
+def _spm_match(c: pd.DataFrame) -> np.ndarray:
+    snomed = c["snomed"].astype("string").str.split("|").explode()
+    hit = snomed.isin(SPM_SNOMED).groupby(level=0).any().reindex(c.index, fill_value=False).to_numpy(dtype=bool)
+    icd = c["icd10"].astype("string").str.replace(".", "", regex=False).str.upper().str.split("|").explode().dropna()
+    icd_hit = icd.str.match(SPM_ICD10).groupby(level=0).any().reindex(c.index, fill_value=False)
+    return hit | icd_hit.to_numpy(dtype=bool)
+
+
+def second_primaries(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Conditions that are a second primary malignancy (SPM_SNOMED, SPM_ICD10; not the cohort's own
+    codes; refuted and entered-in-error left out): (patient_id, date, record), the log, their count."""
+    hit = _spm_match(df) & ~_cohort_match(df, rule)
+    c = df[hit]
+    ver = c["verification"].astype("string").str.split("|")
+    refuted = ver.map(lambda v: isinstance(v, list) and any(x in CONDITION_EXCLUDED for x in v)).to_numpy(dtype=bool)
+    logs = [_ignored(c, ~refuted, _status_is("Condition", "verification"))]
+    c, miss = _with_patient(c[~refuted], refs)
+    c, dated = _dated(c, "date", "Condition (onset, else recordedDate)")
+    return c[["patient_id", "date", "record"]].reset_index(drop=True), concat_logs(logs + [miss, dated]), int(hit.sum())
+
+
 def _facts(o: pd.DataFrame, pid: np.ndarray, dates: np.ndarray) -> pd.DataFrame:
     n = len(o)
     return pd.DataFrame({
