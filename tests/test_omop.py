@@ -233,3 +233,25 @@ def test_a_decimal_column_that_rounds_mrd_levels_gives_a_warning(example, tmp_pa
     log = pd.read_csv(tmp_path / "imp" / "import_log.csv")
     line = log[log["code"] == "DECIMAL_ROUNDS_VALUES"]
     assert len(line) == 1 and "3 decimal" in line["detail"].iloc[0]
+
+
+def test_second_primary_malignancies_by_icd10_and_snomed(example, tmp_path):
+    """An spm event from condition_occurrence: an ICD-10 C code other than C90 and C77-C80, or the SNOMED
+    malignant-neoplasm concept, after diagnosis (person 1 diagnosed 2018-01-15)."""
+    omop = _with_extra_rows(example["omop"], "condition_occurrence", [
+        {"person_id": 1, "condition_concept_id": 0, "condition_start_date": pd.Timestamp("2021-03-01"),
+         "condition_type_concept_id": 32817, "condition_source_value": "C34.9"},   # lung: a second primary
+        {"person_id": 1, "condition_concept_id": 0, "condition_start_date": pd.Timestamp("2021-04-01"),
+         "condition_type_concept_id": 32817, "condition_source_value": "C79.5"},   # a bone metastasis: not
+        {"person_id": 1, "condition_concept_id": 0, "condition_start_date": pd.Timestamp("2017-06-01"),
+         "condition_type_concept_id": 32817, "condition_source_value": "C50.9"},   # before diagnosis: not
+    ])
+    source = write_duckdb(omop, tmp_path / "cdm.duckdb")
+    res = runner.invoke(app, ["import", "omop", str(source), "--out", str(tmp_path / "imp"), "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    events = pd.read_csv(tmp_path / "imp" / "events.csv", dtype=str)
+    spm = events[(events["event"] == "spm") & (events["patient_id"] == "1")]
+    reference = example_tables()["events"]
+    expected = {"2021-03-01"} | set(reference.loc[(reference["event"] == "spm")
+                                                  & (reference["patient_id"] == "P01"), "date"].astype(str))
+    assert set(spm["date"]) == expected

@@ -86,6 +86,15 @@ class CohortRule:
     icd10: tuple[str, ...] = ("C90.0",)  # prefix match on the condition's source value, dot optional
 
 
+#: A second primary malignancy (the contract's ``spm`` event), in every door: a condition coded SNOMED CT
+#: 363346000 (malignant neoplastic disease) or an ICD-10 C code other than C90 (myeloma itself) and
+#: C77-C80 (secondary and unspecified sites), starting after diagnosis (docs/omop.md, docs/fhir.md).
+SPM_SNOMED = ("363346000",)
+SPM_ICD10 = r"C(?!90|7[7-9]|80)\d"
+#: The ICD-10 prefixes that are not a second primary (SQL form of SPM_ICD10's exclusions).
+SPM_ICD10_EXCLUDED = ("C90", "C77", "C78", "C79", "C80")
+
+
 def _sv(*names: str, table: str = "measurement", **kw) -> Selector:
     return Selector(source_value=names, table=table, **kw)
 

@@ -21,7 +21,7 @@ from mrdtrack.importers.fhir.resolve import (
     resolve_patients,
 )
 from mrdtrack.importers.log import concat_logs, log_frame, log_line, log_rows
-from mrdtrack.importers.mapping import CohortRule
+from mrdtrack.importers.mapping import SPM_ICD10, SPM_SNOMED, CohortRule
 
 FHIR_STATUS_IGNORED = "FHIR_STATUS_IGNORED"
 FHIR_DECEASED_NO_DATE = "FHIR_DECEASED_NO_DATE"
@@ -121,8 +121,6 @@ def diagnoses(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd.DataFr
 #: a second primary malignancy (mrdtrack convention, docs/fhir.md): SNOMED CT "malignant neoplastic
 #: disease", or an ICD-10(-CM) C code other than C90 (myeloma, plasma-cell neoplasms) and C77-C80
 #: (secondary or unspecified sites), with an onset after the diagnosis date
-SPM_SNOMED = ("363346000",)
-SPM_ICD10 = r"C(?!90|7[7-9]|80)\d"
 
 
 def _spm_match(c: pd.DataFrame) -> np.ndarray:

@@ -7,7 +7,7 @@ DuckDB and PostgreSQL; numbers are cast to DOUBLE PRECISION whatever their colum
 
 from __future__ import annotations
 
-from mrdtrack.importers.mapping import OPERATORS, CohortRule
+from mrdtrack.importers.mapping import OPERATORS, SPM_ICD10_EXCLUDED, SPM_SNOMED, CohortRule
 from mrdtrack.importers.omop.connect import OmopConnection
 
 DRUG_EXPOSURE_FIELD = 1147094  # episode_event_field_concept_id: drug_exposure.drug_exposure_id
@@ -82,6 +82,25 @@ def facts(conn: OmopConnection, cte: str, table: str) -> str:
 def deaths(conn: OmopConnection, cte: str) -> str:
     return (cte + "SELECT d.person_id, MIN(CAST(d.death_date AS DATE)) AS date "
             f"FROM {conn.where['death']} d JOIN cohort c ON c.person_id = d.person_id GROUP BY d.person_id")
+
+
+def second_primaries(conn: OmopConnection, cte: str) -> str:
+    """Conditions of cohort persons that are a second primary malignancy (mapping.SPM_SNOMED with its
+    descendants, or an ICD-10 C code outside mapping.SPM_ICD10_EXCLUDED), starting after diagnosis."""
+    w = conn.where
+    code = "replace(upper(trim(co.condition_source_value)), '.', '')"
+    icd = f"({code} LIKE 'C%' AND substr({code}, 2, 1) BETWEEN '0' AND '9' AND NOT (" + " OR ".join(f"{code} LIKE '{p}%'" for p in SPM_ICD10_EXCLUDED) + "))"
+    snomed = (f"SELECT concept_id FROM {w['concept']} WHERE vocabulary_id = 'SNOMED' "
+              f"AND concept_code IN ({_codes(SPM_SNOMED)})")
+    if conn.has("concept_ancestor"):
+        snomed += (f" UNION SELECT ca.descendant_concept_id FROM {w['concept_ancestor']} ca "
+                   f"WHERE ca.ancestor_concept_id IN ({snomed})")
+    return (cte + "SELECT co.person_id, CAST(co.condition_start_date AS DATE) AS date, "
+            "'condition_occurrence:' || CAST(co.condition_occurrence_id AS VARCHAR) AS record "
+            f"FROM {w['condition_occurrence']} co JOIN cohort c ON c.person_id = co.person_id "
+            f"WHERE (co.condition_concept_id IN ({snomed}) OR {icd}) "
+            "AND co.condition_concept_id NOT IN (SELECT concept_id FROM mm_concepts) "
+            "AND CAST(co.condition_start_date AS DATE) > c.diagnosis_date")
 
 
 def contacts(conn: OmopConnection, cte: str) -> str:

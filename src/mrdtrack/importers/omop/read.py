@@ -138,11 +138,14 @@ def patients_table(persons: pd.DataFrame, attributes: pd.DataFrame, labs: pd.Dat
 
 
 # ------------------------------------------------------------------------------------------ events
-def events_table(deaths: pd.DataFrame, progressions: pd.DataFrame, contact: pd.Series) -> pd.DataFrame:
-    """death, recorded progression and last_contact rows."""
+def events_table(deaths: pd.DataFrame, progressions: pd.DataFrame, contact: pd.Series,
+                 spm: pd.DataFrame | None = None) -> pd.DataFrame:
+    """death, recorded progression, second primary malignancy (spm) and last_contact rows."""
+    spm = pd.DataFrame(columns=["patient_id", "date"]) if spm is None else spm
     parts = [pd.DataFrame({"patient_id": deaths["patient_id"], "date": deaths["date"], "event": "death"}),
              pd.DataFrame({"patient_id": progressions["patient_id"], "date": progressions["date"],
                            "event": "progression"}),
+             pd.DataFrame({"patient_id": spm["patient_id"], "date": spm["date"], "event": "spm"}),
              pd.DataFrame({"patient_id": contact.index.to_numpy(dtype=object), "date": contact.to_numpy(),
                            "event": "last_contact"})]
     ev = pd.concat([x for x in parts if len(x)] or [parts[0]], ignore_index=True)
@@ -223,6 +226,13 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, gi
         progs = pd.DataFrame({"patient_id": _ids(pe["person_id"]), "date": pe["start_date"]})
         progs, l4 = _window(progs, "episode", diagnosis, death, cut, pre)
         logs.append(log_frame(l4))
+    spm = pd.DataFrame(columns=["patient_id", "date"])
+    if conn.has("condition_occurrence"):
+        rows = _frame(conn, Q.second_primaries(conn, cte))
+        spm = pd.DataFrame({"patient_id": _ids(rows["person_id"]) if len(rows) else pd.Series(dtype=object),
+                            "date": rows["date"]}).drop_duplicates(["patient_id", "date"])
+        spm, l_spm = _window(spm, "condition_occurrence", diagnosis, death, cut, pre)
+        logs.append(log_frame(l_spm))
     dead = deaths[deaths["date"] <= cut] if not pd.isna(cut) else deaths
     contact = last_contact(pd.concat([contacts[["patient_id", "date"]], facts[["patient_id", "date"]]]), death, cut)
     patients, l5 = patients_table(persons, res.attributes, labs)
@@ -231,7 +241,7 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, gi
     logs += [l5, l6, log_frame(count_lines("measurement+observation", len(facts),
                                            len(labs) + len(mrd) + len(img) + res.used["patients"]))]
     tables = {"patients": patients, "treatments": treatments, "labs": labs.drop(columns="record"),
-              "mrd": mrd.drop(columns="record"), "events": events_table(dead, progs, contact),
+              "mrd": mrd.drop(columns="record"), "events": events_table(dead, progs, contact, spm),
               "imaging": img.drop(columns="record")}
     return Imported(tables, concat_logs(logs), cut, conn.label, conn.kind,
                     {"schema": conn.schema, "tables": sorted(conn.where)})

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.contract import LAB_TESTS
-from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, EPISODE_TREATMENT_REGIMEN
+from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, EPISODE_TREATMENT_REGIMEN, SPM_SNOMED
 from mrdtrack.importers.omop.ddl import TABLES, create_table_sql
 
 LOCAL = 2_000_000_001
@@ -253,10 +253,17 @@ def contract_to_omop(tables: dict[str, pd.DataFrame], episodes: bool = True) -> 
     concepts = Concepts()
     mm = concepts.get("SNOMED", *MM_SNOMED, "Condition", "Disorder")
     person, care = _person(p, ids, concepts)
-    cond = pd.DataFrame({"condition_occurrence_id": np.arange(1, len(p) + 1), "person_id": person["person_id"],
-                         "condition_concept_id": mm, "condition_start_date": p["diagnosis_date"].to_numpy(),
-                         "condition_type_concept_id": 32817, "condition_source_value": "C90.00"})
     empty = {n: t.get(n, pd.DataFrame(columns=["patient_id", "date"])) for n in ("labs", "mrd", "imaging", "events")}
+    spm = empty["events"][empty["events"]["event"] == "spm"] if "event" in empty["events"] else empty["events"]
+    malignant = concepts.get("SNOMED", SPM_SNOMED[0], "Malignant neoplastic disease", "Condition", "Disorder")
+    cond = pd.concat([
+        pd.DataFrame({"person_id": person["person_id"], "condition_concept_id": mm,
+                      "condition_start_date": p["diagnosis_date"].to_numpy(), "condition_source_value": "C90.00"}),
+        pd.DataFrame({"person_id": spm["patient_id"].astype(str).map(ids).to_numpy(), "condition_concept_id": malignant,
+                      "condition_start_date": spm["date"].to_numpy(), "condition_source_value": "C80.1"}),
+    ], ignore_index=True)  # a second primary by its SNOMED concept (C80.1 alone would not qualify)
+    cond.insert(0, "condition_occurrence_id", np.arange(1, len(cond) + 1))
+    cond["condition_type_concept_id"] = 32817
     meas = pd.concat([_labs(empty["labs"], ids, concepts), _mrd(empty["mrd"], ids, concepts),
                       _imaging(empty["imaging"], ids, concepts)], ignore_index=True)
     meas.insert(0, "measurement_id", np.arange(1, len(meas) + 1))
