@@ -254,9 +254,9 @@ def _cif_figure(analysis, out: Output, curve: str, title: str, caption: str, gra
     c = cif[cif["curve"] == curve].rename(columns={"group": "strata", "cif": "survival"})
     ar = analysis.statistics.get("cif_at_risk")
     ar = ar[ar["curve"] == curve][["strata", "time", "n_risk"]].reset_index(drop=True)
-    fig = figures.km_figure(c, ar, title, "Months from maintenance start", logrank_p=gray_p,
-                            ylabel="Cumulative incidence", rising=True, test="Gray's test")
-    return out.figure(fig, curve, caption, title)
+    build = partial(figures.km_figure, logrank_p=gray_p, ylabel="Cumulative incidence", rising=True,
+                    test="Gray's test")
+    return out.figure(build, (c, ar, title, "Months from maintenance start"), curve, caption, title)
 
 
 def competing_section(analysis, out: Output) -> dict:
