@@ -1,4 +1,4 @@
-"""Time the study report of a 139-patient simulated cohort, end to end (target: under 15 s).
+"""Time the study report of a 139-patient simulated cohort, end to end (target: under 2.5 s, round two).
 
 Usage: .venv/bin/python benchmarks/bench_report.py [--n 139] [--seed 2020] [--repeat 3] [--keep DIR]
 
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGET_SECONDS = 15.0
+TARGET_SECONDS = 2.5
 MRDTRACK = str(Path(sys.executable).parent / "mrdtrack")
 
 

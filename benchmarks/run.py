@@ -9,8 +9,11 @@ below 2,000,000 input rows, else the partitioned path), each in its own process,
 time, peak RSS (``os.wait4`` rusage of that process) and rows/s; ``--stages`` adds the in-memory
 analyze and the derivation alone (``derive``). On the 10,000 cohort, the naive
 per-patient loop (derive_all with batch_size=1 on a random sample, extrapolated linearly) against
-the batched derivation. ``--million`` adds 1,000,000 patients (about 180M lab rows), simulated in
-chunks of 100,000. Each result is appended as one JSON line to
+the batched derivation. ``--million`` adds 1,000,000 patients (about 180M lab rows), made by ``mrdtrack simulate --scenario
+registry --format parquet`` (which streams chunks of patients to its files; rows sorted by patient, not
+shuffled). Once per run, round two's stages: ``startup`` (``mrdtrack --help`` and ``mrdtrack validate
+--help``, 10 fresh processes each) and ``report_demo`` (``mrdtrack report`` of the 139-patient demo
+cohort in fresh processes: default, ``--jobs 1``, ``--png``). Each result is appended as one JSON line to
 benchmarks/results/results.jsonl and the tables in docs/performance.md are regenerated.
 """
 
@@ -107,12 +110,12 @@ def main(argv=None) -> None:
     ap.add_argument("--scenario", default="registry", help="simulator scenario (registry: about 180 lab rows/patient)")
     ap.add_argument("--seed", type=int, default=20200521)
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
-    ap.add_argument("--stages", default="validate,analyze,omop,fhir,simulate_cli,naive",
+    ap.add_argument("--stages", default="validate,analyze,omop,fhir,simulate_cli,naive,startup,report_demo",
                     help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
                          "derive, cox (Cox + PH test + KM on n rows), simulate_cli (mrdtrack simulate, default scenario, CSV), "
                          "naive (at --naive-size), omop (the cohort as an OMOP DuckDB file through analyze), "
                          "fhir (at --fhir-size: the cohort as a FHIR Bulk export; parsers compared, import alone, "
-                         "parse through analyze)")
+                         "parse through analyze), startup and report_demo (once per run)")
     ap.add_argument("--fhir-size", type=int, default=10_000)
     ap.add_argument("--naive-size", type=int, default=10_000)
     ap.add_argument("--naive-sample", type=int, default=500)
@@ -128,6 +131,10 @@ def main(argv=None) -> None:
     stages = {s.strip() for s in args.stages.split(",")}
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if "startup" in stages:
+        rec.add(0, "startup", run_stage("startup", runs=10), None)
+    if "report_demo" in stages:
+        rec.add(139, "report_demo", run_stage("report_demo", runs=3), None)
     for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
         cohort, out = work / f"cohort-{n}", work / f"out-{n}"
         shutil.rmtree(cohort, ignore_errors=True)
@@ -171,10 +178,9 @@ def main(argv=None) -> None:
         n = args.big_n
         cohort, out = work / f"cohort-{n}", work / f"out-{n}"
         shutil.rmtree(cohort, ignore_errors=True)
-        sim = run_stage("simulate_chunked", n=n, seed=args.seed, out=str(cohort), chunk=min(n, 100_000),
-                        scenario=args.scenario)
+        sim = run_stage("simulate_cli", n=n, seed=args.seed, out=str(cohort), fmt="parquet", scenario=args.scenario)
         rows = sim["detail"].get("rows")
-        rec.add(n, "simulate", sim, rows)
+        rec.add(n, "simulate_cli", sim, rows)
         if "error" not in sim:
             rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
                                             batch_size=5000), rows)

@@ -3,8 +3,9 @@ are measured from outside). Usage: ``python benchmarks/stages.py STAGE JSON_ARGS
 prints one JSON object (its own measurements) as the last line of stdout.
 
 Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_cli`` (what
-``mrdtrack simulate`` runs: default scenario, CSV), ``simulate_chunked`` (the
-same in chunks of patients, for the 1,000,000 cohort), ``validate`` (read_cohort), ``analyze``
+``mrdtrack simulate`` runs, chunk by chunk: default scenario and CSV, or the 1,000,000-patient registry
+cohort as Parquet), ``startup`` (``mrdtrack --help``, ``mrdtrack validate --help``), ``report_demo``
+(``mrdtrack report`` of the demo cohort, fresh processes), ``validate`` (read_cohort), ``analyze``
 (what ``mrdtrack analyze`` runs: in memory for a small cohort, else the partitioned path),
 ``derive`` (derive_all alone, the cohort read beforehand), ``cox`` (Cox + PH test + KM on n rows), ``naive`` (the per-patient loop on a
 random sample, beside the batched derivation).
@@ -47,55 +48,72 @@ def simulate(n: int, seed: int, out: str, scenario: str = "registry") -> dict:
     return {"simulate_s": t1 - t0, "shuffle_write_s": t2 - t1, "rows": {k: len(v) for k, v in tables.items()}}
 
 
-def simulate_cli(n: int, seed: int, out: str, fmt: str = "csv") -> dict:
-    """What ``mrdtrack simulate --n N --seed S --out OUT [--format parquet]`` runs (default scenario)."""
+def simulate_cli(n: int, seed: int, out: str, fmt: str = "csv", scenario: str = "default") -> dict:
+    """What ``mrdtrack simulate --n N --seed S --out OUT [--scenario SC] [--format parquet]`` runs: patients
+    simulated and written in chunks (the 1,000,000-patient cohort of ``run.py --million`` is made this way)."""
     from mrdtrack.commands.simulate import write_simulated_cohort
 
     t0 = time.perf_counter()
-    write_simulated_cohort(n, seed, out, "default", fmt)
-    return {"work_s": time.perf_counter() - t0, "format": fmt, "scenario": "default"}
+    paths = write_simulated_cohort(n, seed, out, scenario, fmt)
+    work = time.perf_counter() - t0
+    rows = None
+    if fmt == "parquet":  # row counts from the footers (not timed)
+        import pyarrow.parquet as pq
+
+        rows = {Path(p).stem: pq.ParquetFile(p).metadata.num_rows for p in paths}
+    return {"work_s": work, "format": fmt, "scenario": scenario, "rows": rows}
 
 
-def _file_ready(df: pd.DataFrame) -> pd.DataFrame:
-    """A chunk with a schema every chunk shares: numbers as float64, everything else as text."""
-    out = {}
-    for c in df.columns:
-        s = df[c]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            out[c] = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
-        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            out[c] = s.astype("float64")
-        else:
-            out[c] = s.astype("string")
-    return pd.DataFrame(out)
+def _timed_cli(argv: list[str]) -> dict:
+    """``python -m mrdtrack.cli ARGV`` in a fresh process: wall, CPU (user + system) and peak RSS. The
+    package's bytecode is compiled first, as an installed package has it (PYTHONDONTWRITEBYTECODE would
+    otherwise make every run compile mrdtrack's modules again)."""
+    import compileall
+    import os
+    import subprocess
 
+    import mrdtrack
 
-def simulate_chunked(n: int, seed: int, out: str, chunk: int, scenario: str = "registry") -> dict:
-    """``n`` patients simulated ``chunk`` at a time (seed + k for chunk k, ids prefixed ``Mk-``),
-    rows shuffled within each chunk, appended to one Parquet file per table."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    Path(out).mkdir(parents=True, exist_ok=True)
-    writers: dict[str, pq.ParquetWriter] = {}
-    rows: dict[str, int] = {}
+    compileall.compile_dir(str(Path(mrdtrack.__file__).parent), quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     t0 = time.perf_counter()
-    try:
-        for k in range(0, n, chunk):
-            tables = _shuffled(_simulated_tables(min(chunk, n - k), seed + k // chunk, scenario), seed + k)
-            for name, df in tables.items():
-                df = _file_ready(df.assign(patient_id=f"M{k // chunk:03d}-" + df["patient_id"].astype(str)))
-                if name not in writers:
-                    schema = pa.Schema.from_pandas(df, preserve_index=False)
-                    schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
-                    writers[name] = pq.ParquetWriter(Path(out) / f"{name}.parquet", schema)
-                w = writers[name]
-                w.write_table(pa.Table.from_pandas(df, schema=w.schema, preserve_index=False))
-                rows[name] = rows.get(name, 0) + len(df)
-    finally:
-        for w in writers.values():
-            w.close()
-    return {"simulate_s": time.perf_counter() - t0, "rows": rows}
+    proc = subprocess.Popen([sys.executable, "-m", "mrdtrack.cli", *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"mrdtrack {' '.join(argv)} failed")
+    return {"wall_s": time.perf_counter() - t0, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def _medians(runs: list[dict]) -> dict:
+    import statistics
+
+    return {f"median_{k}": statistics.median(r[k] for r in runs) for k in runs[0]} | {
+        "min_wall_s": min(r["wall_s"] for r in runs), "runs": len(runs)}
+
+
+def startup(runs: int = 10) -> dict:
+    """``mrdtrack --help`` and ``mrdtrack validate --help``, each ``runs`` times in a fresh process
+    (target: under 0.3 s): medians of wall and CPU time."""
+    return {name: _medians([_timed_cli(argv) for _ in range(runs)])
+            for name, argv in (("help", ["--help"]), ("validate_help", ["validate", "--help"]))}
+
+
+def report_demo(runs: int = 3) -> dict:
+    """``mrdtrack report`` of the 139-patient demo cohort (``mrdtrack simulate --n 139 --seed 2020``,
+    ``--profile alonso2020``) in a fresh process (target: under 2.5 s): the default (SVG, figures drawn
+    in one worker process per core), ``--jobs 1`` and ``--png``; medians of ``runs`` runs each."""
+    import tempfile
+
+    from mrdtrack.commands.simulate import write_simulated_cohort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cohort = Path(tmp) / "demo-cohort"
+        write_simulated_cohort(139, 2020, cohort)
+        base = ["report", str(cohort), "--out", str(Path(tmp) / "r"), "--profile", "alonso2020"]
+        return {name: _medians([_timed_cli(base + extra) for _ in range(runs)])
+                for name, extra in (("default", []), ("jobs_1", ["--jobs", "1"]), ("png", ["--png"]))}
 
 
 def validate(cohort: str) -> dict:
@@ -318,7 +336,7 @@ def fhir_parsers(cohort: str, lines: int = 20000) -> dict:
     return {**out, "lines": len(sample)}
 
 
-STAGES = {"cox": cox, "simulate": simulate, "simulate_cli": simulate_cli, "simulate_chunked": simulate_chunked,
+STAGES = {"cox": cox, "simulate": simulate, "simulate_cli": simulate_cli, "startup": startup, "report_demo": report_demo,
           "validate": validate, "analyze": analyze, "naive": naive, "derive": derive, "omop_write": omop_write,
           "analyze_omop": analyze_omop, "pg_fetch": pg_fetch, "fhir_export": fhir_export, "fhir_import": fhir_import,
           "fhir_parsers": fhir_parsers}

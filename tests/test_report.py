@@ -131,7 +131,7 @@ def test_shift_table_counts_every_maintenance_patient(rendered):
     assert shift.loc["VGPR"].sum() == int((analysis.patients["response_at_maintenance_start"] == "VGPR").sum())
 
 
-def test_every_figure_is_inlined_and_written_as_svg_and_png(rendered):
+def test_every_figure_is_inlined_and_written_as_svg(rendered):
     _, out, html = rendered
     names = re.findall(r'<figure id="fig-([^"]+)"', html)
     expected = {"response_depth", "mrd_spaghetti", "swimmer", "km_pfs", "km_os", "km_pfs_dx", "km_os_dx",
@@ -140,10 +140,24 @@ def test_every_figure_is_inlined_and_written_as_svg_and_png(rendered):
     assert set(names) == expected
     for n in names:
         assert (out / "figures" / f"{n}.svg").stat().st_size > 1000
-        assert (out / "figures" / f"{n}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((out / "figures").glob("*.png")), "PNG is opt-in (--png)"
+    assert ".png</code>" not in html
     assert html.count("<svg ") == len(names)
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids)), "duplicate ids across inlined figures"
+
+
+def test_figures_drawn_in_worker_processes_give_the_same_files(rendered, tmp_path):
+    """``jobs`` > 1 draws the figures in worker processes: report.html, figures/ and tables/ are the
+    same bytes as when everything is drawn in one process."""
+    analysis, out, html = rendered
+    write_report(analysis, tmp_path, "fixture-cohort", jobs=2)
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == html
+    for folder in ("figures", "tables"):
+        names = sorted(p.name for p in (out / folder).iterdir())
+        assert names == sorted(p.name for p in (tmp_path / folder).iterdir())
+        for n in names:
+            assert (tmp_path / folder / n).read_bytes() == (out / folder / n).read_bytes(), n
 
 
 def test_methods_cite_the_references(rendered):
@@ -219,13 +233,34 @@ def example_report(tmp_path_factory):
     return out
 
 
+def test_png_on_request_beside_every_svg(tmp_path):
+    """``--png`` (``png=True``): every figure also as PNG, named in its caption; a second report
+    without it removes the stale PNGs."""
+    from typer.testing import CliRunner
+
+    from mrdtrack.cli import app
+
+    r = CliRunner().invoke(app, ["report", str(EXAMPLE), "--out", str(tmp_path), "--png"])
+    assert r.exit_code == 0, r.output
+    svgs = sorted(p.stem for p in (tmp_path / "figures").glob("*.svg"))
+    pngs = sorted(p.stem for p in (tmp_path / "figures").glob("*.png"))
+    assert svgs == pngs and "km_pfs" in pngs
+    for n in pngs:
+        assert (tmp_path / "figures" / f"{n}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<code>figures/km_pfs.png</code>" in html
+    r = CliRunner().invoke(app, ["report", str(EXAMPLE), "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert not list((tmp_path / "figures").glob("*.png"))
+
+
 def test_cli_report_writes_analyze_outputs_report_figures_and_tables(example_report):
     out = example_report
     for name in ("assessments.csv", "mrd.csv", "patients.csv", "summary.json", "issues.csv", "report.html"):
         assert (out / name).is_file(), name
     svgs = sorted(p.stem for p in (out / "figures").glob("*.svg"))
-    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
-    assert svgs == pngs and {"km_pfs", "km_os", "swimmer", "mrd_spaghetti"} <= set(svgs)
+    assert {"km_pfs", "km_os", "swimmer", "mrd_spaghetti"} <= set(svgs)
+    assert not list((out / "figures").glob("*.png"))
     assert (out / "tables" / "table1.csv").is_file()
     html = (out / "report.html").read_text(encoding="utf-8")
     assert section_order(html) == list(SECTION_IDS)

@@ -67,8 +67,9 @@ def analyze(cohort_or_path: Any, profile: str | None = None, config: Config | di
     return analyze_read(result, cfg, Path(out_dir) if out_dir is not None else None, pseudonymize, jobs=jobs)
 
 
-def write_report(analysis, out_dir: str | Path, cohort_label: str = "cohort") -> Path:
-    """The study report of an ``Analysis`` (``report.html``, ``figures/``, ``tables/``); its path."""
+def write_report(analysis, out_dir: str | Path, cohort_label: str = "cohort", png: bool = False) -> Path:
+    """The study report of an ``Analysis`` (``report.html``, ``figures/`` as SVG, and PNG with ``png``,
+    ``tables/``); its path."""
     from mrdtrack.report.html import write_report as _write
 
-    return _write(analysis, Path(out_dir), cohort_label)
+    return _write(analysis, Path(out_dir), cohort_label, png=png)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,10 +24,12 @@ from mrdtrack.commands.common import (
     resolve_config,
     source_options,
 )
-from mrdtrack.config import Config
 from mrdtrack.errors import UserError
-from mrdtrack.io.outputs import format_table
-from mrdtrack.pipeline import derive_all
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mrdtrack.config import Config
 
 ALERT_COLUMNS = ["patient_id", "alert", "since", "detail"]
 FORMATS = ("table", "csv", "json")
@@ -37,12 +38,15 @@ FORMATS = ("table", "csv", "json")
 def open_alerts(cohort, config: Config, as_of: pd.Timestamp) -> pd.DataFrame:
     """Open alerts at ``as_of`` using only data dated on or before it."""
     from mrdtrack.mrd.alerts import patient_alerts
+    from mrdtrack.pipeline import derive_all
 
     derived = derive_all(cohort, config)
     return patient_alerts(derived.assessments, derived.mrd, derived.anchors, config, as_of)[ALERT_COLUMNS]
 
 
 def parse_date(text: str | None, option: str) -> pd.Timestamp | None:
+    import pandas as pd
+
     if text is None:
         return None
     try:
@@ -76,6 +80,7 @@ def register(app: typer.Typer) -> None:
         Example: mrdtrack alerts examples/cohort --as-of 2024-06-30 --format csv
         """
         from mrdtrack.commands.analyze import load_validated
+        from mrdtrack.io.outputs import format_table
 
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}")

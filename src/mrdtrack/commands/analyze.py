@@ -6,36 +6,39 @@ import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mrdtrack import __version__
 from mrdtrack.commands.common import (
+    DEFAULT_BATCH_SIZE,
     CohortArg,
     CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
     ExcludeOpt,
+    JobsOpt,
     MappingOpt,
     OmopSchemaOpt,
     ProfileOpt,
     PseudoOpt,
     ResultsSchemaOpt,
     VocabSchemaOpt,
+    default_jobs,
     err_console,
     guarded,
     output_folder,
     resolve_config,
     source_options,
 )
-from mrdtrack.config import Config
 from mrdtrack.errors import InvalidCohort, UserError
-from mrdtrack.io.outputs import write_analysis
-from mrdtrack.pipeline import ASSESSMENT_COLUMNS, DEFAULT_BATCH_SIZE, MRD_COLUMNS, Analysis, analyze_cohort
+
+if TYPE_CHECKING:
+    from mrdtrack.config import Config
+    from mrdtrack.pipeline import Analysis
 
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Patients per batch (outputs do not depend on it).")]
-JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Worker processes (outputs do not depend on it).")]
 PartitionsOpt = Annotated[int | None, typer.Option(
     "--partitions", min=0,
     help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
@@ -108,7 +111,7 @@ def _pseudonym_key(pseudonymize: bool) -> str | None:
 
 def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg2016", config_file: Path | None = None,
                 data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
-                batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1, source=None) -> Analysis:
+                batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, source=None) -> Analysis:
     """The whole ``analyze`` job; writes the outputs when ``out_dir`` is given."""
     config = resolve_config(profile, config_file)
     _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
@@ -117,10 +120,14 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
 
 
 def analyze_read(result, config: Config, out_dir: Path | None = None, pseudonymize: bool = False,
-                 batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1) -> Analysis:
+                 batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None) -> Analysis:
     """Analyze a validated cohort (a ``ReadResult`` whose ``cohort`` is set): derivations, cohort
     statistics, the read's issues and counts in front; outputs written when ``out_dir`` is given."""
+    from mrdtrack.io.outputs import write_analysis
+    from mrdtrack.pipeline import ASSESSMENT_COLUMNS, MRD_COLUMNS, analyze_cohort
+
     cohort = result.cohort
+    jobs = default_jobs() if jobs is None else jobs
     with _progress(len(cohort.patients), "analyzing patients") as advance:
         analysis = analyze_cohort(cohort, config, batch_size=batch_size, jobs=jobs, progress=advance)
     import pandas as pd
@@ -139,12 +146,13 @@ def analyze_read(result, config: Config, out_dir: Path | None = None, pseudonymi
 def run_analyze_partitioned(cohort_path: Path, out_dir: Path, buckets: int, profile: str = "imwg2016",
                             config_file: Path | None = None, data_cut: str | None = None,
                             exclude_invalid: bool = False, pseudonymize: bool = False,
-                            batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1):
+                            batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None):
     """``analyze`` through the partitioned path (``mrdtrack.scale``): same files, bounded memory."""
     from mrdtrack.scale import analyze_partitioned
 
     config = resolve_config(profile, config_file)
     key = _pseudonym_key(pseudonymize)
+    jobs = default_jobs() if jobs is None else jobs
     err_console.print(f"streaming {cohort_path} into {buckets} buckets of whole patients", highlight=False)
     with _progress(None, "analyzing patients") as advance:
         return analyze_partitioned(cohort_path, out_dir, config, buckets=buckets, jobs=jobs, data_cut=data_cut,
@@ -164,7 +172,7 @@ def register(app: typer.Typer) -> None:
         exclude_invalid: ExcludeOpt = False,
         pseudonymize: PseudoOpt = False,
         batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
-        jobs: JobsOpt = 1,
+        jobs: JobsOpt = None,
         partitions: PartitionsOpt = None,
         omop_schema: OmopSchemaOpt = None,
         vocab_schema: VocabSchemaOpt = None,

@@ -7,13 +7,15 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from mrdtrack.config import Config, ConfigError, load_config
 from mrdtrack.errors import InvalidCohort, PseudonymCollision, UserError
+
+if TYPE_CHECKING:
+    from mrdtrack.config import Config
 
 err_console = Console(stderr=True)
 
@@ -22,6 +24,21 @@ ProfileOpt = Annotated[str, typer.Option("--profile", help="Configuration profil
 DataCutOpt = Annotated[str | None, typer.Option("--data-cut", help="Data cut YYYY-MM-DD (default: latest date in the cohort).")]
 ExcludeOpt = Annotated[bool, typer.Option("--exclude-invalid", help="Leave out rows/patients with errors (listed in issues.csv) instead of stopping.")]
 PseudoOpt = Annotated[bool, typer.Option("--pseudonymize", help="Replace patient_id by P-<HMAC-SHA256> (key from MRDTRACK_PSEUDONYM_KEY).")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", min=1, help="Worker processes (default: the cores available to "
+                                                                   "this process; outputs do not depend on it).")]
+
+#: Patients per derivation batch: mirrors ``mrdtrack.pipeline.DEFAULT_BATCH_SIZE`` so that ``--help`` need not
+#: import the pipeline (tests/test_cli_startup.py checks the two agree).
+DEFAULT_BATCH_SIZE = 5000
+
+
+def default_jobs() -> int:
+    """The default of every ``--jobs``: the cores this process may run on (its CPU affinity, which
+    container and ``taskset`` limits respect), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
 
 
 def output_folder(path: Path) -> Path:
@@ -50,6 +67,8 @@ def output_file(path: Path) -> Path:
 
 
 def resolve_config(profile: str, config_file: Path | None) -> Config:
+    from mrdtrack.config import ConfigError, load_config
+
     try:
         return load_config(profile, config_file)
     except ConfigError as exc:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from mrdtrack.commands.common import (
@@ -26,8 +25,12 @@ from mrdtrack.commands.common import (
     resolve_config,
     source_options,
 )
-from mrdtrack.config import Config
 from mrdtrack.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mrdtrack.config import Config
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Write the patient's data as JSON instead of HTML.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate alerts as of this date (default: data cut).")]

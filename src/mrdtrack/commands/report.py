@@ -8,25 +8,27 @@ from typing import Annotated
 
 import typer
 
-from mrdtrack.commands.analyze import BatchOpt, JobsOpt, run_analyze
+from mrdtrack.commands.analyze import BatchOpt, run_analyze
 from mrdtrack.commands.common import (
+    DEFAULT_BATCH_SIZE,
     CohortArg,
     CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
     ExcludeOpt,
+    JobsOpt,
     MappingOpt,
     OmopSchemaOpt,
     ProfileOpt,
     PseudoOpt,
     ResultsSchemaOpt,
     VocabSchemaOpt,
+    default_jobs,
     err_console,
     guarded,
     output_folder,
     source_options,
 )
-from mrdtrack.pipeline import DEFAULT_BATCH_SIZE
 
 
 def cohort_label(cohort_path) -> str:
@@ -43,17 +45,20 @@ def cohort_label(cohort_path) -> str:
 
 def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
                data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
-               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1, source=None) -> Path:
+               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, source=None,
+               png: bool = False) -> Path:
     """The whole ``report`` job: the analyze outputs plus report.html, figures/ and tables/; returns the HTML path."""
     from mrdtrack.report import write_report
 
+    jobs = default_jobs() if jobs is None else jobs
     analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
                            pseudonymize, batch_size, jobs, source)
     if not sys.stderr.isatty():
-        return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize)
+        return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize, png=png,
+                            jobs=jobs)
     with err_console.status("writing the report") as status:
-        return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize,
-                            progress=lambda words: status.update(f"writing the report: {words}"))
+        return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize, png=png,
+                            jobs=jobs, progress=lambda words: status.update(f"writing the report: {words}"))
 
 
 def register(app: typer.Typer) -> None:
@@ -68,14 +73,17 @@ def register(app: typer.Typer) -> None:
         exclude_invalid: ExcludeOpt = False,
         pseudonymize: PseudoOpt = False,
         batch_size: BatchOpt = DEFAULT_BATCH_SIZE,
-        jobs: JobsOpt = 1,
+        jobs: JobsOpt = None,
         omop_schema: OmopSchemaOpt = None,
         vocab_schema: VocabSchemaOpt = None,
         omop_cohort_id: CohortIdOpt = None,
         results_schema: ResultsSchemaOpt = None,
         mapping: MappingOpt = None,
+        png: Annotated[bool, typer.Option("--png", help="Also write every figure as PNG (figures/<name>.png; "
+                                                         "SVG is always written).")] = False,
     ) -> None:
-        """Analyze the cohort, then write the study report: report.html (one self-contained file), figures/, tables/.
+        """Analyze the cohort, then write the study report: report.html (one self-contained file), figures/ (SVG;
+        PNG too with --png), tables/.
 
         Also writes the analyze outputs (assessments.csv, mrd.csv, patients.csv, summary.json, issues.csv).
 
@@ -83,5 +91,5 @@ def register(app: typer.Typer) -> None:
         """
         output_folder(out)
         path = run_report(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs,
-                          source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
+                          source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping), png)
         err_console.print(f"wrote {path} (figures/ and tables/ beside it)", highlight=False)

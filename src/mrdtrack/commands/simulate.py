@@ -11,7 +11,6 @@ import typer
 
 from mrdtrack.commands.common import err_console, guarded, output_folder
 from mrdtrack.errors import UserError
-from mrdtrack.io.write import FORMATS, write_tables
 
 #: The seed when --seed is not given (the year of the seed study): same command, same cohort.
 DEFAULT_SEED = 2020
@@ -21,11 +20,14 @@ THERAPY = ("episodes", "drugs")
 
 
 def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | Path = "default", fmt: str = "csv",
-                           truth: bool = False, omop_therapy: str = "episodes") -> list[Path]:
-    """Simulate and write ``out/<table>.<fmt>`` (and ``out/truth/truth.csv`` with ``truth``); ``omop``
-    writes one DuckDB file, ``omop-folder`` a folder of OMOP Parquet tables (docs/omop.md); ``fhir``
-    a FHIR R4 Bulk Data export, ``fhir-bundles`` one Bundle per patient (docs/fhir.md)."""
-    from mrdtrack.simulate import simulate_cohort
+                           truth: bool = False, omop_therapy: str = "episodes",
+                           chunk_size: int | None = None) -> list[Path]:
+    """Simulate and write ``out/<table>.<fmt>`` (and ``out/truth/truth.csv`` with ``truth``), ``chunk_size``
+    patients at a time (memory bounded by a chunk; the files do not depend on it); ``omop`` writes one
+    DuckDB file, ``omop-folder`` a folder of OMOP Parquet tables (docs/omop.md); ``fhir`` a FHIR R4 Bulk
+    Data export, ``fhir-bundles`` one Bundle per patient (docs/fhir.md); these three from the whole cohort."""
+    from mrdtrack.io.write import FORMATS, TableWriter
+    from mrdtrack.simulate.cohort import CHUNK_PATIENTS, simulate_chunks
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
@@ -35,6 +37,8 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
         raise UserError(f"--format must be one of {', '.join(FORMATS + OMOP_FORMATS + FHIR_FORMATS)}, got {fmt!r}")
     if omop_therapy not in THERAPY:
         raise UserError(f"--omop-therapy must be one of {', '.join(THERAPY)}, got {omop_therapy!r}")
+    if chunk_size is not None and chunk_size < 1:
+        raise UserError(f"--chunk-size must be at least 1, got {chunk_size}")
     out = Path(out)
     if fmt == "omop":
         if out.is_dir():
@@ -42,24 +46,30 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
         output_folder(out.parent if str(out.parent) else Path("."))
     else:
         out = output_folder(out)
-    sim = simulate_cohort(n, seed, str(scenario))
-    tables = sim.tables
     if fmt in OMOP_FORMATS:
         from mrdtrack.importers.omop.write import contract_to_omop, write_duckdb, write_folder
+        from mrdtrack.simulate import simulate_cohort
 
-        omop = contract_to_omop(tables, episodes=omop_therapy == "episodes")
+        omop = contract_to_omop(simulate_cohort(n, seed, str(scenario)).tables, episodes=omop_therapy == "episodes")
         return [write_duckdb(omop, out)] if fmt == "omop" else write_folder(omop, out, "parquet")
     if fmt in FHIR_FORMATS:
         from mrdtrack.importers.fhir.export import write_fhir
+        from mrdtrack.simulate import simulate_cohort
 
-        paths = write_fhir(tables, out, bundles=fmt == "fhir-bundles")
-    else:
-        if fmt == "parquet":  # a Parquet column has one type: lab values (numbers and words) as text
-            tables = {**tables, "labs": tables["labs"].assign(value=tables["labs"]["value"].astype(str))}
-        paths = write_tables(tables, out, fmt)
-    if truth:
-        paths += write_tables({"truth": sim.truth}, out / "truth", "csv")
-    return paths
+        sim = simulate_cohort(n, seed, str(scenario))
+        paths = write_fhir(sim.tables, out, bundles=fmt == "fhir-bundles")
+        if truth:
+            paths += write_tables({"truth": sim.truth}, out / "truth", "csv")
+        return paths
+    with TableWriter(out, fmt) as tables_out, TableWriter(out / "truth" if truth else out, "csv") as truth_out:
+        for part in simulate_chunks(n, seed, str(scenario), chunk_size or CHUNK_PATIENTS, truth):
+            tables = part.tables
+            if fmt == "parquet":  # a Parquet column has one type: lab values (numbers and words) as text
+                tables = {**tables, "labs": tables["labs"].assign(value=tables["labs"]["value"].astype(str))}
+            tables_out.write(tables)
+            if truth:
+                truth_out.write({"truth": part.truth})
+    return tables_out.paths + truth_out.paths
 
 
 def register(app: typer.Typer) -> None:
@@ -79,6 +89,9 @@ def register(app: typer.Typer) -> None:
                                                             "and true MRD classes; readers ignore it).")] = False,
         omop_therapy: Annotated[str, typer.Option("--omop-therapy", help="OMOP formats: therapy as regimen 'episodes' "
                                                   "(Oncology extension) or as 'drugs' and procedures only.")] = "episodes",
+        chunk_size: Annotated[int | None, typer.Option(
+            "--chunk-size", min=1, help="Patients simulated and written at a time (default 1,000; memory is "
+                                        "bounded by a chunk; the files do not depend on it).")] = None,
     ) -> None:
         """Simulate a synthetic cohort (patients, treatments, labs, MRD, events, imaging, responses).
 
@@ -92,7 +105,7 @@ def register(app: typer.Typer) -> None:
             status.start()
         try:
             paths = write_simulated_cohort(n, seed, out, scenario=scenario, fmt=fmt, truth=truth,
-                                           omop_therapy=omop_therapy)
+                                           omop_therapy=omop_therapy, chunk_size=chunk_size)
         finally:
             if status is not None:
                 status.stop()

@@ -10,26 +10,15 @@ import json
 import math
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 
 from mrdtrack.commands.common import err_console, guarded
 from mrdtrack.errors import UserError
-from mrdtrack.stats import (
-    KM_COLUMNS,
-    cox_fit,
-    cox_zph,
-    cumulative_incidence,
-    fine_gray,
-    gray_test,
-    km_median,
-    km_table,
-)
-from mrdtrack.stats.inputs import StatsInputError, drop_missing
-from mrdtrack.stats.logrank import logrank_test
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 stats_app = typer.Typer(
     name="stats",
@@ -51,6 +40,8 @@ ConfLevelOpt = Annotated[float, typer.Option("--conf-level", help="Confidence le
 
 def read_table(path: Path) -> pd.DataFrame:
     """CSV or Parquet by extension; a missing or unreadable file is the user's error."""
+    import pandas as pd
+
     if not path.exists():
         raise UserError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -67,6 +58,8 @@ def read_table(path: Path) -> pd.DataFrame:
 @contextmanager
 def _naming(path: Path):
     """Prefix the core's input errors with the file they are about."""
+    from mrdtrack.stats.inputs import StatsInputError
+
     try:
         yield
     except StatsInputError as exc:
@@ -79,6 +72,8 @@ def _split(value: str | None) -> list[str]:
 
 def _used(df: pd.DataFrame, columns, path: Path) -> pd.DataFrame:
     """Drop rows missing a used column (as R does) and say how many on stderr."""
+    from mrdtrack.stats.inputs import drop_missing
+
     cols = [c for c in columns if c]
     clean, dropped = drop_missing(df, cols)
     if dropped:
@@ -93,6 +88,8 @@ def _warn(warnings) -> None:
 
 
 def _clean(value):
+    import numpy as np
+
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -138,6 +135,8 @@ def km(file: FileArg, time: TimeOpt, event: EventOpt, out: OutOpt, start: StartO
 
 
 def _km(file, time, event, out, start, group, conf_type, conf_level) -> None:
+    from mrdtrack.stats import KM_COLUMNS, km_median, km_table
+
     df = _used(read_table(file), [time, event, start, group], file)
     table = km_table(df, time, event, start=start, group=group, conf_type=conf_type, conf_level=conf_level)
     _warn(table.attrs.get("warnings", []))
@@ -159,6 +158,10 @@ def _km(file, time, event, out, start, group, conf_type, conf_level) -> None:
 def logrank(file: FileArg, time: TimeOpt, event: EventOpt, out: OutOpt,
             group: Annotated[str, typer.Option("--group", help="Group column (two or more levels).")],
             strata: StrataOpt = None) -> None:
+    import pandas as pd
+
+    from mrdtrack.stats.logrank import logrank_test
+
     with _naming(file):
         df = _used(read_table(file), [time, event, group, strata], file)
         res = logrank_test(df, time, event, group, strata=strata)
@@ -184,6 +187,8 @@ def cox(file: FileArg, time: TimeOpt, event: EventOpt, out: OutOpt,
                                                         help="Numeric columns to treat as categorical.")] = None,
         ties: Annotated[str, typer.Option("--ties", help="efron (R default) or breslow.")] = "efron",
         conf_level: ConfLevelOpt = 0.95) -> None:
+    from mrdtrack.stats import cox_fit, cox_zph
+
     covs = _split(covariates)
     if not covs:
         raise UserError("--covariates: give one or more column names separated by commas")
@@ -214,6 +219,8 @@ def cif(file: FileArg, time: TimeOpt, out: OutOpt, event: CauseEventOpt, start: 
         group: GroupOpt = None,
         conf_type: Annotated[str, typer.Option("--conf-type", help="log (R default), log-log or plain.")] = "log",
         conf_level: ConfLevelOpt = 0.95) -> None:
+    from mrdtrack.stats import cumulative_incidence
+
     with _naming(file):
         df = _used(read_table(file), [time, event, start, group], file)
         table = cumulative_incidence(df, time=time, event=event, group=group, start=start, conf_type=conf_type,
@@ -230,6 +237,8 @@ def cif(file: FileArg, time: TimeOpt, out: OutOpt, event: CauseEventOpt, start: 
 @guarded
 def gray(file: FileArg, time: TimeOpt, out: OutOpt, event: CauseEventOpt,
          group: Annotated[str, typer.Option("--group", help="Group column (two or more levels).")]) -> None:
+    from mrdtrack.stats import gray_test
+
     with _naming(file):
         df = _used(read_table(file), [time, event, group], file)
         table = gray_test(df, time=time, event=event, group=group)
@@ -251,6 +260,8 @@ def finegray(file: FileArg, time: TimeOpt, out: OutOpt, event: CauseEventOpt,
              categorical: Annotated[str | None, typer.Option("--categorical",
                                                              help="Numeric columns to treat as categorical.")] = None,
              conf_level: ConfLevelOpt = 0.95) -> None:
+    from mrdtrack.stats import fine_gray
+
     covs = _split(covariates)
     if not covs:
         raise UserError("--covariates: give one or more column names separated by commas")

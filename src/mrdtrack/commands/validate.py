@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from mrdtrack.commands.common import (
     CohortArg,
     CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
+    JobsOpt,
     MappingOpt,
     OmopSchemaOpt,
     ProfileOpt,
     ResultsSchemaOpt,
     VocabSchemaOpt,
+    default_jobs,
     guarded,
     resolve_config,
     source_options,
 )
 from mrdtrack.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("table", "csv", "json")
 SHOWN = ["file", "row", "column", "value", "message", "severity", "code"]
@@ -44,6 +47,9 @@ def count_line(issues: pd.DataFrame, counts: dict) -> str:
 
 
 def render_table(issues: pd.DataFrame, console: Console) -> None:
+    import pandas as pd
+    from rich.table import Table
+
     table = Table(show_lines=False, header_style="bold")
     for c in SHOWN:
         table.add_column(HEADERS.get(c, c), overflow="fold")
@@ -81,7 +87,7 @@ def register(app: typer.Typer) -> None:
             help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
                  "and check one bucket at a time (same problems, memory bounded by a bucket). Default: in memory "
                  "below 2,000,000 input rows.")] = None,
-        jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for the buckets.")] = 1,
+        jobs: JobsOpt = None,
         omop_schema: OmopSchemaOpt = None,
         vocab_schema: VocabSchemaOpt = None,
         omop_cohort_id: CohortIdOpt = None,
@@ -90,13 +96,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
+        import pandas as pd
+
         from mrdtrack.importers.source import CONTRACT, cohort_kind, read_any_cohort
         from mrdtrack.scale import choose_buckets, validate_partitioned
 
         cfg = resolve_config(profile, config)
         buckets = 0 if cohort_kind(cohort) != CONTRACT else choose_buckets(cohort, partitions)
         if buckets:
-            issues, counts = validate_partitioned(cohort, cfg, buckets=buckets, jobs=jobs, data_cut=data_cut)
+            issues, counts = validate_partitioned(cohort, cfg, buckets=buckets, jobs=jobs or default_jobs(),
+                                                  data_cut=data_cut)
         else:
             result = read_any_cohort(cohort, data_cut=data_cut, config=cfg,
                                      options=source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema,

@@ -1,6 +1,6 @@
 """Render the study report: one self-contained ``report.html`` (inline CSS and SVG, no script).
 
-``write_report(analysis, out_dir)`` writes ``report.html``, ``figures/`` (SVG and PNG) and
+``write_report(analysis, out_dir)`` writes ``report.html``, ``figures/`` (SVG; PNG too with ``png=True``) and
 ``tables/`` (CSV) and returns the path of the HTML file. Nothing is fetched by the page: no
 script, font, image or stylesheet, and no external URL.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -71,19 +72,34 @@ BUILDERS = (
 
 
 def render_report(analysis, out_dir: Path, cohort_label: str, pseudonymized: bool = False,
-                  progress: Callable[[str], None] | None = None) -> str:
+                  progress: Callable[[str], None] | None = None, png: bool = False, jobs: int = 1) -> str:
     """The report's HTML text; figures and tables are written under ``out_dir`` on the way.
 
-    ``progress``, when given, is called with the name of each section before it is built.
+    ``progress``, when given, is called with the name of each section before it is built. With
+    ``jobs`` > 1 the figures are drawn in that many worker processes while the sections are built
+    (the files and the page are the same).
     """
-    out = sections.Output(Path(out_dir))
-    context = {"css": stylesheet(), "pseudonymized": pseudonymized,
-               "header": sections.header_section(analysis, cohort_label)}
-    for key, build, words in BUILDERS:
-        if progress:
-            progress(words)
-        context[key] = build(analysis, out)
-    return environment().get_template("report.html.j2").render(**context)
+    with _figure_pool(jobs) as pool:
+        out = sections.Output(Path(out_dir), png=png, pool=pool)
+        context = {"css": stylesheet(), "pseudonymized": pseudonymized, "png": png,
+                   "header": sections.header_section(analysis, cohort_label)}
+        for key, build, words in BUILDERS:
+            if progress:
+                progress(words)
+            context[key] = build(analysis, out)
+        return environment().get_template("report.html.j2").render(**context)
+
+
+@contextmanager
+def _figure_pool(jobs: int):
+    """Worker processes for the figures (None with one job)."""
+    if jobs <= 1:
+        yield None
+        return
+    from mrdtrack.processes import process_pool
+
+    with process_pool(jobs) as pool:
+        yield pool
 
 
 def remove_previous_outputs(out_dir: Path) -> None:
@@ -100,12 +116,13 @@ def remove_previous_outputs(out_dir: Path) -> None:
 
 
 def write_report(analysis, out_dir: str | Path, cohort_label: str = "cohort", pseudonymized: bool = False,
-                 progress: Callable[[str], None] | None = None) -> Path:
-    """Write ``report.html`` (with ``figures/`` and ``tables/``) into ``out_dir``; return its path."""
+                 progress: Callable[[str], None] | None = None, png: bool = False, jobs: int = 1) -> Path:
+    """Write ``report.html`` (with ``figures/`` as SVG, and PNG with ``png``, and ``tables/``) into ``out_dir``;
+    return its path. ``jobs``: worker processes drawing the figures (same files whatever it is)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_previous_outputs(out_dir)
-    html = render_report(analysis, out_dir, cohort_label, pseudonymized, progress)
+    html = render_report(analysis, out_dir, cohort_label, pseudonymized, progress, png, jobs)
     bad = external_references(html)
     if bad:  # a template or an input smuggled in a link: never write such a page
         raise RuntimeError(f"report.html would reference external resources: {bad[:3]}")

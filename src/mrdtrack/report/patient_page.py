@@ -109,8 +109,7 @@ def _timeline_svg(view: dict, threshold: float) -> str:
     end = max(dates) if dates else pd.Timestamp.today().normalize()
     fig = patient_timeline_figure(view, threshold, end)
     with tempfile.TemporaryDirectory() as tmp:
-        saved = save_figure(fig, "patient_timeline", Path(tmp), "", f"Timeline of patient {view['patient_id']}",
-                            png=False)
+        saved = save_figure(fig, "patient_timeline", Path(tmp), "", f"Timeline of patient {view['patient_id']}")
     return saved.svg
 
 

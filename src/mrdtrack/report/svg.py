@@ -1,4 +1,4 @@
-"""Saving matplotlib figures: an SVG file, a PNG file, and SVG text ready to inline in HTML.
+"""Saving matplotlib figures: an SVG file, a PNG file on request, and SVG text ready to inline in HTML.
 
 Text stays text (``svg.fonttype = none``): nothing is fetched, the browser draws it with a local
 sans-serif font, and the numbers in a figure (e.g. the numbers at risk) can be read back from the
@@ -46,7 +46,7 @@ class SavedFigure:
     name: str
     svg: str
     svg_path: Path
-    png_path: Path
+    png_path: Path | None  # None: no PNG written
     caption: str
     alt: str
 
@@ -76,8 +76,11 @@ def log_axis(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def save_figure(fig, name: str, fig_dir: Path, caption: str, alt: str, png: bool = True) -> SavedFigure:
-    """Write ``fig_dir/name.svg`` and (unless ``png`` is false) ``fig_dir/name.png``; close the figure."""
+def save_figure(fig, name: str, fig_dir: Path, caption: str, alt: str, png: bool = False) -> SavedFigure:
+    """Write ``fig_dir/name.svg`` and (with ``png``) ``fig_dir/name.png``; close the figure.
+
+    PNG is opt-in (``mrdtrack report --png``): rendering it costs as much as the SVG, and the report
+    page inlines the SVG."""
     fig_dir.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     svg_path = fig_dir / f"{name}.svg"
@@ -94,7 +97,27 @@ def save_figure(fig, name: str, fig_dir: Path, caption: str, alt: str, png: bool
     body = inline_svg(svg_text, name)
     title = f'<title id="{name}--title">{_escape(alt)}</title>'
     body = re.sub(r"(<svg[^>]*>)", lambda m: m.group(1) + title, body, count=1)
-    return SavedFigure(name=name, svg=body, svg_path=svg_path, png_path=png_path, caption=caption, alt=alt)
+    return SavedFigure(name=name, svg=body, svg_path=svg_path, png_path=png_path if png else None, caption=caption,
+                       alt=alt)
+
+
+def render_figure(build, args: tuple, name: str, fig_dir: Path, caption: str, alt: str,
+                  png: bool = False) -> SavedFigure:
+    """Build a figure with ``build(*args)`` and save it: what a report worker process runs."""
+    return save_figure(build(*args), name, fig_dir, caption, alt, png=png)
+
+
+class PendingFigure:
+    """A figure being rendered in a worker process; reading any attribute of the ``SavedFigure``
+    (``svg``, ``name``, ``caption`` ...) waits for it."""
+
+    def __init__(self, future):
+        self._future = future
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(self._future.result(), attr)
 
 
 def _escape(text: str) -> str:

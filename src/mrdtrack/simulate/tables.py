@@ -39,8 +39,10 @@ def _frame(name: str, cols: dict) -> pd.DataFrame:
     return df[[c for c in TABLES[name].column_names if c in df.columns]]
 
 
-def patients_table(lat: Latent, ids: np.ndarray) -> pd.DataFrame:
-    width = len(str(max(int(lat.centre.max(initial=0)) + 1, 10)))
+def patients_table(lat: Latent, ids: np.ndarray, centres: int) -> pd.DataFrame:
+    """One row per patient; centre names ``C01``... padded to the width of the scenario's number of
+    centres (the same whichever patients a block holds)."""
+    width = len(str(max(centres, 10)))
     return _frame("patients", {
         "patient_id": ids,
         "diagnosis_date": to_dates(lat.t_dx),
