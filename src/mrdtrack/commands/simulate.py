@@ -26,7 +26,7 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
     patients at a time (memory bounded by a chunk; the files do not depend on it); ``omop`` writes one
     DuckDB file, ``omop-folder`` a folder of OMOP Parquet tables (docs/omop.md); ``fhir`` a FHIR R4 Bulk
     Data export, ``fhir-bundles`` one Bundle per patient (docs/fhir.md); these three from the whole cohort."""
-    from mrdtrack.io.write import FORMATS, TableWriter
+    from mrdtrack.io.write import FORMATS, TableWriter, write_tables
     from mrdtrack.simulate.cohort import CHUNK_PATIENTS, simulate_chunks
 
     if n < 1:
