@@ -8,23 +8,27 @@ from typing import Annotated
 
 import typer
 
-from mrdtrack.commands.analyze import BatchOpt, JobsOpt, run_analyze
+from mrdtrack.commands.analyze import BatchOpt, JobsOpt, PartitionsOpt, run_analyze
 from mrdtrack.commands.common import (
     CohortArg,
     CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
+    EngineOpt,
     ExcludeOpt,
     MappingOpt,
     OmopSchemaOpt,
     ProfileOpt,
     PseudoOpt,
     ResultsSchemaOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     VocabSchemaOpt,
     err_console,
     guarded,
     output_folder,
     source_options,
+    spark_options,
 )
 from mrdtrack.pipeline import DEFAULT_BATCH_SIZE
 
@@ -43,12 +47,14 @@ def cohort_label(cohort_path) -> str:
 
 def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
                data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
-               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1, source=None) -> Path:
-    """The whole ``report`` job: the analyze outputs plus report.html, figures/ and tables/; returns the HTML path."""
+               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int = 1, partitions: int | None = 0,
+               engine: str = "native", spark=None, source=None) -> Path:
+    """The whole ``report`` job: the analyze outputs plus report.html, figures/ and tables/; returns the HTML path.
+    The analysis runs through any executor (``run_analyze``'s ``partitions``, ``engine``, ``spark``)."""
     from mrdtrack.report import write_report
 
     analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
-                           pseudonymize, batch_size, jobs, source)
+                           pseudonymize, batch_size, jobs, partitions, engine, spark, source)
     if not sys.stderr.isatty():
         return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize)
     with err_console.status("writing the report") as status:
@@ -74,6 +80,10 @@ def register(app: typer.Typer) -> None:
         omop_cohort_id: CohortIdOpt = None,
         results_schema: ResultsSchemaOpt = None,
         mapping: MappingOpt = None,
+        partitions: PartitionsOpt = None,
+        engine: EngineOpt = "native",
+        spark_master: SparkMasterOpt = "local[*]",
+        spark_conf: SparkConfOpt = None,
     ) -> None:
         """Analyze the cohort, then write the study report: report.html (one self-contained file), figures/, tables/.
 
@@ -83,5 +93,6 @@ def register(app: typer.Typer) -> None:
         """
         output_folder(out)
         path = run_report(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs,
+                          partitions, engine, spark_options(engine, spark_master, spark_conf),
                           source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         err_console.print(f"wrote {path} (figures/ and tables/ beside it)", highlight=False)
