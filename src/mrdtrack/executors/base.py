@@ -126,7 +126,8 @@ def finish(derived: Derived, config: Config, out_dir: str | Path | None = None,
         frames["assessments"] = derived.assessments
     writer = _Writer(out) if out is not None else None
     if writer is not None:
-        shown = _shown({"patients": derived.patients, "mrd": derived.mrd}, pseudonym_key)
+        # copies: the statistics below may add columns to their tables while the writer thread formats
+        shown = _shown({"patients": derived.patients.copy(), "mrd": derived.mrd.copy()}, pseudonym_key)
         writer.start(shown["patients"], shown["mrd"][MRD_COLUMNS],
                      derived.assessments if isinstance(derived.assessments, RowPieces) else None)
     try:
