@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the Spark extra (pyspark, about 0.5 GB) for the tests only: `make demo` does not install it
+SPARK_STAMP := $(VENV)/.installed-spark
 
 .PHONY: demo test lint bench docs browser clean lock
 
@@ -13,6 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,spark]'
+	touch $(SPARK_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/mrdtrack demo --out demo-out
 
@@ -22,7 +28,7 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; fi
 
-test: $(STAMP) browser
+test: $(SPARK_STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
@@ -41,12 +47,12 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[test,spark]'
 	(echo '# The tested versions: make demo, make test and CI install with -c constraints.txt.'; \
 	 echo '# Refresh with `make lock` (resolves afresh, then run make test and commit this file).'; \
 	 .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^mrdtrack') > constraints.txt
 	rm -rf .lock-venv
-	rm -f $(STAMP)
+	rm -f $(STAMP) $(SPARK_STAMP)
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -73,7 +73,8 @@ class Recorder:
         rows_in = sum(rows.values()) if rows else None
         rec = {"run_id": self.run_id, "machine": self.machine, "size": size, "stage": stage, "scenario": self.scenario,
                "lab_rows": rows.get("labs"), "rows_in": rows_in, **measured}
-        if rows_in and stage in ("validate", "analyze", "analyze_in_memory") and "error" not in measured:
+        if rows_in and stage in ("validate", "analyze", "analyze_in_memory", "analyze_spark") \
+                and "error" not in measured:
             rec["rows_per_s"] = rows_in / measured["wall_s"]
             rec["ms_per_patient"] = 1000 * measured["wall_s"] / size
         self.results.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +113,7 @@ def main(argv=None) -> None:
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
     ap.add_argument("--stages", default="validate,analyze,omop,fhir,simulate_cli,naive,startup,report_demo",
                     help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
+                         "analyze_spark (--engine spark on local[JOBS], pip install 'mrdtrack[spark]'), "
                          "derive, cox (Cox + PH test + KM on n rows), simulate_cli (mrdtrack simulate, default scenario, CSV), "
                          "naive (at --naive-size), omop (the cohort as an OMOP DuckDB file through analyze), "
                          "fhir (at --fhir-size: the cohort as a FHIR Bulk export; parsers compared, import alone, "
@@ -151,6 +153,10 @@ def main(argv=None) -> None:
         if "analyze_in_memory" in stages and n >= 100_000:
             rec.add(n, "analyze_in_memory", run_stage("analyze", cohort=str(cohort), out=str(out) + "-mem",
                                                       jobs=args.jobs, batch_size=5000, partitions=0), rows)
+        if "analyze_spark" in stages:
+            rec.add(n, "analyze_spark", run_stage("analyze_spark", cohort=str(cohort), out=str(out) + "-spark",
+                                                  master=f"local[{args.jobs}]", batch_size=5000), rows)
+            shutil.rmtree(str(out) + "-spark", ignore_errors=True)
         if "derive" in stages:
             rec.add(n, "derive", run_stage("derive", cohort=str(cohort), batch_size=5000), rows)
         if "omop" in stages:  # the same cohort as an OMOP DuckDB file through analyze (docs/omop.md)

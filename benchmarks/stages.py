@@ -7,7 +7,8 @@ Stages: ``simulate`` (simulate, shuffle every table, write Parquet), ``simulate_
 cohort as Parquet), ``startup`` (``mrdtrack --help``, ``mrdtrack validate --help``), ``report_demo``
 (``mrdtrack report`` of the demo cohort, fresh processes), ``validate`` (read_cohort), ``analyze``
 (what ``mrdtrack analyze`` runs: in memory for a small cohort, else the partitioned path),
-``derive`` (derive_all alone, the cohort read beforehand), ``cox`` (Cox + PH test + KM on n rows), ``naive`` (the per-patient loop on a
+``analyze_spark`` (the same with ``--engine spark`` on ``local[2]``), ``derive`` (derive_all alone, the cohort read
+beforehand), ``cox`` (Cox + PH test + KM on n rows), ``naive`` (the per-patient loop on a
 random sample, beside the batched derivation).
 """
 
@@ -130,7 +131,7 @@ def analyze(cohort: str, out: str, jobs: int, batch_size: int, partitions: int |
     """``mrdtrack analyze COHORT --out OUT --jobs J [--partitions P]``: what the command runs,
     the partitioned path when the cohort is large (or ``partitions`` > 0), else in memory."""
     from mrdtrack.commands.analyze import run_analyze, run_analyze_partitioned
-    from mrdtrack.scale import auto_buckets
+    from mrdtrack.executors.partitioned import auto_buckets
 
     t0 = time.perf_counter()
     buckets = auto_buckets(cohort) if partitions is None else partitions
@@ -141,6 +142,39 @@ def analyze(cohort: str, out: str, jobs: int, batch_size: int, partitions: int |
         n, timings = len(run_analyze(Path(cohort), Path(out), jobs=jobs, batch_size=batch_size).patients), {}
     return {"work_s": time.perf_counter() - t0, "patients": n, "jobs": jobs, "batch_size": batch_size,
             "buckets": buckets, "timings": timings}
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """A running process's peak resident memory (VmHWM, Linux), or None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def analyze_spark(cohort: str, out: str, master: str = "local[2]", batch_size: int = 5000) -> dict:
+    """``mrdtrack analyze COHORT --out OUT --engine spark --spark-master MASTER``: the session's
+    start, then the analysis; the peak memory of the JVM (the driver and, in local mode, the
+    executors) read before the session stops (the Python driver's is measured from outside)."""
+    import os
+    import sys
+
+    from mrdtrack.commands.analyze import run_analyze
+    from mrdtrack.executors.spark_session import SparkOptions, spark_session
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    t0 = time.perf_counter()
+    with spark_session(SparkOptions(master=master, conf={"spark.driver.memory": "4g"})) as (session, _):
+        start = time.perf_counter() - t0
+        n = len(run_analyze(Path(cohort), Path(out), batch_size=batch_size, engine="spark",
+                            spark=SparkOptions(session=session)).patients)
+        jvm = _peak_rss_mb(session.sparkContext._gateway.proc.pid)
+    return {"work_s": time.perf_counter() - t0, "start_s": start, "patients": n, "master": master,
+            "jvm_peak_mb": jvm, "batch_size": batch_size}
 
 
 def derive(cohort: str, batch_size: int) -> dict:
@@ -339,7 +373,8 @@ def fhir_parsers(cohort: str, lines: int = 20000) -> dict:
 STAGES = {"cox": cox, "simulate": simulate, "simulate_cli": simulate_cli, "startup": startup, "report_demo": report_demo,
           "validate": validate, "analyze": analyze, "naive": naive, "derive": derive, "omop_write": omop_write,
           "analyze_omop": analyze_omop, "pg_fetch": pg_fetch, "fhir_export": fhir_export, "fhir_import": fhir_import,
-          "fhir_parsers": fhir_parsers}
+          "fhir_parsers": fhir_parsers,
+          "analyze_spark": analyze_spark}
 
 if __name__ == "__main__":
     result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))

@@ -11,9 +11,9 @@ import pytest
 
 from mrdtrack.commands.analyze import run_analyze
 from mrdtrack.config import Config
+from mrdtrack.executors.partitioned import InvalidCohort, analyze_partitioned
 from mrdtrack.io.read import read_cohort
 from mrdtrack.io.write import write_tables
-from mrdtrack.scale import InvalidCohort, analyze_partitioned
 from test_partition import EXAMPLE, replicated_cohort
 
 OUTPUTS = ("assessments.csv", "mrd.csv", "patients.csv", "issues.csv", "summary.json")
@@ -158,7 +158,7 @@ def test_cli_partitions_need_a_folder(tmp_path):
 
 
 def test_automatic_choice_by_input_rows(cohort, tmp_path, monkeypatch):
-    import mrdtrack.scale as scale
+    import mrdtrack.executors.partitioned as scale
 
     rows = scale.estimate_input_rows(cohort)
     exact = sum(len(pd.read_csv(f, dtype=str)) for f in cohort.glob("*.csv"))
@@ -223,7 +223,7 @@ def _same_problems(mem: pd.DataFrame, part: pd.DataFrame) -> None:
 
 @pytest.mark.parametrize("broken", sorted(p.name for p in BROKEN.iterdir() if p.is_dir()))
 def test_every_broken_cohort_gives_the_in_memory_problem_table(broken):
-    from mrdtrack.scale import validate_partitioned
+    from mrdtrack.executors.partitioned import validate_partitioned
 
     mem = read_cohort(BROKEN / broken).issues
     assert len(mem), broken
@@ -249,7 +249,7 @@ def _quoted_newline_cohort(dst: Path) -> Path:
 
 
 def test_quoted_newlines_give_the_line_numbers_a_user_sees(tmp_path):
-    from mrdtrack.scale import validate_partitioned
+    from mrdtrack.executors.partitioned import validate_partitioned
 
     src = _quoted_newline_cohort(tmp_path / "c")
     mem = read_cohort(src).issues

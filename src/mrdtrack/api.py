@@ -46,16 +46,21 @@ def read_cohort(path: str | Path, config: Config | dict | str | Path | None = No
 
 def analyze(cohort_or_path: Any, profile: str | None = None, config: Config | dict | str | Path | None = None, *,
             data_cut: str | None = None, exclude_invalid: bool = False, jobs: int = 1, out_dir: str | Path | None = None,
-            pseudonymize: bool = False):
+            pseudonymize: bool = False, spark: Any = None):
     """Everything ``mrdtrack analyze`` derives, as an ``Analysis``.
 
     ``cohort_or_path``: a cohort folder or workbook path, or the ``ReadResult`` of ``read_cohort``.
     ``out_dir``: also write the five output files there. Raises ``InvalidCohort`` on validation
-    errors (unless ``exclude_invalid``).
+    errors (unless ``exclude_invalid``). ``spark``: a running SparkSession (or
+    ``executors.spark_session.SparkOptions``) to run on Apache Spark, from a folder path of Parquet
+    tables (docs/spark.md); the ``Analysis`` then has no ``assessments`` frame (they are in the
+    files written to ``out_dir``).
     """
     from mrdtrack.commands.analyze import analyze_read
 
     cfg = resolve(profile, config)
+    if spark is not None:
+        return _on_spark(cohort_or_path, cfg, spark, data_cut, exclude_invalid, out_dir, pseudonymize)
     result = cohort_or_path if hasattr(cohort_or_path, "cohort") else \
         read_cohort(cohort_or_path, cfg, data_cut=data_cut, exclude_invalid=exclude_invalid)
     if result.cohort is None:
@@ -65,6 +70,23 @@ def analyze(cohort_or_path: Any, profile: str | None = None, config: Config | di
 
         pseudonym_key_from_env()
     return analyze_read(result, cfg, Path(out_dir) if out_dir is not None else None, pseudonymize, jobs=jobs)
+
+
+def _on_spark(path: Any, cfg: Config, spark: Any, data_cut, exclude_invalid: bool, out_dir, pseudonymize: bool):
+    from mrdtrack.executors import analyze_with
+    from mrdtrack.executors.base import RunOptions
+    from mrdtrack.executors.spark import SparkExecutor
+    from mrdtrack.io.read import parse_data_cut
+
+    if hasattr(path, "cohort"):
+        raise UserError("analyze(..., spark=...) reads a cohort folder: give its path, not a ReadResult")
+    key = None
+    if pseudonymize:
+        from mrdtrack.pseudonym import pseudonym_key_from_env
+
+        key = pseudonym_key_from_env()
+    options = RunOptions(data_cut=parse_data_cut(data_cut), exclude_invalid=exclude_invalid, pseudonym_key=key)
+    return analyze_with(SparkExecutor(spark), path, cfg, options, Path(out_dir) if out_dir is not None else None)
 
 
 def write_report(analysis, out_dir: str | Path, cohort_label: str = "cohort", png: bool = False) -> Path:

@@ -66,6 +66,10 @@ class Analysis:
     statistics: dict = field(default_factory=dict)
     #: the time-varying MRD covariate changes (TV_COLUMNS)
     mrd_changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TV_COLUMNS))
+    #: tables kept on disk as formatted row files instead of a frame (``executors.base.RowPieces``):
+    #: the partitioned and Spark executors keep ``assessments`` there (the frame is then empty); the
+    #: files live while the executor's context is open, their row count after it
+    row_files: dict = field(default_factory=dict)
 
 
 @dataclass

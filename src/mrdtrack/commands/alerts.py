@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
 
         Example: mrdtrack alerts examples/cohort --as-of 2024-06-30 --format csv
         """
-        from mrdtrack.commands.analyze import load_validated
+        from mrdtrack.executors.memory import load_validated
         from mrdtrack.io.outputs import format_table
 
         if fmt not in FORMATS:

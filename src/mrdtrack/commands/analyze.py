@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mrdtrack import __version__
 from mrdtrack.commands.common import (
     DEFAULT_BATCH_SIZE,
     CohortArg,
     CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
+    EngineOpt,
     ExcludeOpt,
     JobsOpt,
     MappingOpt,
@@ -24,6 +23,8 @@ from mrdtrack.commands.common import (
     ProfileOpt,
     PseudoOpt,
     ResultsSchemaOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     VocabSchemaOpt,
     default_jobs,
     err_console,
@@ -31,10 +32,10 @@ from mrdtrack.commands.common import (
     output_folder,
     resolve_config,
     source_options,
+    spark_options,
 )
-from mrdtrack.errors import InvalidCohort, UserError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported inside the functions: `mrdtrack --help` must not load the pipeline
     from mrdtrack.config import Config
     from mrdtrack.pipeline import Analysis
 
@@ -44,24 +45,6 @@ PartitionsOpt = Annotated[int | None, typer.Option(
     help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
          "and analyse one bucket per process at a time (memory bounded by a bucket). Default: in memory below "
          "2,000,000 input rows, else one bucket per 750,000 rows. Outputs do not depend on it.")]
-
-
-def load_validated(cohort_path, data_cut: str | None, exclude_invalid: bool, config: Config, source=None):
-    """Read and validate a cohort (contract folder, workbook or OMOP source: docs/omop.md) with the
-    resolved configuration (its validation settings, e.g. ``pre_diagnosis_days``, apply on every
-    path); errors without --exclude-invalid raise InvalidCohort (exit 2, the problem table printed)."""
-    from mrdtrack.importers.source import read_any_cohort
-
-    try:
-        result = read_any_cohort(cohort_path, data_cut=data_cut, exclude_invalid=exclude_invalid, config=config,
-                                 options=source)
-    except UserError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{cohort_path}: {exc}") from exc
-    if result.cohort is None:
-        raise InvalidCohort(cohort_path, result.issues)
-    return result
 
 
 @contextmanager
@@ -79,27 +62,6 @@ def _progress(total: int | None, label: str):
         yield lambda n: prog.advance(task, n)
 
 
-def provenance(result, config, cohort) -> dict:
-    return {
-        "inputs": result.sources,
-        "version": __version__,
-        "profile": config.profile,
-        "data_cut": cohort.data_cut,
-    }
-
-
-def pseudonymized(analysis: Analysis) -> Analysis:
-    """Every patient_id in every table replaced by its keyed pseudonym (docs/cli.md --pseudonymize)."""
-    from mrdtrack.pseudonym import pseudonym_key_from_env, pseudonymize_frames
-
-    key = pseudonym_key_from_env()
-    frames = {"anchors": analysis.anchors, "assessments": analysis.assessments, "mrd": analysis.mrd,
-              "patients": analysis.patients, "issues": analysis.issues, "mrd_changes": analysis.mrd_changes}
-    frames = pseudonymize_frames(frames, key)
-    cohort_tables = pseudonymize_frames({n: analysis.cohort.table(n) for n in analysis.cohort.TABLE_NAMES}, key)
-    return replace(analysis, cohort=replace(analysis.cohort, **cohort_tables), **frames)
-
-
 def _pseudonym_key(pseudonymize: bool) -> str | None:
     """The pseudonym key when ``--pseudonymize`` is asked for (a UserError when it is not set)."""
     if not pseudonymize:
@@ -111,44 +73,49 @@ def _pseudonym_key(pseudonymize: bool) -> str | None:
 
 def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg2016", config_file: Path | None = None,
                 data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
-                batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, source=None) -> Analysis:
-    """The whole ``analyze`` job; writes the outputs when ``out_dir`` is given."""
+                batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, partitions: int | None = 0,
+                engine: str = "native", spark=None, source=None) -> Analysis:
+    """The whole ``analyze`` job through the executor ``--engine``/``--partitions`` choose
+    (``partitions`` 0: in memory; None: by the cohort's size); writes the outputs when
+    ``out_dir`` is given. ``spark``: SparkOptions or an existing SparkSession (engine spark);
+    ``source``: the options of an OMOP source (docs/omop.md)."""
+    from mrdtrack.executors import analyze_with, choose_executor
+    from mrdtrack.executors.base import RunOptions
+    from mrdtrack.io.read import parse_data_cut
+
+    jobs = default_jobs() if jobs is None else jobs
     config = resolve_config(profile, config_file)
-    _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
-    result = load_validated(cohort_path, data_cut, exclude_invalid, config, source)
-    return analyze_read(result, config, out_dir, pseudonymize, batch_size, jobs)
+    key = _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
+    executor = choose_executor(cohort_path, engine, partitions, spark)
+    if getattr(executor, "buckets", None) and engine == "native":
+        err_console.print(f"streaming {cohort_path} into {executor.buckets} buckets of whole patients", highlight=False)
+    with _progress(None, "analyzing patients") as advance:
+        options = RunOptions(data_cut=parse_data_cut(data_cut), exclude_invalid=exclude_invalid,
+                             batch_size=batch_size, jobs=jobs, pseudonym_key=key, progress=advance, source=source)
+        return analyze_with(executor, cohort_path, config, options, out_dir)
 
 
 def analyze_read(result, config: Config, out_dir: Path | None = None, pseudonymize: bool = False,
                  batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None) -> Analysis:
-    """Analyze a validated cohort (a ``ReadResult`` whose ``cohort`` is set): derivations, cohort
-    statistics, the read's issues and counts in front; outputs written when ``out_dir`` is given."""
-    from mrdtrack.io.outputs import write_analysis
-    from mrdtrack.pipeline import ASSESSMENT_COLUMNS, MRD_COLUMNS, analyze_cohort
+    """Analyze a validated cohort (a ``ReadResult`` whose ``cohort`` is set) through the in-memory
+    executor's seam: derivations, cohort statistics, the read's issues and counts in front;
+    outputs written when ``out_dir`` is given."""
+    from mrdtrack.executors.base import RunOptions, finish
+    from mrdtrack.executors.memory import derived_from_read
 
-    cohort = result.cohort
     jobs = default_jobs() if jobs is None else jobs
-    with _progress(len(cohort.patients), "analyzing patients") as advance:
-        analysis = analyze_cohort(cohort, config, batch_size=batch_size, jobs=jobs, progress=advance)
-    import pandas as pd
-
-    issues = pd.concat([result.issues[[c for c in analysis.issues.columns]], analysis.issues], ignore_index=True)
-    summary = {"config": config.to_dict(), "provenance": provenance(result, config, cohort),
-               "counts": result.counts, **analysis.summary}
-    analysis = replace(analysis, issues=issues, summary=summary)
-    if pseudonymize:
-        analysis = pseudonymized(analysis)
-    if out_dir is not None:
-        write_analysis(analysis, out_dir, ASSESSMENT_COLUMNS, MRD_COLUMNS)
-    return analysis
+    key = _pseudonym_key(pseudonymize)
+    with _progress(len(result.cohort.patients), "analyzing patients") as advance:
+        derived = derived_from_read(result, config, RunOptions(batch_size=batch_size, jobs=jobs, progress=advance))
+    return finish(derived, config, out_dir, key)
 
 
 def run_analyze_partitioned(cohort_path: Path, out_dir: Path, buckets: int, profile: str = "imwg2016",
                             config_file: Path | None = None, data_cut: str | None = None,
                             exclude_invalid: bool = False, pseudonymize: bool = False,
                             batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None):
-    """``analyze`` through the partitioned path (``mrdtrack.scale``): same files, bounded memory."""
-    from mrdtrack.scale import analyze_partitioned
+    """``analyze`` through the partitioned executor, returning its timings (the benchmark's stage)."""
+    from mrdtrack.executors.partitioned import analyze_partitioned
 
     config = resolve_config(profile, config_file)
     key = _pseudonym_key(pseudonymize)
@@ -179,29 +146,24 @@ def register(app: typer.Typer) -> None:
         omop_cohort_id: CohortIdOpt = None,
         results_schema: ResultsSchemaOpt = None,
         mapping: MappingOpt = None,
+        engine: EngineOpt = "native",
+        spark_master: SparkMasterOpt = "local[*]",
+        spark_conf: SparkConfOpt = None,
     ) -> None:
         """Validate, derive IMWG responses, MRD status and kinetics, endpoints and cohort statistics.
 
         Writes assessments.csv, mrd.csv, patients.csv, summary.json and issues.csv into --out.
-        Registry-size cohort folders are streamed through buckets of whole patients (--partitions).
+        Registry-size cohort folders are streamed through buckets of whole patients (--partitions);
+        --engine spark runs the same derivation on Apache Spark (docs/spark.md).
 
         Example: mrdtrack analyze examples/cohort --out out/ --profile alonso2020
         """
-        from mrdtrack.importers.source import CONTRACT, cohort_kind
-        from mrdtrack.scale import choose_buckets
-
         output_folder(out)
-
-        buckets = 0 if cohort_kind(cohort) != CONTRACT else choose_buckets(cohort, partitions)
-        if buckets:
-            run = run_analyze_partitioned(cohort, out, buckets, profile, config, data_cut, exclude_invalid,
-                                          pseudonymize, batch_size, jobs)
-            err_console.print(f"analyzed {run.patients} patients in {buckets} buckets; {run.excluded} exclusion(s) "
-                              f"listed in issues.csv; outputs in {out}", highlight=False)
-            return
         a = run_analyze(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs,
+                        partitions, engine, spark_options(engine, spark_master, spark_conf),
                         source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping))
         n_err = int((a.issues["severity"] == "excluded").sum())
-        err_console.print(f"analyzed {len(a.patients)} patients, {len(a.assessments)} assessments, "
+        n_assessments = len(a.row_files.get("assessments", a.assessments))
+        err_console.print(f"analyzed {len(a.patients)} patients, {n_assessments} assessments, "
                           f"{len(a.mrd)} MRD samples; {n_err} exclusion(s) listed in issues.csv; "
                           f"outputs in {out}", highlight=False)

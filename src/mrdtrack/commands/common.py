@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mrdtrack.errors import InvalidCohort, PseudonymCollision, UserError
 
@@ -23,6 +24,13 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML f
 ProfileOpt = Annotated[str, typer.Option("--profile", help="Configuration profile: imwg2016 or alonso2020.")]
 DataCutOpt = Annotated[str | None, typer.Option("--data-cut", help="Data cut YYYY-MM-DD (default: latest date in the cohort).")]
 ExcludeOpt = Annotated[bool, typer.Option("--exclude-invalid", help="Leave out rows/patients with errors (listed in issues.csv) instead of stopping.")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="native: this machine (in memory or partitioned, see --partitions); spark: Apache Spark "
+                     "(pip install 'mrdtrack[spark]'; cohort folder of Parquet tables; docs/spark.md).")]
+SparkMasterOpt = Annotated[str, typer.Option("--spark-master", help="Spark master URL for --engine spark "
+                                             "(local[*], spark://host:7077, yarn, k8s://...).")]
+SparkConfOpt = Annotated[list[str] | None, typer.Option("--spark-conf", help="KEY=VALUE Spark setting for --engine "
+                                                        "spark (repeatable).")]
 PseudoOpt = Annotated[bool, typer.Option("--pseudonymize", help="Replace patient_id by P-<HMAC-SHA256> (key from MRDTRACK_PSEUDONYM_KEY).")]
 JobsOpt = Annotated[int | None, typer.Option("--jobs", min=1, help="Worker processes (default: the cores available to "
                                                                    "this process; outputs do not depend on it).")]
@@ -66,6 +74,23 @@ def output_file(path: Path) -> Path:
     return path
 
 
+def spark_options(engine: str, master: str, conf: list[str] | None):
+    """The Spark settings of ``--spark-master`` and ``--spark-conf KEY=VALUE`` (None unless engine spark)."""
+    if engine != "spark":
+        if conf or master != "local[*]":
+            raise UserError("--spark-master and --spark-conf need --engine spark")
+        return None
+    from mrdtrack.executors.spark_session import SparkOptions
+
+    pairs = {}
+    for item in conf or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip():
+            raise UserError(f"--spark-conf expects KEY=VALUE, not '{item}'")
+        pairs[k.strip()] = v.strip()
+    return SparkOptions(master=master, conf=pairs)
+
+
 def resolve_config(profile: str, config_file: Path | None) -> Config:
     from mrdtrack.config import ConfigError, load_config
 
@@ -89,15 +114,15 @@ def guarded(fn):
                 from mrdtrack.commands.validate import print_problems
 
                 print_problems(exc.issues)
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except PseudonymCollision as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         except Exception as exc:
-            err_console.print(f"[bold red]internal error[/] ({type(exc).__name__}): {exc}", highlight=False)
+            err_console.print(f"[bold red]internal error[/] ({type(exc).__name__}): {escape(str(exc))}", highlight=False)
             if "--debug" in sys.argv or __import__("os").environ.get("MRDTRACK_DEBUG"):
                 traceback.print_exc()
             raise typer.Exit(1) from None

@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
 
         Example: mrdtrack patient examples/cohort P01 --out P01.html --as-of 2022-06-30
         """
-        from mrdtrack.commands.analyze import load_validated
+        from mrdtrack.executors.memory import load_validated
         from mrdtrack.report.patient_page import render_patient_html, view_json
 
         cfg = resolve_config(profile, config)

@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from mrdtrack.commands.analyze import BatchOpt, run_analyze
+from mrdtrack.commands.analyze import BatchOpt, PartitionsOpt, run_analyze
 from mrdtrack.commands.common import (
     DEFAULT_BATCH_SIZE,
     CohortArg,
     CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
+    EngineOpt,
     ExcludeOpt,
     JobsOpt,
     MappingOpt,
@@ -22,12 +23,15 @@ from mrdtrack.commands.common import (
     ProfileOpt,
     PseudoOpt,
     ResultsSchemaOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     VocabSchemaOpt,
     default_jobs,
     err_console,
     guarded,
     output_folder,
     source_options,
+    spark_options,
 )
 
 
@@ -45,14 +49,16 @@ def cohort_label(cohort_path) -> str:
 
 def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
                data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
-               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, source=None,
-               png: bool = False) -> Path:
-    """The whole ``report`` job: the analyze outputs plus report.html, figures/ and tables/; returns the HTML path."""
+               batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, partitions: int | None = 0,
+               engine: str = "native", spark=None, source=None, png: bool = False) -> Path:
+    """The whole ``report`` job: the analyze outputs plus report.html, figures/ (PNG too with ``png``) and
+    tables/; returns the HTML path. The analysis runs through any executor (``run_analyze``'s
+    ``partitions``, ``engine``, ``spark``)."""
     from mrdtrack.report import write_report
 
     jobs = default_jobs() if jobs is None else jobs
     analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
-                           pseudonymize, batch_size, jobs, source)
+                           pseudonymize, batch_size, jobs, partitions, engine, spark, source)
     if not sys.stderr.isatty():
         return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize, png=png,
                             jobs=jobs)
@@ -81,6 +87,10 @@ def register(app: typer.Typer) -> None:
         mapping: MappingOpt = None,
         png: Annotated[bool, typer.Option("--png", help="Also write every figure as PNG (figures/<name>.png; "
                                                          "SVG is always written).")] = False,
+        partitions: PartitionsOpt = None,
+        engine: EngineOpt = "native",
+        spark_master: SparkMasterOpt = "local[*]",
+        spark_conf: SparkConfOpt = None,
     ) -> None:
         """Analyze the cohort, then write the study report: report.html (one self-contained file), figures/ (SVG;
         PNG too with --png), tables/.
@@ -91,5 +101,6 @@ def register(app: typer.Typer) -> None:
         """
         output_folder(out)
         path = run_report(cohort, out, profile, config, data_cut, exclude_invalid, pseudonymize, batch_size, jobs,
+                          partitions, engine, spark_options(engine, spark_master, spark_conf),
                           source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping), png)
         err_console.print(f"wrote {path} (figures/ and tables/ beside it)", highlight=False)

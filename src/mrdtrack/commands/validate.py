@@ -14,16 +14,20 @@ from mrdtrack.commands.common import (
     CohortIdOpt,
     ConfigOpt,
     DataCutOpt,
+    EngineOpt,
     JobsOpt,
     MappingOpt,
     OmopSchemaOpt,
     ProfileOpt,
     ResultsSchemaOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
     VocabSchemaOpt,
     default_jobs,
     guarded,
     resolve_config,
     source_options,
+    spark_options,
 )
 from mrdtrack.errors import UserError
 
@@ -93,24 +97,23 @@ def register(app: typer.Typer) -> None:
         omop_cohort_id: CohortIdOpt = None,
         results_schema: ResultsSchemaOpt = None,
         mapping: MappingOpt = None,
+        engine: EngineOpt = "native",
+        spark_master: SparkMasterOpt = "local[*]",
+        spark_conf: SparkConfOpt = None,
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
         import pandas as pd
 
-        from mrdtrack.importers.source import CONTRACT, cohort_kind, read_any_cohort
-        from mrdtrack.scale import choose_buckets, validate_partitioned
+        from mrdtrack.executors import choose_executor
+        from mrdtrack.executors.base import RunOptions
+        from mrdtrack.io.read import parse_data_cut
 
         cfg = resolve_config(profile, config)
-        buckets = 0 if cohort_kind(cohort) != CONTRACT else choose_buckets(cohort, partitions)
-        if buckets:
-            issues, counts = validate_partitioned(cohort, cfg, buckets=buckets, jobs=jobs or default_jobs(),
-                                                  data_cut=data_cut)
-        else:
-            result = read_any_cohort(cohort, data_cut=data_cut, config=cfg,
-                                     options=source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema,
-                                                            mapping))
-            issues, counts = result.issues, result.counts
+        executor = choose_executor(cohort, engine, partitions, spark_options(engine, spark_master, spark_conf))
+        source = source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping)
+        issues, counts = executor.validate(cohort, cfg, RunOptions(data_cut=parse_data_cut(data_cut), jobs=jobs or default_jobs(),
+                                                                   source=source))
         line = count_line(issues, counts)
         if fmt == "csv":
             issues[SHOWN].to_csv(sys.stdout, index=False, lineterminator="\n")

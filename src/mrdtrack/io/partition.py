@@ -72,6 +72,16 @@ class PatientRanges:
         self.uniq = pa.array(uniq.tolist(), type=pa.string())
         self.known = np.searchsorted(self.bounds, uniq, side="right").astype(np.int64)
 
+    @classmethod
+    def from_bounds(cls, bounds) -> PatientRanges:
+        """The ranges of ``bounds`` (the first id of buckets 1..K-1): the same ``bucket_of`` without
+        every id (what a Spark worker is sent)."""
+        self = cls.__new__(cls)
+        self.bounds = np.asarray(list(bounds), dtype=object)
+        self.uniq = pa.array(list(self.bounds), type=pa.string())
+        self.known = np.arange(1, len(self.bounds) + 1, dtype=np.int64)
+        return self
+
     def bucket_of(self, patient_ids: pd.Series) -> np.ndarray:
         """Bucket (0..K-1) of each patient_id (stripped text, as the validator reads it); blank -> 0."""
         text = as_text(patient_ids.reset_index(drop=True))

@@ -1,27 +1,27 @@
-"""``analyze`` for registry-size cohorts, with peak memory bounded by one bucket of patients.
+"""The local partitioned executor: a cohort folder of any size, one bucket of patients in memory at a time.
 
-``analyze_partitioned`` writes the same five files as ``mrdtrack analyze`` (byte for byte):
+``PartitionedExecutor`` (the ``executors.base`` seam) gives what the in-memory executor gives:
 
 1. partition pass (``io.partition``): every table is streamed into K bucket folders, each a range
    of patient ids, keeping the original row numbers; the global data cut is found on the way;
-2. per bucket (in ``jobs`` processes): validation against the global data cut, every per-patient
-   derivation (``pipeline.derive_all``), and the bucket's rows of ``assessments.csv`` and
-   ``mrd.csv`` formatted as the writer does; ``patients`` and the MRD covariate changes are kept
-   for the cohort statistics;
-3. since bucket k holds the k-th range of sorted ids, ``assessments.csv`` and ``mrd.csv`` are the
-   buckets' pieces appended in bucket order (no merge, no second pass over the rows);
-4. cohort statistics on the whole patients table, then ``patients.csv``, ``issues.csv`` and
-   ``summary.json``.
+2. per bucket (in ``jobs`` processes, ``analyze_bucket``): validation against the global data
+   cut, every per-patient derivation (``pipeline.derive_all``), and the bucket's rows of
+   ``assessments.csv`` formatted as the writer does; the per-patient tables (patients, anchors,
+   MRD samples, the MRD covariate changes) are kept for the statistics and the report;
+3. since bucket k holds the k-th range of sorted ids, ``assessments.csv`` is the buckets' pieces
+   appended in bucket order (``base.RowPieces``: no merge, no second pass over the rows).
+
+``analyze_partitioned`` and ``validate_partitioned`` are that executor behind a function call.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,13 +31,14 @@ import pandas as pd
 from mrdtrack.config import Config
 from mrdtrack.contract import REQUIRED_TABLES, TABLES
 from mrdtrack.errors import InvalidCohort, UserError
+from mrdtrack.executors.base import Derived, RowPieces, RunOptions, concat_sorted
 from mrdtrack.io import validate as _validate
-from mrdtrack.io.outputs import write_csv, write_json
+from mrdtrack.io.outputs import write_csv
 from mrdtrack.io.parse import as_text
 from mrdtrack.io.partition import Partition, load_bucket, partition_cohort
 from mrdtrack.io.read import parse_data_cut
 from mrdtrack.io.sources import RawTable
-from mrdtrack.issues import ISSUE_COLUMNS, issues_frame
+from mrdtrack.issues import issues_frame
 from mrdtrack.pipeline import (
     ASSESSMENT_COLUMNS,
     DEFAULT_BATCH_SIZE,
@@ -91,28 +92,55 @@ def _bucket_path(work: str | Path, index: int, name: str) -> Path:
     return Path(work) / f"out-{index:04d}" / f"{name}.pkl"
 
 
-def _analyze_bucket(job: _BucketJob) -> dict:
-    """Validate and derive one bucket; outputs pickled under the work folder. Returns counts."""
-    part = Partition.load(job.root)
-    raw = load_bucket(part, job.index)
-    result = _validate.check_tables(raw, [], {}, job.data_cut, job.exclude_invalid, job.config, _missing_file)
-    _bucket_path(job.work, job.index, "validation").parent.mkdir(parents=True, exist_ok=True)
-    with_exclusion_order(result.issues, raw).to_pickle(_bucket_path(job.work, job.index, "validation"))
+@dataclass
+class BucketOutput:
+    """What one bucket of whole patients gives (``analyze_bucket``)."""
+
+    ok: bool  # validated without a stopping error
+    counts: dict
+    validation: pd.DataFrame  # the bucket's problems, with ``_order`` (``with_exclusion_order``)
+    frames: dict = field(default_factory=dict)  # patients, anchors, mrd, mrd_changes, issues
+    assessments: pd.DataFrame | None = None  # ASSESSMENT_COLUMNS, pseudonymised with a key
+
+    @property
+    def patients(self) -> int:
+        return len(self.frames.get("patients", ()))
+
+
+def analyze_bucket(raw: dict[str, RawTable], data_cut, exclude_invalid: bool, config: Config, batch_size: int,
+                   pseudonym_key: str | None = None, derive: bool = True) -> BucketOutput:
+    """Validate one bucket of whole patients against the global data cut and derive it (every
+    executor that cuts the cohort into buckets runs this, locally or on a Spark worker)."""
+    result = _validate.check_tables(raw, [], {}, data_cut, exclude_invalid, config, _missing_file)
+    out = BucketOutput(ok=result.cohort is not None, counts=result.counts,
+                       validation=with_exclusion_order(result.issues, raw))
     cohort = result.cohort
-    if cohort is None or not len(cohort.patients) or not job.derive:
-        n = len(cohort.patients) if cohort is not None else 0
-        return {"index": job.index, "ok": cohort is not None, "counts": result.counts, "patients": n}
-    d = derive_all(cohort, job.config, batch_size=job.batch_size, jobs=1)
-    rows = {"assessments": d.assessments[ASSESSMENT_COLUMNS], "mrd": d.mrd[MRD_COLUMNS]}
-    if job.pseudonym_key:
+    if cohort is None or not len(cohort.patients) or not derive:
+        return out
+    d = derive_all(cohort, config, batch_size=batch_size, jobs=1)
+    out.assessments = d.assessments[ASSESSMENT_COLUMNS]
+    if pseudonym_key:
         from mrdtrack.pseudonym import pseudonymize_frames
 
-        rows = pseudonymize_frames(rows, job.pseudonym_key)
-    for name, df in rows.items():
-        write_csv(df, _bucket_path(job.work, job.index, name).with_suffix(".csv"), header=False)
-    for name, df in {"patients": d.patients, "mrd_changes": d.mrd_changes, "issues": d.issues}.items():
+        out.assessments = pseudonymize_frames({"assessments": out.assessments}, pseudonym_key)["assessments"]
+    out.frames = {"patients": d.patients, "anchors": d.anchors, "mrd": d.mrd, "mrd_changes": d.mrd_changes,
+                  "issues": d.issues}
+    return out
+
+
+def _analyze_bucket(job: _BucketJob) -> dict:
+    """``analyze_bucket`` on bucket ``job.index``; outputs under the work folder. Returns counts."""
+    part = Partition.load(job.root)
+    out = analyze_bucket(load_bucket(part, job.index), job.data_cut, job.exclude_invalid, job.config, job.batch_size,
+                         job.pseudonym_key, job.derive)
+    _bucket_path(job.work, job.index, "validation").parent.mkdir(parents=True, exist_ok=True)
+    out.validation.to_pickle(_bucket_path(job.work, job.index, "validation"))
+    if out.assessments is not None:
+        write_csv(out.assessments, _bucket_path(job.work, job.index, "assessments").with_suffix(".csv"), header=False)
+    for name, df in out.frames.items():
         df.to_pickle(_bucket_path(job.work, job.index, name))
-    return {"index": job.index, "ok": True, "counts": result.counts, "patients": len(d.patients)}
+    rows = 0 if out.assessments is None else len(out.assessments)
+    return {"index": job.index, "ok": out.ok, "counts": out.counts, "patients": out.patients, "assessments": rows}
 
 
 def _read_pieces(work: str, infos: list[dict], name: str) -> list[pd.DataFrame]:
@@ -205,18 +233,6 @@ def _header_check(part: Partition, data_cut, exclude_invalid: bool,
     return result.issues, result.counts, fatal
 
 
-def _append_pieces(work: str, infos: list[dict], name: str, columns: list[str], out: Path) -> None:
-    """``out`` = the header, then each bucket's formatted rows in bucket (= patient) order."""
-    with out.open("wb") as f:
-        f.write((",".join(columns) + "\n").encode("utf-8"))
-        for info in infos:
-            piece = _bucket_path(work, info["index"], name).with_suffix(".csv")
-            if piece.exists():
-                with piece.open("rb") as src:
-                    shutil.copyfileobj(src, f, 1 << 24)
-                piece.unlink()
-
-
 def _run_buckets(jobs_list: list[_BucketJob], jobs: int, progress=None) -> list[dict]:
     """Every bucket analysed (in ``jobs`` processes); results in bucket order."""
     def done(info: dict) -> dict:
@@ -230,83 +246,105 @@ def _run_buckets(jobs_list: list[_BucketJob], jobs: int, progress=None) -> list[
     return [done(_analyze_bucket(j)) for j in jobs_list]
 
 
+class PartitionedExecutor:
+    """The local partitioned executor (``executors.base.Executor``): ``buckets`` ranges of patients."""
+
+    name = "partitioned"
+
+    def __init__(self, buckets: int = DEFAULT_BUCKETS, work_dir: str | Path | None = None,
+                 batch_rows: int | None = None):
+        self.buckets, self.work_dir, self.batch_rows = buckets, work_dir, batch_rows
+
+    def _work(self, near: Path | None) -> Path:
+        if self.work_dir:
+            return Path(self.work_dir)
+        return Path(tempfile.mkdtemp(prefix=".mrdtrack-work-", dir=near))
+
+    @contextmanager
+    def derive(self, cohort_path, config: Config, options: RunOptions, near: Path | None = None) -> Iterator[Derived]:
+        """Partition, validate and derive every bucket; the per-patient tables gathered (the
+        assessments stay in the buckets' row files, removed with the work folder on exit)."""
+        work = self._work(near)
+        timings: dict = {}
+        try:
+            part, cut, checked, counts, infos = _partition_and_check(
+                cohort_path, work, config, self.buckets, options.jobs, options.data_cut, options.exclude_invalid,
+                options.batch_size, self.batch_rows, options.pseudonym_key, options.progress, timings, derive=True,
+                exact_cut=options.exclude_invalid and options.data_cut is None)
+            if not all(i["ok"] for i in infos) or (checked["severity"] == "error").any():
+                raise InvalidCohort(cohort_path, checked)
+            t0 = time.perf_counter()
+            derived = _gathered(str(work), infos)
+            derived.update(validation_issues=checked, counts=counts, sources=part.sources, timings=timings,
+                           data_cut=pd.Timestamp(cut) if cut is not None else None)
+            timings["gather_s"] = time.perf_counter() - t0
+            yield Derived(**derived)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def validate(self, cohort_path, config: Config, options: RunOptions) -> tuple[pd.DataFrame, dict]:
+        """Every problem in the validator's order and the counts, as ``read_cohort`` gives them.
+        A fatal file problem (unreadable file, missing table) gives its lines alone, as there."""
+        work = self._work(None)
+        try:
+            _, _, checked, counts, _ = _partition_and_check(
+                cohort_path, work, config, self.buckets, options.jobs, options.data_cut, False, DEFAULT_BATCH_SIZE,
+                self.batch_rows, None, options.progress, {}, derive=False, exact_cut=options.data_cut is None)
+            return checked, counts
+        except InvalidCohort as err:
+            return err.issues, {}
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _gathered(work: str, infos: list[dict]) -> dict:
+    """The buckets' outputs under the work folder as ``Derived`` fields (``gathered``)."""
+    frames = {name: _read_pieces(work, infos, name) for name in ("patients", "anchors", "mrd", "mrd_changes", "issues")}
+    rows = RowPieces([_bucket_path(work, i["index"], "assessments").with_suffix(".csv") for i in infos],
+                     rows=sum(i.get("assessments", 0) for i in infos))
+    return gathered(frames, rows)
+
+
+def gathered(frames: dict[str, list[pd.DataFrame]], assessments: RowPieces) -> dict:
+    """The buckets' per-patient tables (lists in bucket order) put together in patient order, as
+    ``Derived`` fields; ``assessments``: the buckets' row files (pseudonymised in the buckets)."""
+    def table(name: str, by: list[str], columns: list[str]) -> pd.DataFrame:
+        return concat_sorted(frames.get(name, []), by, columns)
+
+    derived = [f for f in frames.get("issues", []) if len(f)]
+    return {"patients": table("patients", ["patient_id"], PATIENT_COLUMNS),
+            "anchors": table("anchors", ["patient_id"], ["patient_id"]),
+            "mrd": table("mrd", ["patient_id", "date"], MRD_COLUMNS),
+            "mrd_changes": table("mrd_changes", ["patient_id", "time_days"], TV_COLUMNS),
+            "derivation_issues": sort_derivation_issues(pd.concat(derived, ignore_index=True)) if derived
+            else issues_frame(),
+            "assessments": assessments, "assessments_pseudonymized": True}
+
+
 def analyze_partitioned(cohort_path: str | Path, out_dir: str | Path, config: Config | None = None,
                         buckets: int = DEFAULT_BUCKETS, jobs: int = 1, data_cut=None, exclude_invalid: bool = False,
                         batch_size: int = DEFAULT_BATCH_SIZE, work_dir: str | Path | None = None,
                         batch_rows: int | None = None, pseudonym_key: str | None = None,
                         progress=None) -> PartitionedRun:
-    """``mrdtrack analyze`` on a cohort folder of any size, one bucket of patients in memory at a time.
-
-    Writes assessments.csv, mrd.csv, patients.csv, issues.csv and summary.json into ``out_dir``,
-    identical to ``commands.analyze.run_analyze`` on the same cohort and options. Validation
-    errors without ``exclude_invalid`` raise InvalidCohort (a UserError carrying every problem)
-    and write nothing. ``work_dir`` (default: a temporary folder beside ``out_dir``) holds the
-    buckets and intermediate pieces; it is removed at the end. ``pseudonym_key``: every patient_id
-    in the outputs replaced by its keyed pseudonym (``--pseudonymize``). ``progress(n)`` is
-    called with the number of patients of each bucket as it finishes.
-    """
-    from mrdtrack import __version__
+    """``mrdtrack analyze --partitions K`` as a function: the five files written into ``out_dir``,
+    identical to the in-memory path's. Validation errors without ``exclude_invalid`` raise
+    InvalidCohort and write nothing. ``work_dir`` (default: a temporary folder beside
+    ``out_dir``) holds the buckets and the row files; it is removed at the end."""
+    from mrdtrack.executors.base import finish
 
     config = config or Config()
-    cut = parse_data_cut(data_cut)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix=".mrdtrack-work-", dir=out.parent))
-    timings: dict = {}
-    appending = writer = None
-    try:
-        part, cut, checked, counts, infos = _partition_and_check(
-            cohort_path, work, config, buckets, jobs, cut, exclude_invalid, batch_size, batch_rows, pseudonym_key,
-            progress, timings, derive=True, exact_cut=exclude_invalid and cut is None)
-        if not all(i["ok"] for i in infos) or (checked["severity"] == "error").any():
-            raise InvalidCohort(cohort_path, checked)
-
-        from mrdtrack.outcomes.cohort_statistics import cohort_statistics
-
+    options = RunOptions(data_cut=parse_data_cut(data_cut), exclude_invalid=exclude_invalid, batch_size=batch_size,
+                         jobs=jobs, pseudonym_key=pseudonym_key, progress=progress)
+    executor = PartitionedExecutor(buckets, work_dir, batch_rows)
+    with executor.derive(cohort_path, config, options, near=out.parent) as derived:
         t0 = time.perf_counter()
-        patients = _concat_sorted(_read_pieces(str(work), infos, "patients"), ["patient_id"], PATIENT_COLUMNS)
-        shown = patients
-        if pseudonym_key:
-            from mrdtrack.pseudonym import pseudonymize_frames
-
-            shown = pseudonymize_frames({"patients": patients}, pseudonym_key)["patients"]
-        # while the statistics run: patients.csv is formatted and written by a forked child (before
-        # any thread starts), and the row files, plain appends, by a thread
-        writer = _fork_writer(lambda: write_csv(shown, out / "patients.csv"))
-        appending = ThreadPoolExecutor(max_workers=1)
-        appended = [appending.submit(_append_pieces, str(work), infos, name, columns, out / f"{name}.csv")
-                    for name, columns in (("assessments", ASSESSMENT_COLUMNS), ("mrd", MRD_COLUMNS))]
-        changes = _concat_sorted(_read_pieces(str(work), infos, "mrd_changes"), ["patient_id", "time_days"],
-                                 TV_COLUMNS)
-        derived = _read_pieces(str(work), infos, "issues")
-        derived = sort_derivation_issues(pd.concat(derived, ignore_index=True)) if derived else issues_frame()
-        summary, _statistics, stat_issues = cohort_statistics(patients, changes, config)
-        timings["statistics_s"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        for future in appended:
-            future.result()
-        analysis_issues = derived if stat_issues.empty else pd.concat([derived, stat_issues], ignore_index=True)
-        issues = pd.concat([checked[list(analysis_issues.columns)], analysis_issues], ignore_index=True)
-        if pseudonym_key:
-            ids = patients[["patient_id"]]  # the ids of the whole analysis, as the in-memory path maps them
-            issues = pseudonymize_frames({"ids": ids, "issues": issues}, pseudonym_key)["issues"]
-        write_csv(issues[ISSUE_COLUMNS], out / "issues.csv")
-        _wait_for(writer, out / "patients.csv")
-        writer = None
-        provenance = {"inputs": part.sources, "version": __version__, "profile": config.profile,
-                      "data_cut": pd.Timestamp(cut) if cut is not None else pd.NaT}
-        full = {"config": config.to_dict(), "provenance": provenance, "counts": counts, **summary}
-        write_json(full, out / "summary.json")
-        timings["merge_write_s"] = time.perf_counter() - t0
-        return PartitionedRun(out_dir=out, patients=len(patients), counts=counts, summary=full,
-                              excluded=int((issues["severity"] == "excluded").sum()), timings=timings)
-    finally:
-        if appending is not None:
-            appending.shutdown(wait=True)
-        if writer is not None:
-            _wait_for(writer, out / "patients.csv", raise_error=False)
-        shutil.rmtree(work, ignore_errors=True)
+        analysis = finish(derived, config, out, pseudonym_key)
+        derived.timings["statistics_write_s"] = time.perf_counter() - t0
+    return PartitionedRun(out_dir=out, patients=len(analysis.patients), counts=derived.counts,
+                          summary=analysis.summary, excluded=int((analysis.issues["severity"] == "excluded").sum()),
+                          timings=derived.timings)
 
 
 def _partition_and_check(cohort_path, work: Path, config: Config, buckets: int, jobs: int, cut, exclude_invalid: bool,
@@ -338,57 +376,9 @@ def _partition_and_check(cohort_path, work: Path, config: Config, buckets: int, 
 def validate_partitioned(cohort_path: str | Path, config: Config | None = None, buckets: int = DEFAULT_BUCKETS,
                          jobs: int = 1, data_cut=None, work_dir: str | Path | None = None,
                          progress=None) -> tuple[pd.DataFrame, dict]:
-    """``mrdtrack validate`` on a cohort folder of any size, one bucket of patients in memory at a
-    time: (every problem, in the validator's order; counts), the same as ``read_cohort`` gives.
-    A fatal file problem (unreadable file, missing table) gives its lines alone, as there."""
-    config = config or Config()
-    cut = parse_data_cut(data_cut)
-    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix=".mrdtrack-work-"))
-    try:
-        _, _, checked, counts, _ = _partition_and_check(
-            cohort_path, work, config, buckets, jobs, cut, False, DEFAULT_BATCH_SIZE, None, None, progress, {},
-            derive=False, exact_cut=cut is None)
-        return checked, counts
-    except InvalidCohort as err:
-        return err.issues, {}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _fork_writer(write) -> int | None:
-    """Run ``write()`` in a forked child process (it formats and writes while this process goes on):
-    the child's pid; where there is no fork, ``write()`` runs here and None is returned."""
-    if not hasattr(os, "fork"):
-        write()
-        return None
-    pid = os.fork()
-    if pid == 0:  # the child: write, report any failure on stderr, never return into the caller
-        code = 0
-        try:
-            write()
-        except BaseException:  # noqa: BLE001 - reported through the exit status
-            import traceback
-
-            traceback.print_exc()
-            code = 1
-        finally:
-            os._exit(code)
-    return pid
-
-
-def _wait_for(pid: int | None, path: Path, raise_error: bool = True) -> None:
-    """Wait for a ``_fork_writer`` child; a failed child is an error (its traceback is on stderr)."""
-    if pid is None:
-        return
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 and raise_error:
-        raise RuntimeError(f"writing {path} failed in a child process (see the error above)")
-
-
-def _concat_sorted(frames: list[pd.DataFrame], by: list[str], columns: list[str] | None = None) -> pd.DataFrame:
-    if not frames:
-        return pd.DataFrame(columns=columns or by)
-    return pd.concat(frames, ignore_index=True).sort_values(by, kind="stable").reset_index(drop=True)
+    """``mrdtrack validate --partitions K`` as a function (``PartitionedExecutor.validate``)."""
+    options = RunOptions(data_cut=parse_data_cut(data_cut), jobs=jobs, progress=progress)
+    return PartitionedExecutor(buckets, work_dir).validate(cohort_path, config or Config(), options)
 
 
 def estimate_input_rows(cohort_path: str | Path) -> int:
@@ -430,5 +420,6 @@ def auto_buckets(cohort_path: str | Path) -> int:
     return 0 if rows < AUTO_PARTITION_MIN_ROWS else max(2, math.ceil(rows / ROWS_PER_BUCKET))
 
 
-__all__ = ["AUTO_PARTITION_MIN_ROWS", "DEFAULT_BUCKETS", "ROWS_PER_BUCKET", "InvalidCohort", "PartitionedRun",
-           "analyze_partitioned", "auto_buckets", "choose_buckets", "estimate_input_rows", "validate_partitioned", "validation_issues"]
+__all__ = ["AUTO_PARTITION_MIN_ROWS", "DEFAULT_BUCKETS", "ROWS_PER_BUCKET", "BucketOutput", "InvalidCohort",
+           "PartitionedExecutor", "PartitionedRun", "analyze_bucket", "analyze_partitioned", "auto_buckets",
+           "choose_buckets", "estimate_input_rows", "validate_partitioned", "validation_issues"]

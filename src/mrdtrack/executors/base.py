@@ -1,0 +1,236 @@
+"""The executor seam: how a cohort's per-batch derivation is run, apart from what is done with it.
+
+An executor (in memory, local partitioned, Spark) reads and validates a cohort and runs the same
+per-batch derivation (``pipeline.derive_batch`` on batches of whole patients) wherever it runs
+it; it hands back a ``Derived``: the per-patient tables, the validation problems and the counts.
+Then, whatever the executor, ``finish`` runs the cohort statistics once and assembles the
+``Analysis`` the report reads and, given an output folder, writes the five ``analyze`` files. The
+assessments (about 40 rows per patient) may stay on disk as formatted row files
+(``RowPieces``) instead of a frame, so an executor never has to hold them whole.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from mrdtrack.cohort import Cohort, empty_table
+from mrdtrack.config import Config
+from mrdtrack.io.outputs import write_csv, write_json
+from mrdtrack.issues import ISSUE_COLUMNS
+from mrdtrack.pipeline import ASSESSMENT_COLUMNS, DEFAULT_BATCH_SIZE, MRD_COLUMNS, Analysis
+
+
+@dataclass
+class RunOptions:
+    """The options of a run that do not change what is derived per patient."""
+
+    data_cut: pd.Timestamp | None = None
+    exclude_invalid: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    jobs: int = 1
+    pseudonym_key: str | None = None  # --pseudonymize: ids replaced in every output
+    progress: Callable[[int], None] | None = None  # called with the patients of each finished piece
+    source: object = None  # the options of an OMOP source (importers.source; docs/omop.md), in memory only
+
+
+@dataclass
+class RowPieces:
+    """One output table kept on disk as formatted CSV row files (no header), in patient order."""
+
+    paths: list[Path]
+    rows: int = 0
+
+    def write(self, out: Path, columns: list[str]) -> None:
+        """``out`` = the header, then every piece appended in order (no parsing, no formatting)."""
+        with out.open("wb") as f:
+            f.write((",".join(columns) + "\n").encode("utf-8"))
+            for piece in self.paths:
+                if piece.exists():
+                    with piece.open("rb") as src:
+                        shutil.copyfileobj(src, f, 1 << 24)
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+@dataclass
+class Derived:
+    """What every executor hands over: the per-patient tables of the whole cohort and the
+    validation outcome. ``assessments`` is a frame or ``RowPieces`` already pseudonymised when
+    ``assessments_pseudonymized``; every frame is in patient order."""
+
+    patients: pd.DataFrame
+    anchors: pd.DataFrame
+    mrd: pd.DataFrame
+    mrd_changes: pd.DataFrame
+    assessments: pd.DataFrame | RowPieces
+    validation_issues: pd.DataFrame  # the validator's order (issues.ISSUE_COLUMNS + file)
+    derivation_issues: pd.DataFrame  # pipeline.sort_issues order
+    counts: dict
+    sources: dict
+    data_cut: pd.Timestamp | None
+    cohort: Cohort | None = None  # the validated cohort, when the executor held it whole
+    assessments_pseudonymized: bool = False
+    timings: dict = field(default_factory=dict)
+
+
+class Executor(Protocol):
+    """An engine that validates a cohort and derives it, batch by batch of whole patients."""
+
+    name: str
+
+    def derive(self, cohort_path, config: Config, options: RunOptions) -> AbstractContextManager[Derived]:
+        """The derived cohort, valid while the context is open (row files may live in a work folder).
+        Validation errors without ``exclude_invalid`` raise ``errors.InvalidCohort``."""
+
+    def validate(self, cohort_path, config: Config, options: RunOptions) -> tuple[pd.DataFrame, dict]:
+        """(every problem in the validator's order, counts), as ``read_cohort`` gives them."""
+
+
+def provenance(derived: Derived, config: Config) -> dict:
+    from mrdtrack import __version__
+
+    cut = derived.data_cut
+    return {"inputs": derived.sources, "version": __version__, "profile": config.profile,
+            "data_cut": pd.Timestamp(cut) if cut is not None and pd.notna(cut) else pd.NaT}
+
+
+def _shown(frames: dict[str, pd.DataFrame], key: str | None) -> dict[str, pd.DataFrame]:
+    if not key:
+        return frames
+    from mrdtrack.pseudonym import pseudonymize_frames
+
+    return pseudonymize_frames(frames, key)
+
+
+def finish(derived: Derived, config: Config, out_dir: str | Path | None = None,
+           pseudonym_key: str | None = None) -> Analysis:
+    """The cohort statistics (once, on the per-patient tables) and the ``Analysis``; with
+    ``out_dir``, the five files written (the per-patient files while the statistics run)."""
+    from mrdtrack.outcomes.cohort_statistics import cohort_statistics
+
+    out = Path(out_dir) if out_dir is not None else None
+    frames = {"anchors": derived.anchors, "mrd": derived.mrd, "patients": derived.patients,
+              "mrd_changes": derived.mrd_changes}
+    if isinstance(derived.assessments, pd.DataFrame):
+        frames["assessments"] = derived.assessments
+    writer = _Writer(out) if out is not None else None
+    if writer is not None:
+        # copies: the statistics below may add columns to their tables while the writer thread formats
+        shown = _shown({"patients": derived.patients.copy(), "mrd": derived.mrd.copy()}, pseudonym_key)
+        writer.start(shown["patients"], shown["mrd"][MRD_COLUMNS],
+                     derived.assessments if isinstance(derived.assessments, RowPieces) else None)
+    try:
+        summary, statistics, stat_issues = cohort_statistics(derived.patients, derived.mrd_changes, config)
+        derivation = derived.derivation_issues
+        derivation = derivation if stat_issues.empty else pd.concat([derivation, stat_issues], ignore_index=True)
+        issues = pd.concat([derived.validation_issues[list(derivation.columns)], derivation], ignore_index=True)
+        if pseudonym_key:
+            frames = _shown({**frames, "issues": issues}, pseudonym_key)
+            issues = frames.pop("issues")
+        full = {"config": config.to_dict(), "provenance": provenance(derived, config), "counts": derived.counts,
+                **summary}
+        if writer is not None:
+            if isinstance(derived.assessments, pd.DataFrame):
+                write_csv(frames["assessments"][ASSESSMENT_COLUMNS], out / "assessments.csv")
+            write_csv(issues[ISSUE_COLUMNS], out / "issues.csv")
+            write_json(full, out / "summary.json")
+    finally:
+        if writer is not None:
+            writer.wait()
+    cohort = derived.cohort if derived.cohort is not None else _cohort_stub(derived)
+    if pseudonym_key and derived.cohort is not None:
+        cohort = _pseudonymized_cohort(cohort, pseudonym_key)
+    assessments = frames.get("assessments", pd.DataFrame(columns=ASSESSMENT_COLUMNS))
+    return Analysis(config=config, cohort=cohort, anchors=frames["anchors"], assessments=assessments,
+                    mrd=frames["mrd"], patients=frames["patients"], issues=issues, summary=full,
+                    statistics=statistics, mrd_changes=frames["mrd_changes"],
+                    row_files={"assessments": derived.assessments} if isinstance(derived.assessments, RowPieces)
+                    else {})
+
+
+def _cohort_stub(derived: Derived) -> Cohort:
+    """A Cohort without rows (the executor did not hold the cohort whole): its data cut and sources."""
+    cut = derived.data_cut if derived.data_cut is not None else pd.NaT
+    return Cohort(**{n: empty_table(n) for n in Cohort.TABLE_NAMES}, data_cut=pd.Timestamp(cut) if pd.notna(cut)
+                  else pd.NaT, sources=dict(derived.sources))
+
+
+def _pseudonymized_cohort(cohort: Cohort, key: str) -> Cohort:
+    from dataclasses import replace
+
+    return replace(cohort, **_shown({n: cohort.table(n) for n in cohort.TABLE_NAMES}, key))
+
+
+class _Writer:
+    """Writes patients.csv, mrd.csv and the assessments row files while the statistics run:
+    patients.csv by a forked child when this process has no other thread (formatting is CPU
+    work), everything else by one thread."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.pid: int | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.futures: list = []
+
+    def start(self, patients: pd.DataFrame, mrd: pd.DataFrame, pieces: RowPieces | None) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_patients = lambda: write_csv(patients, self.out / "patients.csv")  # noqa: E731
+        if hasattr(os, "fork") and threading.active_count() == 1:
+            self.pid = _fork(write_patients)
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        if self.pid is None:
+            self.futures.append(self.pool.submit(write_patients))
+        if pieces is not None:
+            self.futures.append(self.pool.submit(pieces.write, self.out / "assessments.csv", ASSESSMENT_COLUMNS))
+        self.futures.append(self.pool.submit(write_csv, mrd, self.out / "mrd.csv"))
+
+    def wait(self) -> None:
+        try:
+            for f in self.futures:
+                f.result()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+            if self.pid is not None:
+                _, status = os.waitpid(self.pid, 0)
+                self.pid = None
+                if os.waitstatus_to_exitcode(status) != 0:
+                    raise RuntimeError(f"writing {self.out / 'patients.csv'} failed in a child process "
+                                       "(see the error above)")
+
+
+def _fork(write: Callable[[], None]) -> int:
+    """Run ``write()`` in a forked child (it formats and writes while this process goes on)."""
+    pid = os.fork()
+    if pid == 0:  # the child: write, report any failure on stderr, never return into the caller
+        code = 0
+        try:
+            write()
+        except BaseException:  # noqa: BLE001 - reported through the exit status
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
+def concat_sorted(frames: list[pd.DataFrame], by: list[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Pieces of a per-patient table put together in patient order."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns or by)
+    return pd.concat(frames, ignore_index=True).sort_values(by, kind="stable").reset_index(drop=True)
+
