@@ -183,7 +183,8 @@ def answer(rows: pd.DataFrame) -> pd.Series:
     """'positive' / 'negative' from the LOINC answer code, else the value text (case-insensitive)."""
     by_code = rows["value_code"].map(ANSWER_CODES)
     text = rows["value_text"].astype("string").str.strip().str.lower()
-    return by_code.fillna(text.map(ANSWER_WORDS)).astype(object)
+    by_text = text.map(ANSWER_WORDS).astype(object)
+    return by_code.astype(object).where(by_code.notna(), by_text)
 
 
 def _error(code: str, rows: pd.DataFrame, detail) -> pd.DataFrame:
