@@ -17,14 +17,21 @@ def _codes(codes) -> str:
     return ", ".join("'" + str(c).replace("'", "''") + "'" for c in codes) or "NULL"
 
 
-def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None) -> str:
-    """``WITH mm_concepts AS (...), cohort AS (person_id, diagnosis_date)`` for the other queries."""
+def snomed_concepts(conn: OmopConnection, codes) -> str:
+    """The concept ids of SNOMED ``codes`` and, when concept_ancestor is present, their descendants."""
     w = conn.where
     snomed = (f"SELECT concept_id FROM {w['concept']} WHERE vocabulary_id = 'SNOMED' "
-              f"AND concept_code IN ({_codes(rule.snomed)})")
+              f"AND concept_code IN ({_codes(codes)})")
     if conn.has("concept_ancestor"):
         snomed += (f" UNION SELECT ca.descendant_concept_id FROM {w['concept_ancestor']} ca "
                    f"WHERE ca.ancestor_concept_id IN ({snomed})")
+    return snomed
+
+
+def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None) -> str:
+    """``WITH mm_concepts AS (...), cohort AS (person_id, diagnosis_date)`` for the other queries."""
+    w = conn.where
+    snomed = snomed_concepts(conn, rule.snomed)
     icd = " OR ".join(f"replace(upper(trim(co.condition_source_value)), '.', '') LIKE '{c.replace('.', '').upper()}%'"
                       for c in rule.icd10) or "FALSE"
     if conn.has("condition_occurrence"):
@@ -90,11 +97,7 @@ def second_primaries(conn: OmopConnection, cte: str) -> str:
     w = conn.where
     code = "replace(upper(trim(co.condition_source_value)), '.', '')"
     icd = f"({code} LIKE 'C%' AND substr({code}, 2, 1) BETWEEN '0' AND '9' AND NOT (" + " OR ".join(f"{code} LIKE '{p}%'" for p in SPM_ICD10_EXCLUDED) + "))"
-    snomed = (f"SELECT concept_id FROM {w['concept']} WHERE vocabulary_id = 'SNOMED' "
-              f"AND concept_code IN ({_codes(SPM_SNOMED)})")
-    if conn.has("concept_ancestor"):
-        snomed += (f" UNION SELECT ca.descendant_concept_id FROM {w['concept_ancestor']} ca "
-                   f"WHERE ca.ancestor_concept_id IN ({snomed})")
+    snomed = snomed_concepts(conn, SPM_SNOMED)
     return (cte + "SELECT co.person_id, CAST(co.condition_start_date AS DATE) AS date, "
             "'condition_occurrence:' || CAST(co.condition_occurrence_id AS VARCHAR) AS record "
             f"FROM {w['condition_occurrence']} co JOIN cohort c ON c.person_id = co.person_id "
