@@ -155,7 +155,8 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def analyze_spark(cohort: str, out: str, master: str = "local[2]", batch_size: int = 5000) -> dict:
+def analyze_spark(cohort: str, out: str, master: str = "local[2]", batch_size: int = 5000,
+                  driver_memory: str = "12g") -> dict:
     """``mrdtrack analyze COHORT --out OUT --engine spark --spark-master MASTER``: the session's
     start, then the analysis; the peak memory of the JVM (the driver and, in local mode, the
     executors) read before the session stops (the Python driver's is measured from outside)."""
@@ -168,7 +169,7 @@ def analyze_spark(cohort: str, out: str, master: str = "local[2]", batch_size: i
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     t0 = time.perf_counter()
-    with spark_session(SparkOptions(master=master, conf={"spark.driver.memory": "4g"})) as (session, _):
+    with spark_session(SparkOptions(master=master, conf={"spark.driver.memory": driver_memory})) as (session, _):
         start = time.perf_counter() - t0
         n = len(run_analyze(Path(cohort), Path(out), batch_size=batch_size, engine="spark",
                             spark=SparkOptions(session=session)).patients)
