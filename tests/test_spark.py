@@ -241,3 +241,10 @@ def test_spark_options_need_the_spark_engine(tmp_path):
     res = _cli(["analyze", str(EXAMPLE), "--out", str(tmp_path / "o"), "--spark-conf", "a=b"], timeout=120)
     _one_clear_line(res, "--engine spark")
 
+
+
+def test_an_out_of_memory_error_says_how_to_give_spark_more_memory():
+    from mrdtrack.executors.spark_session import memory_hint
+
+    assert "spark.driver.memory" in memory_hint("Caused by: java.lang.OutOfMemoryError: Java heap space")
+    assert memory_hint("org.apache.spark.SparkException: Task failed") == ""

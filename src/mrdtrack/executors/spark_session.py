@@ -188,4 +188,13 @@ def spark_errors(log: Path) -> Iterator[None]:
             raise
         with log.open("a", encoding="utf-8") as f:
             f.write(f"\n{exc}\n")
-        raise SparkFailed(f"the Spark job failed: {first_line(exc)} (details: {log})") from None
+        raise SparkFailed(f"the Spark job failed: {first_line(exc)}{memory_hint(str(exc))} (details: {log})") from None
+
+
+def memory_hint(error: str) -> str:
+    """A hint when the JVM ran out of heap: on ``local[N]`` the driver is also the executor and Spark's
+    default 1 GB heap is far too small for a registry cohort (docs/spark.md)."""
+    if "OutOfMemoryError" not in error:
+        return ""
+    return ("; the JVM ran out of memory: give it more with --spark-conf spark.driver.memory=12g (local masters) "
+            "or spark.executor.memory (clusters)")
