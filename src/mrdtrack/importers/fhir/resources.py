@@ -103,26 +103,30 @@ def _cohort_match(c: pd.DataFrame, rule: CohortRule) -> np.ndarray:
     return hit
 
 
-def diagnoses(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """The cohort: per patient the earliest matching Condition date (patient_id, diagnosis_date,
-    record); refuted and entered-in-error Conditions left out; the log; other Conditions counted."""
-    hit = _cohort_match(df, rule)
-    c = df[hit]
+def _usable_conditions(c: pd.DataFrame, refs: dict) -> tuple[pd.DataFrame, list]:
+    """Matched Conditions less the refuted and entered-in-error ones, with a known patient and a
+    full date; the log lines of every one left out."""
     ver = c["verification"].astype("string").str.split("|")
     refuted = ver.map(lambda v: isinstance(v, list) and any(x in CONDITION_EXCLUDED for x in v)).to_numpy(dtype=bool)
     logs = [_ignored(c, ~refuted, _status_is("Condition", "verification"))]
     c, miss = _with_patient(c[~refuted], refs)
     c, dated = _dated(c, "date", "Condition (onset, else recordedDate)")
+    return c, logs + [miss, dated]
+
+
+def diagnoses(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The cohort: per patient the earliest matching Condition date (patient_id, diagnosis_date,
+    record); refuted and entered-in-error Conditions left out; the log; other Conditions counted."""
+    hit = _cohort_match(df, rule)
+    c, logs = _usable_conditions(df[hit], refs)
     first = c.sort_values(["patient_id", "date"], kind="stable").drop_duplicates("patient_id")
     out = first[["patient_id", "date", "record"]].rename(columns={"date": "diagnosis_date"}).reset_index(drop=True)
-    return out, concat_logs(logs + [miss, dated]), int((~hit).sum())
+    return out, concat_logs(logs), int((~hit).sum())
 
 
 #: a second primary malignancy (mrdtrack convention, docs/fhir.md): SNOMED CT "malignant neoplastic
 #: disease", or an ICD-10(-CM) C code other than C90 (myeloma, plasma-cell neoplasms) and C77-C80
-#: (secondary or unspecified sites), with an onset after the diagnosis date
-
-
+#: (secondary or unspecified sites), with an onset after the diagnosis date (mapping.SPM_SNOMED, SPM_ICD10)
 def _spm_match(c: pd.DataFrame) -> np.ndarray:
     snomed = c["snomed"].astype("string").str.split("|").explode()
     hit = snomed.isin(SPM_SNOMED).groupby(level=0).any().reindex(c.index, fill_value=False).to_numpy(dtype=bool)
@@ -135,13 +139,8 @@ def second_primaries(df: pd.DataFrame, refs: dict, rule: CohortRule) -> tuple[pd
     """Conditions that are a second primary malignancy (SPM_SNOMED, SPM_ICD10; not the cohort's own
     codes; refuted and entered-in-error left out): (patient_id, date, record), the log, their count."""
     hit = _spm_match(df) & ~_cohort_match(df, rule)
-    c = df[hit]
-    ver = c["verification"].astype("string").str.split("|")
-    refuted = ver.map(lambda v: isinstance(v, list) and any(x in CONDITION_EXCLUDED for x in v)).to_numpy(dtype=bool)
-    logs = [_ignored(c, ~refuted, _status_is("Condition", "verification"))]
-    c, miss = _with_patient(c[~refuted], refs)
-    c, dated = _dated(c, "date", "Condition (onset, else recordedDate)")
-    return c[["patient_id", "date", "record"]].reset_index(drop=True), concat_logs(logs + [miss, dated]), int(hit.sum())
+    c, logs = _usable_conditions(df[hit], refs)
+    return c[["patient_id", "date", "record"]].reset_index(drop=True), concat_logs(logs), int(hit.sum())
 
 
 def _facts(o: pd.DataFrame, pid: np.ndarray, dates: np.ndarray) -> pd.DataFrame:
