@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from builders import make_cohort
 from mrdtrack.cli import app
 from mrdtrack.config import make_config
+from mrdtrack.mrd.samples import sample_frame
 from mrdtrack.pipeline import (
     ASSESSMENT_COLUMNS,
     MRD_COLUMNS,
@@ -156,8 +157,9 @@ def test_landmark_trend_uses_only_samples_up_to_landmark():
     config = make_config()
     anchors, _ = patient_anchors(cohort)
     anchors["progression_date"] = pd.NaT
-    assert landmark_trends(cohort, anchors, config, 12).tolist() == ["decreasing"]
-    assert landmark_trends(cohort, anchors, config, 24).tolist() == ["negative"]
+    samples = sample_frame(cohort.mrd, anchors["patient_id"].to_numpy(), config)[0]
+    assert landmark_trends(samples, anchors, config, 12).tolist() == ["decreasing"]
+    assert landmark_trends(samples, anchors, config, 24).tolist() == ["negative"]
 
 
 def test_zero_pfs_time_does_not_break_time_varying_cox():

@@ -10,7 +10,7 @@ on that patient's rows, and the batches are put back together in patient order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from mrdtrack.cohort import Cohort
 from mrdtrack.config import Config
 from mrdtrack.issues import ISSUE_COLUMNS, issues_frame
 from mrdtrack.mrd import derive_mrd
+from mrdtrack.mrd.derive import trend_until
+from mrdtrack.mrd.groups import days as mrd_days
+from mrdtrack.mrd.samples import sample_frame
 from mrdtrack.outcomes.endpoints import derive_endpoints, progression_discrepancy_issues
 from mrdtrack.outcomes.progression import analysis_progression
 from mrdtrack.processes import process_pool
@@ -94,24 +97,20 @@ def _with_analysis_progression(anchors: pd.DataFrame, response_patients: pd.Data
     return a.reset_index()
 
 
-def landmark_trends(cohort: Cohort, anchors: pd.DataFrame, config: Config, months: float) -> pd.Series:
+def landmark_trends(samples: pd.DataFrame, anchors: pd.DataFrame, config: Config, months: float) -> np.ndarray:
     """``mrd_trend`` built only from samples dated up to the landmark (docs/outcomes.md section 3).
 
     The landmark is ``months`` after maintenance start; maintenance is cut at the landmark, and
     progression after it is not yet known at the landmark. Patients with progression, death or
     end of follow-up before the landmark get a blank class (they are not in the landmark set).
+    ``samples``: ``sample_frame`` of the batch's MRD samples for ``anchors``' patients.
     """
     days = months * config.days_per_month
     lm = anchors["maintenance_start"] + pd.to_timedelta(days, unit="D")
     a = anchors.copy()
     a["maintenance_end"] = a["maintenance_end"].where(a["maintenance_end"] <= lm, lm)
     a["progression_date"] = a["progression_date"].where(a["progression_date"] <= lm)
-    lm_by_patient = pd.Series(lm.to_numpy(), index=a["patient_id"])
-    mrd = cohort.mrd
-    keep = mrd["date"] <= mrd["patient_id"].map(lm_by_patient)
-    _, mrd_pat, _ = derive_mrd(replace(cohort, mrd=mrd[keep.fillna(False)]), a, config)
-    trend = mrd_pat.set_index("patient_id")["mrd_trend"].reindex(anchors["patient_id"])
-    return pd.Series(trend.to_numpy(), index=anchors.index, dtype="object")
+    return trend_until(samples, a, mrd_days(anchors["maintenance_start"]) + days, config)
 
 
 def mrd_covariate_changes(samples: pd.DataFrame, mrd_patients: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
@@ -162,8 +161,9 @@ def derive_batch(cohort: Cohort, config: Config) -> BatchResult:
     for col in ("age_at_diagnosis", "sex", "iss_stage", "cytogenetic_risk", "heavy_chain", "light_chain"):
         patients[col] = p[col].reindex(patients.index) if col in p.columns else None
     patients = patients.reset_index()
+    lm_samples = sample_frame(cohort.mrd, anchors["patient_id"].to_numpy(), config)[0]
     for lm in config.landmarks_months:
-        patients[f"landmark_{lm:g}_trend"] = landmark_trends(cohort, anchors, config, lm).to_numpy()
+        patients[f"landmark_{lm:g}_trend"] = landmark_trends(lm_samples, anchors, config, lm)
     for col in PATIENT_COLUMNS + PATIENT_EXTRA_COLUMNS:
         if col not in patients.columns:
             patients[col] = None

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def process_pool(workers: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
@@ -12,3 +16,51 @@ def process_pool(workers: int, initializer=None, initargs: tuple = ()) -> Proces
     parent's memory copy-on-write instead of pickling it), spawned elsewhere."""
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs)
+
+
+def can_fork() -> bool:
+    """Whether a child can be forked safely here: POSIX and no other thread in this process (a
+    thread holding a lock at the fork would leave that lock held forever in the child)."""
+    import threading
+
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def run_in_child(fn: Callable[[], T]) -> Callable[[], T]:
+    """Start ``fn()`` in a forked child (it sees this process's memory as it is now) and return a
+    function that waits for it and gives its result (pickled back through a pipe) or raises its
+    exception. Where a fork is not safe (``can_fork``), ``fn`` runs when the result is asked for."""
+    if not can_fork():
+        return fn
+    import pickle
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send, never return into the caller
+        os.close(read_fd)
+        code = 0
+        try:
+            try:
+                payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException as err:  # noqa: BLE001 - sent to the parent, raised there
+                payload = pickle.dumps((False, err), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(payload)
+        except BaseException:  # noqa: BLE001 - the parent sees the missing result
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+
+    def result() -> T:
+        with os.fdopen(read_fd, "rb") as pipe:
+            payload = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if not payload:
+            raise RuntimeError(f"a child process ended without a result (exit {os.waitstatus_to_exitcode(status)})")
+        ok, value = pickle.loads(payload)
+        if not ok:
+            raise value
+        return value
+
+    return result

@@ -26,12 +26,18 @@ def _first(df: pd.DataFrame, col: str, how: str = "min") -> pd.Series:
     return getattr(df.groupby("patient_id", sort=False)[col], how)()
 
 
-def _latest_date_any_table(cohort: Cohort) -> pd.Series:
-    parts = [cohort.patients[["patient_id", "diagnosis_date"]].rename(columns={"diagnosis_date": "d"})]
+def _latest_date_any_table(cohort: Cohort, patient_ids: pd.Index) -> pd.Series:
+    """The latest date in any of the tables of each of ``patient_ids`` (the patients whose end of
+    follow-up is imputed: usually few, so only their rows are gathered)."""
+    def rows(t: pd.DataFrame) -> pd.DataFrame:
+        return t[patient_ids.get_indexer(t["patient_id"]) >= 0]
+
+    parts = [rows(cohort.patients)[["patient_id", "diagnosis_date"]].rename(columns={"diagnosis_date": "d"})]
     for name, cols in (("treatments", ("start_date", "end_date")), ("labs", ("date",)),
                        ("mrd", ("date",)), ("events", ("date",)), ("imaging", ("date",)),
                        ("responses", ("date",))):
         t = cohort.table(name)
+        t = rows(t) if len(t) else t
         for c in cols:
             if len(t):
                 parts.append(t[["patient_id", c]].rename(columns={c: "d"}))
@@ -58,7 +64,8 @@ def patient_anchors(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame]:
     a["spm_date"] = _first(ev[ev["event"] == "spm"], "date")  # first second primary malignancy
     eof = a["death_date"].fillna(a["last_contact_date"])
     imputed = eof.isna()
-    eof = eof.fillna(_latest_date_any_table(cohort).reindex(a.index))
+    if imputed.any():
+        eof = eof.fillna(_latest_date_any_table(cohort, a.index[imputed.to_numpy()]).reindex(a.index))
     if pd.notna(cut):
         eof = eof.where(eof <= cut, cut)
     a["end_of_followup"] = eof

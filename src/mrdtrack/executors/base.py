@@ -117,8 +117,10 @@ def finish(derived: Derived, config: Config, out_dir: str | Path | None = None,
            pseudonym_key: str | None = None) -> Analysis:
     """The cohort statistics (once, on the per-patient tables) and the ``Analysis``; with
     ``out_dir``, the five files written (the per-patient files while the statistics run)."""
-    from mrdtrack.outcomes.cohort_statistics import cohort_statistics
+    from mrdtrack.outcomes.cohort_statistics import cohort_statistics, start_models
 
+    # the models start in a child before the writer starts its thread (a fork needs a single thread)
+    models = start_models(derived.patients, derived.mrd_changes, config)
     out = Path(out_dir) if out_dir is not None else None
     frames = {"anchors": derived.anchors, "mrd": derived.mrd, "patients": derived.patients,
               "mrd_changes": derived.mrd_changes}
@@ -131,7 +133,7 @@ def finish(derived: Derived, config: Config, out_dir: str | Path | None = None,
         writer.start(shown["patients"], shown["mrd"][MRD_COLUMNS],
                      derived.assessments if isinstance(derived.assessments, RowPieces) else None)
     try:
-        summary, statistics, stat_issues = cohort_statistics(derived.patients, derived.mrd_changes, config)
+        summary, statistics, stat_issues = cohort_statistics(derived.patients, derived.mrd_changes, config, models)
         derivation = derived.derivation_issues
         derivation = derivation if stat_issues.empty else pd.concat([derivation, stat_issues], ignore_index=True)
         issues = pd.concat([derived.validation_issues[list(derivation.columns)], derivation], ignore_index=True)

@@ -30,6 +30,20 @@ def shown(text: pd.Series) -> pd.Series:
     return t
 
 
+def text_isin(text: pd.Series, values) -> np.ndarray:
+    """``text.isin(values)`` as a bool array; Arrow-backed text is looked up by Arrow's hash set
+    (pandas builds a Python list of the values and boxes them for every call)."""
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = text.array.__arrow_array__()
+        vals = pa.array([v for v in pd.unique(pd.Series(values, dtype=object)) if isinstance(v, str)],
+                        type=arr.type)
+        return pc.is_in(arr, value_set=vals).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    return text.isin(values).to_numpy(dtype=bool)
+
+
 def as_text(s: pd.Series) -> pd.Series:
     """Cells as stripped text (pyarrow strings), blank -> NA. Typed columns are rendered."""
     if isinstance(s.dtype, pd.StringDtype):

@@ -27,7 +27,7 @@ from mrdtrack.io.censored import (
     censored_value,
     split_censored,
 )
-from mrdtrack.io.parse import STRING, as_text, out_of_range, parse_date, parse_number, range_text, shown
+from mrdtrack.io.parse import STRING, as_text, out_of_range, parse_date, parse_number, range_text, shown, text_isin
 from mrdtrack.io.sources import RawTable
 from mrdtrack.issues import ISSUE_COLUMNS
 
@@ -198,7 +198,7 @@ def _parse_columns(t: _Table) -> None:
             text = as_text(raw)
             val = text
             if c.type == CATEGORY and c.allowed:
-                unknown = (text.notna() & ~text.isin(c.allowed)).to_numpy()
+                unknown = text.notna().to_numpy() & ~text_isin(text, c.allowed)
                 t.report("error", "UNKNOWN_CATEGORY", unknown, c.name, _shown(text),
                          cat("unknown value '", _shown(text), f"' for {c.name} (accepted: {', '.join(c.allowed)})"))
                 val = text.mask(unknown)
@@ -236,13 +236,13 @@ def _parse_lab_values(t: _Table) -> None:
     """Per test: numeric value in an accepted unit (normalised to the canonical unit) or text value."""
     test = t.cols["test"]
     known = test.notna().to_numpy()
-    unknown = (test.notna() & ~test.isin(list(LAB_TESTS))).to_numpy()
+    unknown = test.notna().to_numpy() & ~text_isin(test, list(LAB_TESTS))
     # the generic category check does not apply (test has no 'allowed' in the schema): do it here
     t.report("error", "LAB_UNKNOWN_TEST", unknown, "test", _shown(test),
              cat("unknown test '", _shown(test), f"' (accepted: {', '.join(LAB_TESTS)})"))
     known &= ~unknown
     numeric_tests = [k for k, v in LAB_TESTS.items() if v.numeric]
-    is_num = known & test.isin(numeric_tests).to_numpy()
+    is_num = known & text_isin(test, numeric_tests)
     is_txt = known & ~is_num
 
     raw_v = t.raw["value"]
@@ -285,7 +285,7 @@ def _parse_lab_values(t: _Table) -> None:
         m = ok_txt & (test == name).fillna(False).to_numpy(dtype=bool)
         if not m.any():
             continue
-        wrong = m & ~vtext.isin(vals).to_numpy()
+        wrong = m & ~text_isin(vtext, vals)
         t.report("error", "LAB_UNKNOWN_VALUE", wrong, "value", _shown(vtext),
                  cat("unknown value '", _shown(vtext), f"' for {name} (accepted: {', '.join(vals)})"))
         ok_txt &= ~wrong
@@ -423,7 +423,7 @@ def _patients_rules(p: _Table) -> set:
 def _orphans(t: _Table, known: pd.Series) -> None:
     # every row naming a patient, even one with other errors: an unknown id is its own problem
     ok = ~t.cut & t.pid.notna().to_numpy()
-    orphan = ok & ~t.pid.isin(known).to_numpy()
+    orphan = ok & ~text_isin(t.pid, known)
     t.report("error", "ORPHAN_PATIENT_ID", orphan, "patient_id", _shown(t.pid),
              cat("patient_id '", _shown(t.pid), "' is not in patients"))
 
@@ -485,10 +485,10 @@ def _light_chain_rule(p: _Table, labs: _Table | None) -> None:
     if labs is None:
         return
     ok = labs.ok()
-    flc = labs.pid[ok & labs.cols["test"].isin(FLC_TESTS).to_numpy()].dropna().unique()
+    flc = labs.pid[ok & text_isin(labs.cols["test"], FLC_TESTS)].dropna().unique()
     live = ~p.bad & ~p.dup & p.pid.notna().to_numpy()
     need = live & p.cols["light_chain"].isna().to_numpy() & p.text["light_chain"].isna().to_numpy() \
-        & p.pid.isin(flc).to_numpy()
+        & text_isin(p.pid, flc)
     p.report("error", "LIGHT_CHAIN_MISSING", need, "light_chain", None, "light_chain is missing but the patient has FLC results")
 
 
@@ -609,7 +609,7 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
     cohort = None
     out: dict[str, pd.DataFrame] = {}
     for name, t in tables.items():
-        drop_pid = t.pid.isin(list(left_out)).to_numpy() if left_out else np.zeros(t.n, dtype=bool)
+        drop_pid = text_isin(t.pid, list(left_out)) if left_out else np.zeros(t.n, dtype=bool)
         used = ~t.bad & ~t.dup & ~t.cut & ~drop_pid & t.pid.notna().to_numpy()
         unread = sum(1 for i in file_issues if i["table"] == name and i.get("row") is not None)  # bad lines
         counts[name] = {"rows_in": int(t.n) + unread, "rows_used": int(used.sum()),
@@ -636,7 +636,7 @@ def _patient_exclusions(t: _Table, left_out: dict[str, str]) -> pd.DataFrame:
     if not left_out:
         return pd.DataFrame(columns=FILE_ISSUE_COLUMNS)
     # rows already carrying their own line (errors, after the cut, duplicates) are not repeated
-    m = t.pid.isin(list(left_out)).to_numpy() & ~t.bad & ~t.cut & ~t.dup
+    m = text_isin(t.pid, list(left_out)) & ~t.bad & ~t.cut & ~t.dup
     if not m.any():
         return pd.DataFrame(columns=FILE_ISSUE_COLUMNS)
     g = pd.DataFrame({"pid": t.pid[m].astype(object), "row": t.rows[m]}).groupby("pid", sort=False)

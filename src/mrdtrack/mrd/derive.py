@@ -69,6 +69,32 @@ def _imaging_arrays(imaging: pd.DataFrame, patient_ids) -> tuple[np.ndarray, np.
             (img["result"] == "positive").to_numpy(dtype=bool))
 
 
+def _windows(code: np.ndarray, day: np.ndarray, evaluable: np.ndarray, anchors: pd.DataFrame,
+             config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(maintenance start and progression days per patient, entry sample rows, on-maintenance
+    mask): the sample windows of docs/mrd.md section 2."""
+    ms = _patient_days(anchors, "maintenance_start")
+    prog = _patient_days(anchors, "progression_date")
+    end = on_maintenance_end(_patient_days(anchors, "maintenance_end"), prog,
+                             _patient_days(anchors, "later_line_start"))
+    entry = entry_sample_rows(code, day, evaluable, ms, config.entry_window_before_days,
+                              config.entry_window_after_days)
+    return ms, prog, entry, on_maintenance_mask(code, day, evaluable, entry, end)
+
+
+def trend_until(samples: pd.DataFrame, anchors: pd.DataFrame, until_day: np.ndarray, config: Config) -> np.ndarray:
+    """``mrd_trend`` per anchors row from the samples dated up to ``until_day`` (float days, one per
+    anchors row; NaN keeps no sample): ``derive_mrd``'s trend on that subset, without the rest.
+
+    ``samples``: ``sample_frame(cohort.mrd, anchors["patient_id"], config)[0]``."""
+    w = samples[samples["day"].to_numpy() <= until_day[samples["code"].to_numpy()]]
+    code, day = w["code"].to_numpy(np.int64), w["day"].to_numpy(float)
+    _, _, entry, on = _windows(code, day, w["evaluable"].to_numpy(bool), anchors, config)
+    kinetics = mrd_kinetics(code, w["negative"].to_numpy(bool), w["log10_level"].to_numpy(float), entry, on,
+                            config.kinetics_log_change, config.relative_tolerance)
+    return mrd_trend(kinetics)
+
+
 def derive_mrd(cohort: Cohort, anchors: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                                   pd.DataFrame]:
     """MRD samples, per-patient MRD columns and issues (docs/mrd.md sections 1-3).
@@ -90,14 +116,7 @@ def derive_mrd(cohort: Cohort, anchors: pd.DataFrame, config: Config) -> tuple[p
     evaluable = w["evaluable"].to_numpy(bool)
     log10_level = w["log10_level"].to_numpy(float)
 
-    ms = _patient_days(anchors, "maintenance_start")
-    prog = _patient_days(anchors, "progression_date")
-    end = on_maintenance_end(_patient_days(anchors, "maintenance_end"), prog,
-                             _patient_days(anchors, "later_line_start"))
-
-    entry = entry_sample_rows(code, day, evaluable, ms, config.entry_window_before_days,
-                              config.entry_window_after_days)
-    on = on_maintenance_mask(code, day, evaluable, entry, end)
+    ms, prog, entry, on = _windows(code, day, evaluable, anchors, config)
     kinetics = mrd_kinetics(code, neg, log10_level, entry, on, config.kinetics_log_change,
                             config.relative_tolerance)
 

@@ -14,13 +14,21 @@ NS_PER_DAY = 86_400 * 10**9
 
 def days(values) -> np.ndarray:
     """Dates (datetime64 array or Series) as float days since 1970-01-01; NaT becomes NaN."""
-    # via pandas: accepts datetime64 of any unit and object columns of Timestamps / NaT / None
-    x = pd.to_datetime(pd.Series(np.asarray(values) if not isinstance(values, pd.Series) else values)).to_numpy(
-        dtype="datetime64[ns]")
+    x = datetime_ns(values)
     out = np.full(x.shape, np.nan)
     ok = ~np.isnat(x)
     out[ok] = x[ok].astype("int64") // NS_PER_DAY
     return out
+
+
+def datetime_ns(values) -> np.ndarray:
+    """Dates as a datetime64[ns] array: datetime64 columns directly (no parsing), anything else
+    (object columns of Timestamps / NaT / None) through pandas."""
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        return np.asarray(values).astype("datetime64[ns]", copy=False)
+    return pd.to_datetime(pd.Series(np.asarray(values) if not isinstance(values, pd.Series) else values)).to_numpy(
+        dtype="datetime64[ns]")
 
 
 def to_dates(day: np.ndarray) -> np.ndarray:

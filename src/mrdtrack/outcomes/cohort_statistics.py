@@ -36,6 +36,10 @@ from mrdtrack.stats import (
 )
 from mrdtrack.stats.logrank import logrank_test
 
+#: From this many patients on, ``start_models`` runs the models in a child process (below, a fork
+#: costs more than the models take).
+PARALLEL_MIN_PATIENTS = 5_000
+
 ENDPOINTS = {  # curve name -> (time column in months, event column)
     "pfs": ("pfs_months", "pfs_event"),
     "os": ("os_months", "os_event"),
@@ -238,13 +242,20 @@ def time_varying_mrd_cox(patients: pd.DataFrame, changes: pd.DataFrame, config: 
             "covariate": "MRD negative at the analysis threshold (latest evaluable sample, carried forward)"}, recs
 
 
-def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Config) -> tuple[dict, dict, pd.DataFrame]:
-    """summary.json headline figures, the report's curves/tables, and issues."""
+def _models(patients: pd.DataFrame, changes: pd.DataFrame, config: Config) -> tuple:
+    """The time-varying Cox model and the competing-risks section: (their summary blocks, tables, issue records)."""
+    tv, tv_recs = time_varying_mrd_cox(patients, changes, config)
+    cr, cr_tables, cr_recs = competing_risks(patients, config)
+    return {"time_varying_cox": tv, "competing_risks": cr}, cr_tables, tv_recs + cr_recs
+
+
+def _curves_and_trends(patients: pd.DataFrame, config: Config) -> tuple:
+    """Kaplan-Meier curves and medians by endpoint, PFS by MRD trend (log-rank, Cox) from maintenance
+    start and at the landmarks: (summary, statistics, issue records, numbers at risk, Cox tables)."""
     recs: list = []
     summary: dict = {}
     statistics: dict = {}
     at_risk_frames = []
-    mc = patients["in_maintenance_cohort"].astype(bool)
     summary.update(mrd_cohort_figures(patients, config))
 
     for name, (tcol, ecol) in ENDPOINTS.items():
@@ -296,9 +307,35 @@ def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Con
             statistics[f"km_landmark_{lm:g}"] = curve
             at_risk_frames.append(ar)
 
-    summary["time_varying_cox"], r = time_varying_mrd_cox(patients, changes, config)
-    recs += r
-    summary["competing_risks"], cr_tables, r = competing_risks(patients, config)
+    return summary, statistics, recs, at_risk_frames, cox_tables
+
+
+def start_models(patients: pd.DataFrame, changes: pd.DataFrame, config: Config, parallel: bool = True,
+                 min_patients: int = PARALLEL_MIN_PATIENTS):
+    """The models of ``_models`` started in a forked child process (``processes.run_in_child``) when
+    ``parallel`` and the cohort has at least ``min_patients`` patients, so that they run while
+    this process computes the curves; returns the function that gives their result."""
+    from mrdtrack.processes import run_in_child
+
+    def models():
+        return _models(patients, changes, config)
+
+    return run_in_child(models) if parallel and len(patients) >= min_patients else models
+
+
+def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Config,
+                      models=None) -> tuple[dict, dict, pd.DataFrame]:
+    """summary.json headline figures, the report's curves/tables, and issues.
+
+    ``models``: from ``start_models`` (the time-varying Cox model and the competing-risks section,
+    perhaps already running in a child process); by default they are computed here, after the
+    curves. The results are the same either way, in the same order."""
+    models = models or start_models(patients, changes, config, parallel=False)
+    try:
+        summary, statistics, recs, at_risk_frames, cox_tables = _curves_and_trends(patients, config)
+    finally:  # the child's result is collected even when the curves fail (no process left behind)
+        blocks, cr_tables, r = models()
+    summary.update(blocks)
     statistics.update(cr_tables)
     recs += r
     statistics["at_risk"] = pd.concat(at_risk_frames, ignore_index=True) if at_risk_frames else pd.DataFrame(
@@ -306,6 +343,7 @@ def cohort_statistics(patients: pd.DataFrame, changes: pd.DataFrame, config: Con
     statistics["cox_pfs_by_trend"] = pd.concat(cox_tables, ignore_index=True) if cox_tables else pd.DataFrame(
         columns=["analysis", "model", "term", "hr", "lower", "upper", "p"])
 
+    mc = patients["in_maintenance_cohort"].astype(bool)
     dur = (patients["maintenance_end"] - patients["maintenance_start"]).dt.days / config.days_per_month
     summary["cohort"] = {
         "patients": int(len(patients)),

@@ -6,6 +6,10 @@ import numpy as np
 import pandas as pd
 
 
+def _dates(s: pd.Series) -> pd.Series:
+    return s if pd.api.types.is_datetime64_dtype(s.dtype) else pd.to_datetime(s)
+
+
 def analysis_progression(derived: pd.Series, recorded: pd.Series, policy: str,
                          agreement_days: int) -> pd.DataFrame:
     """Per patient: ``progression_date`` and ``progression_source`` under ``policy``.
@@ -16,8 +20,8 @@ def analysis_progression(derived: pd.Series, recorded: pd.Series, policy: str,
     else the source of the chosen date; blank without progression. ``discrepant`` is true when
     the two differ by more than ``agreement_days`` or only one exists.
     """
-    derived = pd.to_datetime(derived)
-    recorded = pd.to_datetime(recorded.reindex(derived.index))
+    derived = _dates(derived)
+    recorded = _dates(recorded.reindex(derived.index))
     if policy == "derived":
         date = derived
     elif policy == "recorded":

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.config import Config
+from mrdtrack.mrd.groups import datetime_ns
 from mrdtrack.response.levels import ge, le, lt
 
 #: Days are counted from 1900-01-01 so that they are positive for any realistic date.
@@ -32,7 +33,7 @@ ALL_TESTS = SEROLOGIC_TESTS + MARROW_TESTS
 
 def day_number(dates) -> np.ndarray:
     """Whole days since 1900-01-01 (int64); NaT becomes a very large sentinel."""
-    d = pd.to_datetime(pd.Series(dates)).to_numpy(dtype="datetime64[D]")
+    d = datetime_ns(dates).astype("datetime64[D]")
     out = d.astype("int64") + _EPOCH_SHIFT
     out[np.isnat(d)] = np.iinfo(np.int64).max // 4
     return out

@@ -46,7 +46,9 @@ def nearest_assessment(recorded: pd.DataFrame, assessments: pd.DataFrame, window
     """For each recorded row, the nearest assessment with a response within ``window`` days."""
     r = recorded[["patient_id", "date", "response", "row"]].rename(columns={"date": "rec_date", "response": "recorded"})
     r = r.assign(_i=np.arange(len(r))).sort_values("rec_date")
-    a = assessments[assessments["response"].notna()]
+    # only the assessments of patients with a recorded response can match (usually a small share)
+    recorded_patient = pd.Index(r["patient_id"].unique()).get_indexer(assessments["patient_id"]) >= 0
+    a = assessments[assessments["response"].notna().to_numpy() & recorded_patient]
     a = a.assign(adate=a["date"]).sort_values("date")
     tol = pd.Timedelta(days=window)
     back = pd.merge_asof(r, a, left_on="rec_date", right_on="date", by="patient_id", direction="backward",
