@@ -44,6 +44,19 @@ def text_isin(text: pd.Series, values) -> np.ndarray:
     return text.isin(values).to_numpy(dtype=bool)
 
 
+def text_positions(text: pd.Series, values: pd.Index) -> np.ndarray:
+    """Position of each cell of ``text`` in ``values`` (distinct text), -1 where absent or blank;
+    Arrow-backed text is looked up by Arrow (no Python string objects)."""
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = text.array.__arrow_array__()
+        pos = pc.index_in(arr, value_set=pa.array(np.asarray(values, dtype=object), type=arr.type))
+        return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return pd.Index(values).get_indexer(text.astype(object))
+
+
 def as_text(s: pd.Series) -> pd.Series:
     """Cells as stripped text (pyarrow strings), blank -> NA. Typed columns are rendered."""
     if isinstance(s.dtype, pd.StringDtype):

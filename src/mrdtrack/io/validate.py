@@ -27,7 +27,17 @@ from mrdtrack.io.censored import (
     censored_value,
     split_censored,
 )
-from mrdtrack.io.parse import STRING, as_text, out_of_range, parse_date, parse_number, range_text, shown, text_isin
+from mrdtrack.io.parse import (
+    STRING,
+    as_text,
+    out_of_range,
+    parse_date,
+    parse_number,
+    range_text,
+    shown,
+    text_isin,
+    text_positions,
+)
 from mrdtrack.io.sources import RawTable
 from mrdtrack.issues import ISSUE_COLUMNS
 
@@ -150,6 +160,14 @@ def _check_columns(t: _Table) -> str | None:
     return None
 
 
+def _longest(s: pd.Series) -> int:
+    """Characters of the longest cell of an Arrow-backed text column (0 when all blank)."""
+    import pyarrow.compute as pc
+
+    longest = pc.max(pc.utf8_length(s.array.__arrow_array__())).as_py()
+    return longest or 0
+
+
 def _long_cells(t: _Table, limit: int) -> None:
     """Cells longer than ``limit`` characters: a corrupt or misaligned file, reported not parsed."""
     for c in t.raw.columns:
@@ -158,6 +176,8 @@ def _long_cells(t: _Table, limit: int) -> None:
             continue
         if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "mixed", "mixed-integer"):
             continue  # no text cells (numbers, dates from a typed frame)
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and _longest(s) <= limit:
+            continue  # the usual case, told by one pass of Arrow
         n = (s if isinstance(s.dtype, pd.StringDtype) else as_text(s)).str.len()  # Arrow: vectorised
         long = (n.fillna(0) > limit).to_numpy(dtype=bool)
         if long.any():
@@ -253,11 +273,15 @@ def _parse_lab_values(t: _Table) -> None:
 
     raw_u = t.raw["unit"] if "unit" in t.raw.columns else pd.Series(pd.NA, index=range(t.n), dtype=STRING)
     unit = as_text(raw_u)
-    key = (test.fillna("") + "\x1f" + unit.fillna("").str.lower()).astype(STRING)
-    lookup = {f"{k}\x1f{u.lower()}": (f, lt.canonical_unit) for k, lt in LAB_TESTS.items() for u, f in lt.units.items()}
-    codes, uniq = pd.factorize(key)
-    factor = np.array([lookup.get(u, (np.nan, None))[0] for u in uniq] + [np.nan])[codes]
-    canonical = np.array([lookup.get(u, (np.nan, None))[1] for u in uniq] + [None], dtype=object)[codes]
+    lookup = {(k, u.lower()): (f, lt.canonical_unit) for k, lt in LAB_TESTS.items() for u, f in lt.units.items()}
+    # each distinct (test, unit) pair is looked up once: codes of the two columns, combined
+    t_codes, t_uniq = pd.factorize(test.fillna(""))
+    u_codes, u_uniq = pd.factorize(unit.fillna(""))
+    u_uniq = [u.lower() for u in u_uniq]  # units compare without case
+    codes, pairs = pd.factorize(t_codes.astype(np.int64) * (len(u_uniq) + 1) + u_codes)
+    found = [lookup.get((t_uniq[p // (len(u_uniq) + 1)], u_uniq[p % (len(u_uniq) + 1)]), (np.nan, None)) for p in pairs]
+    factor = np.array([f for f, _ in found] + [np.nan])[codes]
+    canonical = np.array([c for _, c in found] + [None], dtype=object)[codes]
     no_unit = is_num & unit.isna().to_numpy()
     bad_unit = is_num & unit.notna().to_numpy() & np.isnan(factor)
     units_of = {k: ", ".join(v.units) for k, v in LAB_TESTS.items() if v.numeric}
@@ -428,10 +452,18 @@ def _orphans(t: _Table, known: pd.Series) -> None:
              cat("patient_id '", _shown(t.pid), "' is not in patients"))
 
 
+def _per_row(t: _Table, by_patient: pd.Series) -> pd.Series:
+    """``by_patient`` (dates indexed by distinct patient_id) looked up for every row of ``t`` (NaT where none)."""
+    pos = text_positions(t.pid, by_patient.index)
+    values = by_patient.to_numpy(dtype="datetime64[ns]")
+    return pd.Series(np.where(pos >= 0, values[np.maximum(pos, 0)] if len(values) else np.datetime64("NaT"),
+                              np.datetime64("NaT")).astype("datetime64[ns]"), index=t.pid.index)
+
+
 def _dates_in_life(t: _Table, diag: pd.Series, death: pd.Series, pre_days: int) -> None:
     """No date before diagnosis_date - pre_days, none after death (docs/data-contract.md)."""
-    d_of = t.pid.astype(object).map(diag)
-    x_of = t.pid.astype(object).map(death)
+    d_of = _per_row(t, diag)
+    x_of = _per_row(t, death)
     for c in DATE_COLUMNS[t.name]:
         ok = t.ok()
         d = t.cols[c]
