@@ -92,12 +92,56 @@ def patient_anchors(cohort: Cohort) -> tuple[pd.DataFrame, pd.DataFrame]:
     return a, issues
 
 
-def _covers(x: pd.DataFrame) -> pd.Series:
-    """Whether the joined phase holds the date (inclusive end; a transplant up to the next start)."""
-    return (x["_d"] >= x["start_date"]) & (
-        (x["_end_excl"].notna() & (x["_d"] < x["_end_excl"]))
-        | (x["_end_excl"].isna() & (x["_d"] <= x["_end_incl"]))
-    )
+def _phase_table(treatments: pd.DataFrame, ids: pd.Index, eof: np.ndarray) -> pd.DataFrame:
+    """Treatments of the anchored patients sorted by patient code and start, with the end of each
+    phase's coverage: ``_end_incl`` (its end date, an ongoing phase running to the end of follow-up)
+    or, for a transplant, ``_end_excl`` (the next phase's start; to the end of follow-up if none)."""
+    t = pd.DataFrame({"patient_id": ids.get_indexer(treatments["patient_id"]), "phase": treatments["phase"].to_numpy(),
+                      "start_date": treatments["start_date"].to_numpy(), "end_date": treatments["end_date"].to_numpy()})
+    t = t[(t["patient_id"] >= 0).to_numpy() & t["start_date"].notna().to_numpy()]
+    t = t.sort_values(["patient_id", "start_date"], kind="stable")
+    t["_next_start"] = t.groupby("patient_id")["start_date"].shift(-1)
+    t["_eof"] = eof[t["patient_id"].to_numpy()]
+    end = t["end_date"].fillna(t["_eof"])
+    is_tx = t["phase"] == "transplant"
+    t["_end_incl"] = end.where(~is_tx, t["_eof"])
+    t["_end_excl"] = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]").where(~is_tx, t["_next_start"])
+    return t[["patient_id", "phase", "start_date", "_end_incl", "_end_excl"]].reset_index(drop=True)
+
+
+def _last_start_on_or_before(code: np.ndarray, day: np.ndarray, t: pd.DataFrame) -> np.ndarray:
+    """Row of ``t`` (sorted by patient code and start) of the same patient starting last on or
+    before each date (the last such row on a tie; -1 if none): one binary search on (patient,
+    rank of the date among all dates) keys, exact for any datetime."""
+    if not len(t):
+        return np.full(len(code), -1, dtype=np.int64)
+    st = t["start_date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    dv = day.astype("datetime64[ns]").view(np.int64)
+    values = np.unique(np.concatenate([st, dv]))
+    width = len(values) + 1
+    tkey = t["patient_id"].to_numpy(np.int64) * width + np.searchsorted(values, st)
+    dkey = code.astype(np.int64) * width + np.searchsorted(values, dv)
+    pos = np.searchsorted(tkey, dkey, side="right") - 1
+    same = (pos >= 0) & (t["patient_id"].to_numpy()[np.maximum(pos, 0)] == code)
+    return np.where(same, pos, -1)
+
+
+def _covered(day: np.ndarray, start, end_incl, end_excl) -> np.ndarray:
+    """Whether a phase holds the date (inclusive end; a transplant up to the next start)."""
+    return (day >= start) & np.where(np.isnat(end_excl), day <= end_incl, day < end_excl)
+
+
+def _maybe_held_earlier(t: pd.DataFrame, cols: dict, pos: np.ndarray, day: np.ndarray, hit: np.ndarray) -> np.ndarray:
+    """Dates not held by the phase starting last before them that an earlier phase of the patient
+    may still hold: a non-transplant phase ending on or after the date (a transplant's cover ends
+    at the next start). Positions in ``day``; usually none."""
+    if not len(t):
+        return np.zeros(0, dtype=np.int64)
+    ends = np.where(np.isnat(cols["_end_excl"]), cols["_end_incl"], np.datetime64("NaT")).astype("datetime64[ns]")
+    # NaT is the smallest int64: a running max per patient carries the latest end seen so far
+    latest = pd.Series(ends.view(np.int64)).groupby(t["patient_id"].to_numpy()).cummax().to_numpy()
+    late = latest[np.maximum(pos, 0)] >= day.astype("datetime64[ns]").view(np.int64)
+    return np.flatnonzero(~hit & (pos >= 0) & late)
 
 
 def phase_at(dates: pd.DataFrame, treatments: pd.DataFrame, anchors: pd.DataFrame,
@@ -114,34 +158,29 @@ def phase_at(dates: pd.DataFrame, treatments: pd.DataFrame, anchors: pd.DataFram
     # integer patient codes: hashing text ids once is far cheaper than in every map and merge
     anc = anchors.drop_duplicates("patient_id")
     ids = pd.Index(anc["patient_id"])
-    d = pd.DataFrame({"patient_id": ids.get_indexer(dates["patient_id"]), "_d": dates[date_col].to_numpy(),
-                      "_i": np.arange(len(dates))})
-    known = d["patient_id"].to_numpy() >= 0
-    first = np.where(known, anc["first_treatment_date"].to_numpy()[d["patient_id"]], np.datetime64("NaT"))
-    ll = np.where(known, anc["later_line_start"].to_numpy()[d["patient_id"]], np.datetime64("NaT"))
-    eof = anc["end_of_followup"].to_numpy()
+    code = ids.get_indexer(dates["patient_id"])
+    dd = dates[date_col].to_numpy(dtype="datetime64[ns]")
+    known = code >= 0
+    first = np.where(known, anc["first_treatment_date"].to_numpy()[code], np.datetime64("NaT"))
+    ll = np.where(known, anc["later_line_start"].to_numpy()[code], np.datetime64("NaT"))
+    t = _phase_table(treatments, ids, anc["end_of_followup"].to_numpy())
 
-    t = pd.DataFrame({"patient_id": ids.get_indexer(treatments["patient_id"]), "phase": treatments["phase"].to_numpy(),
-                      "start_date": treatments["start_date"].to_numpy(), "end_date": treatments["end_date"].to_numpy()})
-    t = t[t["patient_id"] >= 0].sort_values(["patient_id", "start_date"], kind="stable")
-    t["_next_start"] = t.groupby("patient_id")["start_date"].shift(-1)
-    t["_eof"] = eof[t["patient_id"].to_numpy()]
-    end = t["end_date"].fillna(t["_eof"])
-    is_tx = t["phase"] == "transplant"
-    t["_end_incl"] = end.where(~is_tx, t["_eof"])
-    t["_end_excl"] = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]").where(~is_tx, t["_next_start"])
-    t = t[["patient_id", "phase", "start_date", "_end_incl", "_end_excl"]].sort_values("start_date", kind="stable")
-    ds = d.sort_values("_d", kind="stable")
-    x = pd.merge_asof(ds, t, left_on="_d", right_on="start_date", by="patient_id", direction="backward")
-    hit = _covers(x).to_numpy()
-    phase = np.full(len(d), "off_treatment", dtype=object)
-    phase[x["_i"].to_numpy()[hit]] = x["phase"].to_numpy()[hit]
-    rest = x.loc[~hit, ["patient_id", "_d", "_i"]]
+    # the phase starting last on or before the date, when it holds the date
+    pos = _last_start_on_or_before(code, dd, t)
+    p = np.maximum(pos, 0)
+    cols = {c: t[c].to_numpy() for c in ("phase", "start_date", "_end_incl", "_end_excl")}
+    hit = (pos >= 0) & _covered(dd, cols["start_date"][p], cols["_end_incl"][p], cols["_end_excl"][p]) \
+        if len(t) else np.zeros(len(dd), dtype=bool)
+    phase = np.full(len(dd), "off_treatment", dtype=object)
+    phase[hit] = cols["phase"][p[hit]]
+    # else an earlier, longer phase may hold it (overlapping phases): only where one ends late enough
+    rest = _maybe_held_earlier(t, cols, pos, dd, hit)
     if len(rest):
-        y = rest.merge(t, on="patient_id", how="inner")
-        y = y[_covers(y)].sort_values(["_i", "start_date"], kind="stable").drop_duplicates("_i", keep="last")
+        y = pd.DataFrame({"patient_id": code[rest], "_d": dd[rest], "_i": rest}).merge(t, on="patient_id")
+        y = y[_covered(y["_d"].to_numpy(), y["start_date"].to_numpy(), y["_end_incl"].to_numpy(),
+                       y["_end_excl"].to_numpy())]
+        y = y.sort_values(["_i", "start_date"], kind="stable").drop_duplicates("_i", keep="last")
         phase[y["_i"].to_numpy()] = y["phase"].to_numpy()
-    dd = d["_d"].to_numpy()
     phase = np.where(np.isnat(first) | (dd < first), "pre_treatment", phase)
     phase = np.where(~np.isnat(ll) & (dd >= ll), "later_line", phase)
     return pd.Series(phase, index=dates.index, dtype="object")
