@@ -23,9 +23,21 @@ FLOAT_FORMAT = "%.10g"
 _BOOL_TEXT = {True: "true", False: "false"}
 
 
+def iso_dates(s: pd.Series) -> pd.Series:
+    """Dates as ``YYYY-MM-DD`` text, missing as ""; naive datetime64 by NumPy, each distinct day
+    once (pandas' strftime formats every value), time-zone-aware ones by strftime."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.strftime("%Y-%m-%d").where(s.notna(), "")
+    days = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    codes, uniques = pd.factorize(days.view(np.int64))  # dates repeat: format each distinct day once
+    text = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)[codes]
+    text[np.isnat(days)] = ""
+    return pd.Series(text, index=s.index, dtype=object)
+
+
 def _format_column(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
-        return s.dt.strftime("%Y-%m-%d").where(s.notna(), "")
+        return iso_dates(s)
     if pd.api.types.is_bool_dtype(s) or s.dtype == "boolean":
         return s.map(_BOOL_TEXT).astype(object).where(s.notna(), "")
     if s.dtype == object:

@@ -62,7 +62,9 @@ def as_text(s: pd.Series) -> pd.Series:
     if isinstance(s.dtype, pd.StringDtype):
         t = s
     elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-        t = s.dt.strftime("%Y-%m-%d").astype(STRING)
+        from mrdtrack.io.outputs import iso_dates
+
+        t = iso_dates(s).astype(STRING)
     elif pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         t = s.astype(object).where(s.notna(), None).astype(STRING)
     elif pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mrdtrack.io.outputs import iso_dates
+
 FORMATS = ("csv", "parquet")
 #: rows per Parquet row group (the last may be smaller), whatever the chunks written
 PARQUET_ROW_GROUP_ROWS = 1 << 20
@@ -27,12 +29,8 @@ def _for_file(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
         s = out[c]
-        if _naive_datetime(s):  # vectorised: np.datetime_as_string, not a strftime per row
-            text = np.datetime_as_string(s.to_numpy().astype("datetime64[D]")).astype(object)
-            text[s.isna().to_numpy()] = np.nan
-            out[c] = text
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            out[c] = s.dt.strftime("%Y-%m-%d")
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[c] = iso_dates(s).where(s.notna(), np.nan)
     return out
 
 

@@ -29,6 +29,7 @@ VALUE_COLUMN = {"serum_m_protein": "serum", "urine_m_protein": "urine", "flc_kap
                 "bm_clonality": "marrow_clonality"}
 TEXT_TESTS = ("serum_ife", "urine_ife", "new_lesion", "bm_clonality")
 ALL_TESTS = SEROLOGIC_TESTS + MARROW_TESTS
+_TEST_INDEX = pd.Index(ALL_TESTS, dtype=object)
 
 
 def day_number(dates) -> np.ndarray:
@@ -58,16 +59,17 @@ def prepare_labs(labs: pd.DataFrame, patient_ids: pd.Index) -> pd.DataFrame:
 
     The row number breaks ties so that the result never depends on the order of the input rows.
     """
-    pcode = patient_ids.get_indexer(labs["patient_id"])
-    tcode = pd.Index(ALL_TESTS).get_indexer(labs["test"])
-    df = pd.DataFrame({
-        "pcode": pcode.astype(np.int64), "day": day_number(labs["date"]), "tcode": tcode,
-        "value_num": labs["value_num"].to_numpy(dtype=float), "value_text": labs["value_text"].to_numpy(dtype=object),
-        "row": labs["row"].to_numpy(), "test": labs["test"].to_numpy(dtype=object)})
-    df = df[(df["pcode"] >= 0) & (df["tcode"] >= 0)]
-    minor = df["tcode"].to_numpy().astype(np.int64) * (1 << 40) + df["row"].to_numpy().astype(np.int64)
-    order = np.lexsort((minor, patient_day_key(df["pcode"].to_numpy(), df["day"].to_numpy())))
-    return df.iloc[order].reset_index(drop=True)
+    pcode = patient_ids.get_indexer(labs["patient_id"]).astype(np.int64)
+    test = labs["test"].to_numpy(dtype=object)
+    tcode = _TEST_INDEX.get_indexer(test)
+    day, row = day_number(labs["date"]), labs["row"].to_numpy()
+    keep = np.flatnonzero((pcode >= 0) & (tcode >= 0))
+    minor = tcode[keep].astype(np.int64) * (1 << 40) + row[keep].astype(np.int64)
+    order = keep[np.lexsort((minor, patient_day_key(pcode[keep], day[keep])))]  # rows picked once, in order
+    return pd.DataFrame({
+        "pcode": pcode[order], "day": day[order], "tcode": tcode[order],
+        "value_num": labs["value_num"].to_numpy(dtype=float)[order],
+        "value_text": labs["value_text"].to_numpy(dtype=object)[order], "row": row[order], "test": test[order]})
 
 
 def window_group_ids(pcode: np.ndarray, day: np.ndarray, window: int) -> np.ndarray:

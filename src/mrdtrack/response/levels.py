@@ -11,6 +11,7 @@ comparisons ("<", ">") are made so that a value exactly at the threshold does no
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 NONE, NE, PD, SD, MR, PR, VGPR, CR, SCR, MRD_NEG_CR = -2, -1, 0, 1, 2, 3, 4, 5, 6, 7
 #: A parameter that places no upper limit on the response.
@@ -19,6 +20,8 @@ UNLIMITED = 99
 CODES = {NE: "NE", PD: "PD", SD: "SD", MR: "MR", PR: "PR", VGPR: "VGPR", CR: "CR", SCR: "sCR",
          MRD_NEG_CR: "MRD-negative CR"}
 LEVEL_OF = {v: k for k, v in CODES.items()}
+_LEVEL_INDEX = pd.Index(list(LEVEL_OF), dtype=object)
+_LEVEL_VALUES = np.array(list(LEVEL_OF.values()), dtype=np.int64)
 _NAMES = np.array([None, "NE", "PD", "SD", "MR", "PR", "VGPR", "CR", "sCR", "MRD-negative CR"], dtype=object)
 
 
@@ -30,7 +33,8 @@ def level_names(levels: np.ndarray) -> np.ndarray:
 
 def level_codes(names) -> np.ndarray:
     """Integer levels for response codes (missing or unknown -> NONE)."""
-    return np.array([LEVEL_OF.get(n, NONE) if isinstance(n, str) else NONE for n in names], dtype=np.int64)
+    pos = _LEVEL_INDEX.get_indexer(pd.Index(np.asarray(names, dtype=object)))
+    return np.where(pos >= 0, _LEVEL_VALUES[np.maximum(pos, 0)], NONE).astype(np.int64)
 
 
 def _slack(threshold, rel_tol: float):

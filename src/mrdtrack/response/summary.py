@@ -22,8 +22,12 @@ def _confirmed(assessments: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame
     c = assessments.loc[assessments["confirmed_response"].notna(),
                         ["patient_id", "date", "confirmed_response", "confirmed_date"]].copy()
     c["level"] = level_codes(c["confirmed_response"].to_numpy())
-    c = c.merge(anchors[["patient_id", "progression_date", "maintenance_start", "later_line_start"]],
-                on="patient_id", how="left")
+    c = c.reset_index(drop=True)
+    pos = pd.Index(anchors["patient_id"]).get_indexer(c["patient_id"])  # anchors: one row per patient
+    for col in ("progression_date", "maintenance_start", "later_line_start"):
+        values = anchors[col].to_numpy(dtype="datetime64[ns]")
+        c[col] = np.where(pos >= 0, values[np.maximum(pos, 0)] if len(values) else np.datetime64("NaT"),
+                          np.datetime64("NaT")).astype("datetime64[ns]")
     prog, ll = c["progression_date"], c["later_line_start"]
     c["before_progression"] = (prog.isna() | (c["confirmed_date"] < prog)).to_numpy()
     c["before_new_line"] = (ll.isna() | (c["confirmed_date"] < ll)).to_numpy()
