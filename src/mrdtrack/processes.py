@@ -11,6 +11,15 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def default_jobs() -> int:
+    """The default of every ``--jobs``: the cores this process may run on (its CPU affinity, which
+    container and ``taskset`` limits respect), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
 def process_pool(workers: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes, forked where the platform can (the children share the
     parent's memory copy-on-write instead of pickling it), spawned elsewhere."""

@@ -41,12 +41,10 @@ DEFAULT_BATCH_SIZE = 5000
 
 
 def default_jobs() -> int:
-    """The default of every ``--jobs``: the cores this process may run on (its CPU affinity, which
-    container and ``taskset`` limits respect), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # platforms without sched_getaffinity (macOS, Windows)
-        return max(1, os.cpu_count() or 1)
+    """The default of every ``--jobs`` (``processes.default_jobs``: the cores this process may use)."""
+    from mrdtrack.processes import default_jobs as cores
+
+    return cores()
 
 
 def output_folder(path: Path) -> Path:

@@ -48,7 +48,7 @@ from mrdtrack.pipeline import (
     derive_all,
 )
 from mrdtrack.pipeline import sort_issues as sort_derivation_issues
-from mrdtrack.processes import process_pool
+from mrdtrack.processes import default_jobs, process_pool
 
 DEFAULT_BUCKETS = 16
 #: ``analyze`` streams a cohort folder through buckets (instead of loading it whole) from this many
@@ -412,12 +412,17 @@ def choose_buckets(cohort_path: str | Path, partitions: int | None) -> int:
 
 def auto_buckets(cohort_path: str | Path) -> int:
     """Buckets ``analyze`` uses by default: 0 (in memory) for a workbook or a cohort below
-    AUTO_PARTITION_MIN_ROWS input rows, else one bucket per ROWS_PER_BUCKET rows (at least 2)."""
+    AUTO_PARTITION_MIN_ROWS input rows, else one bucket per ROWS_PER_BUCKET rows (at least 2),
+    rounded up to a multiple of the cores (``processes.default_jobs``)."""
     path = Path(cohort_path)
     if not path.is_dir():
         return 0
     rows = estimate_input_rows(path)
-    return 0 if rows < AUTO_PARTITION_MIN_ROWS else max(2, math.ceil(rows / ROWS_PER_BUCKET))
+    if rows < AUTO_PARTITION_MIN_ROWS:
+        return 0
+    # a multiple of the cores, so that the last round of buckets keeps every worker busy
+    cores = default_jobs()
+    return max(2, math.ceil(rows / ROWS_PER_BUCKET / cores) * cores)
 
 
 __all__ = ["AUTO_PARTITION_MIN_ROWS", "DEFAULT_BUCKETS", "ROWS_PER_BUCKET", "BucketOutput", "InvalidCohort",
