@@ -48,6 +48,14 @@ def require_columns(df: pd.DataFrame, columns) -> None:
                               f"(available: {', '.join(map(str, df.columns))})")
 
 
+def _per_distinct(s: pd.Series, test, missing: bool) -> np.ndarray:
+    """``test(value)`` for every cell of ``s`` (``missing`` for missing cells), computed once per
+    distinct value (a column of a few words repeated over many rows)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    answers = np.array([bool(test(v)) for v in uniques] + [missing], dtype=bool)
+    return answers[np.where(codes < 0, len(uniques), codes)]
+
+
 def drop_missing(df: pd.DataFrame, columns) -> tuple[pd.DataFrame, int]:
     """Rows complete in ``columns`` (R's na.omit) and how many were dropped; error if none is left."""
     cols = list(dict.fromkeys(c for c in columns if c is not None))
@@ -55,7 +63,7 @@ def drop_missing(df: pd.DataFrame, columns) -> tuple[pd.DataFrame, int]:
     keep = df[cols].notna().all(axis=1)
     for c in cols:
         if df[c].dtype == object:
-            keep &= df[c].astype(str).str.strip().ne("") | df[c].isna()
+            keep &= ~_per_distinct(df[c], lambda v: str(v).strip() == "", False)
     out = df.loc[keep]
     if out.empty:
         raise StatsInputError(f"no rows left after dropping rows with a missing value in {', '.join(cols)}")
@@ -88,14 +96,14 @@ def event_column(df: pd.DataFrame, col: str) -> np.ndarray:
             raise StatsInputError(f"column {col!r}: event value {s.iloc[row]!r} ({row_name(df, row)}) is neither 0/1 "
                                   f"nor true/false")
         return arr.astype(np.int8)
-    text = s.astype(str).str.strip().str.lower()
-    is_true, is_false = text.isin(_TRUE), text.isin(_FALSE)
+    is_true = _per_distinct(s, lambda v: str(v).strip().lower() in _TRUE, False)  # missing: neither
+    is_false = _per_distinct(s, lambda v: str(v).strip().lower() in _FALSE, False)
     bad = ~(is_true | is_false)
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = int(np.flatnonzero(bad)[0])
         raise StatsInputError(f"column {col!r}: event value {s.iloc[row]!r} ({row_name(df, row)}) is neither 0/1 "
                               f"nor true/false")
-    return is_true.to_numpy().astype(np.int8)
+    return is_true.astype(np.int8)
 
 
 def survival_data(df: pd.DataFrame, time: str, event: str | None, start: str | None = None,
