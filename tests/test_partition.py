@@ -159,3 +159,23 @@ def test_unreadable_files_are_reported_not_raised(tmp_path):
     assert {i["table"] for i in part.file_issues} == {"mrd", "events"}
     assert "mrd" not in part.tables and "events" not in part.tables
     assert Partition.load(tmp_path / "b").file_issues == part.file_issues
+
+
+def test_a_bad_row_holding_the_latest_date_gives_the_in_memory_cut(tmp_path):
+    """The pass takes the latest date of any row; when that row has a cell error the buckets run
+    again with the validator's cut: validate and analyze --exclude-invalid equal the in-memory run."""
+    from mrdtrack.commands.analyze import run_analyze
+    from mrdtrack.executors.partitioned import validate_partitioned
+
+    src = replicated_cohort(tmp_path / "c", copies=2)
+    with (src / "labs.csv").open("a") as f:
+        f.write("P01,2031-01-01,serum_m_protein,1.0,furlongs\n")  # latest date, unknown unit
+    memory = read_cohort(src)
+    issues, counts = validate_partitioned(src, buckets=3, jobs=1)
+    assert issues["message"].tolist() == memory.issues["message"].tolist()
+    assert counts == memory.counts
+    for partitions in (0, 3):
+        run_analyze(src, tmp_path / f"out{partitions}", exclude_invalid=True, jobs=1, partitions=partitions)
+    for name in ("assessments.csv", "mrd.csv", "patients.csv", "issues.csv", "summary.json"):
+        assert (tmp_path / "out0" / name).read_bytes() == (tmp_path / "out3" / name).read_bytes(), name
+    assert '"data_cut": "2031-01-01"' not in (tmp_path / "out3" / "summary.json").read_text()

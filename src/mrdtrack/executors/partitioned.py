@@ -101,6 +101,7 @@ class BucketOutput:
     validation: pd.DataFrame  # the bucket's problems, with ``_order`` (``with_exclusion_order``)
     frames: dict = field(default_factory=dict)  # patients, anchors, mrd, mrd_changes, issues
     assessments: pd.DataFrame | None = None  # ASSESSMENT_COLUMNS, pseudonymised with a key
+    latest_valid: pd.Timestamp = pd.NaT  # the bucket's share of the default data cut (ReadResult.latest_valid)
 
     @property
     def patients(self) -> int:
@@ -113,7 +114,7 @@ def analyze_bucket(raw: dict[str, RawTable], data_cut, exclude_invalid: bool, co
     executor that cuts the cohort into buckets runs this, locally or on a Spark worker)."""
     result = _validate.check_tables(raw, [], {}, data_cut, exclude_invalid, config, _missing_file)
     out = BucketOutput(ok=result.cohort is not None, counts=result.counts,
-                       validation=with_exclusion_order(result.issues, raw))
+                       validation=with_exclusion_order(result.issues, raw), latest_valid=result.latest_valid)
     cohort = result.cohort
     if cohort is None or not len(cohort.patients) or not derive:
         return out
@@ -140,7 +141,8 @@ def _analyze_bucket(job: _BucketJob) -> dict:
     for name, df in out.frames.items():
         df.to_pickle(_bucket_path(job.work, job.index, name))
     rows = 0 if out.assessments is None else len(out.assessments)
-    return {"index": job.index, "ok": out.ok, "counts": out.counts, "patients": out.patients, "assessments": rows}
+    return {"index": job.index, "ok": out.ok, "counts": out.counts, "patients": out.patients, "assessments": rows,
+            "latest_valid": out.latest_valid}
 
 
 def _read_pieces(work: str, infos: list[dict], name: str) -> list[pd.DataFrame]:
@@ -355,18 +357,28 @@ def _partition_and_check(cohort_path, work: Path, config: Config, buckets: int, 
     A fatal file problem raises InvalidCohort."""
     t0 = time.perf_counter()
     kw = {"batch_rows": batch_rows} if batch_rows else {}
-    part = partition_cohort(cohort_path, work / "buckets", buckets, exact_cut=exact_cut, jobs=jobs, config=config,
-                            **kw)
+    part = partition_cohort(cohort_path, work / "buckets", buckets, jobs=jobs, config=config, **kw)
     timings["partition_s"] = time.perf_counter() - t0
-    if cut is None and part.data_cut:
+    found_cut = cut is None
+    if found_cut and part.data_cut:
         cut = pd.Timestamp(part.data_cut)
     header_issues, header_counts, fatal = _header_check(part, cut, exclude_invalid, config)
     if fatal:
         raise InvalidCohort(cohort_path, header_issues)
     t0 = time.perf_counter()
-    job_list = [_BucketJob(part.root, i, str(work), cut, exclude_invalid, config, batch_size, pseudonym_key, derive)
-                for i in range(part.buckets)]
-    infos = _run_buckets(job_list, jobs, progress)
+
+    def run(cut) -> list[dict]:
+        return _run_buckets([_BucketJob(part.root, i, str(work), cut, exclude_invalid, config, batch_size,
+                                        pseudonym_key, derive) for i in range(part.buckets)], jobs, progress)
+
+    infos = run(cut)
+    if exact_cut and found_cut:
+        # the pass took the latest date of any row; the validator's cut ignores rows with a cell
+        # error: when such a row held the latest date, every bucket runs again with the exact cut
+        exact = max((i["latest_valid"] for i in infos if pd.notna(i["latest_valid"])), default=None)
+        if exact != cut:
+            cut = exact
+            infos = run(cut)
     timings["buckets_s"] = time.perf_counter() - t0
     checked = validation_issues([header_issues] + [pd.read_pickle(_bucket_path(work, i["index"], "validation"))
                                                    for i in infos])

@@ -56,6 +56,9 @@ class ReadResult:
     issues: pd.DataFrame
     counts: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
+    #: the latest date among rows without a cell error: the default data cut of these tables
+    #: (``latest_valid_date``), whatever cut was applied
+    latest_valid: pd.Timestamp = pd.NaT
 
     @property
     def has_errors(self) -> bool:
@@ -584,7 +587,8 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
             continue
         tables[name] = t
 
-    cut = data_cut if data_cut is not None and pd.notna(data_cut) else _latest_date(tables)
+    latest_valid = _latest_date(tables)
+    cut = data_cut if data_cut is not None and pd.notna(data_cut) else latest_valid
     _apply_cut(tables, cut)
 
     p = tables.get("patients")
@@ -660,7 +664,7 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
         tabs = {n: out.get(n, empty_table(n)) for n in Cohort.TABLE_NAMES}
         tabs = {n: (df if len(df.columns) else empty_table(n)) for n, df in tabs.items()}
         cohort = Cohort(**tabs, data_cut=pd.Timestamp(cut) if pd.notna(cut) else pd.NaT, sources=dict(sources))
-    return ReadResult(cohort, issues, counts, dict(sources))
+    return ReadResult(cohort, issues, counts, dict(sources), latest_valid)
 
 
 def _patient_exclusions(t: _Table, left_out: dict[str, str]) -> pd.DataFrame:
