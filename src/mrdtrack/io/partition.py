@@ -129,6 +129,13 @@ def patient_ids_of(path: Path) -> np.ndarray:
     return as_text(frame["patient_id"]).dropna().astype(object).to_numpy()
 
 
+def _distinct(s: pd.Series) -> pd.Series:
+    """The distinct cells of a column (Arrow text: by Arrow's hash, far faster than pandas' here)."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        return pd.Series(pc.unique(s.array.__arrow_array__()).to_pandas(types_mapper=pd.ArrowDtype)).astype(s.dtype)
+    return s.drop_duplicates()
+
+
 def latest_date(name: str, frame: pd.DataFrame, rows: np.ndarray, file: str, config: Config | None) -> pd.Timestamp:
     """Latest date of one chunk of a table, the way the validator picks the default data cut.
 
@@ -141,7 +148,7 @@ def latest_date(name: str, frame: pd.DataFrame, rows: np.ndarray, file: str, con
     latest = pd.NaT
     for c in cut_date_columns(name):
         if c in frame.columns:
-            d, _, reason = parse_date(frame[c].drop_duplicates())
+            d, _, reason = parse_date(_distinct(frame[c]))
             d = d[reason.isna().to_numpy()].dropna()
             if len(d):
                 latest = d.max() if pd.isna(latest) else max(latest, d.max())
