@@ -119,7 +119,7 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         return d, d, _no_reason(s)  # typed dates: the "text" serves only to tell blank cells
     t = as_text(s)
     d = _factorized(t, lambda u: pd.to_datetime(u, format="%Y-%m-%d", errors="coerce"))
-    d = pd.to_datetime(d).astype("datetime64[ns]")
+    d = (d if pd.api.types.is_datetime64_dtype(d.dtype) else pd.to_datetime(d)).astype("datetime64[ns]")
     reason = _no_reason(s)
     fail = (t.notna() & d.isna()).to_numpy()
     if fail.any():
