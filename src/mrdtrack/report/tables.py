@@ -1,6 +1,6 @@
 """The study report's tables, built from the pipeline's outputs.
 
-These are tabulations for display (counts of categories, Table 1 by ``tableone``, the pipeline's
+These are tabulations for display (counts of categories, Table 1 as ``tableone`` lays it out, the pipeline's
 estimates laid out in rows); no estimate, interval or test is computed here.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from tableone import TableOne
 
 from mrdtrack.issue_codes import CODES
 from mrdtrack.report.figures import DEPTH_ORDER, TREND_ORDER
@@ -24,6 +23,7 @@ from mrdtrack.report.fmt import (
     pvalue,
     share,
 )
+from mrdtrack.report.table_one import table_one_frame
 
 #: The issue codes of recorded-vs-derived disagreements, per topic (data-quality section).
 DISAGREEMENT_CODES = {"response": ("RECORDED_RESPONSE_DIFFERS", "RECORDED_RESPONSE_UNMATCHED"),
@@ -55,8 +55,27 @@ def _as_nan(s: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna() & (s.astype(str) != ""), np.nan)
 
 
+def table_one_input(cohort: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list]]:
+    """(the Table 1 variables present, with a value, and the ``MRD trend`` group column; the orders
+    of the groups and of the response levels) for the maintenance-cohort patients ``cohort``."""
+    df = pd.DataFrame({c: _as_nan(cohort[c]) for c in TABLE1_VARIABLES if c in cohort.columns})
+    df = df.loc[:, df.notna().any()]
+    if "age_at_diagnosis" in df.columns:
+        df["age_at_diagnosis"] = pd.to_numeric(df["age_at_diagnosis"], errors="coerce")
+    trend = _as_nan(cohort["mrd_trend"]).fillna(NOT_EVALUABLE).map(lambda t: TREND_LABELS.get(t, t))
+    df["MRD trend"] = trend.to_numpy()
+    order = [TREND_LABELS[t] for t in TREND_ORDER if TREND_LABELS[t] in set(df["MRD trend"])]
+    order += sorted(set(df["MRD trend"]) - set(order))
+    orders = {"MRD trend": order}
+    if "response_at_maintenance_start" in df.columns:
+        present = set(df["response_at_maintenance_start"].dropna())
+        orders["response_at_maintenance_start"] = [c for c in DEPTH_ORDER if c in present]
+    return df, orders
+
+
 def table_one(patients: pd.DataFrame) -> pd.DataFrame:
-    """Table 1 of the maintenance cohort, overall and by MRD trend (``tableone``).
+    """Table 1 of the maintenance cohort, overall and by MRD trend (laid out as ``tableone`` does:
+    ``report/table_one.py``).
 
     Variables with no value at all are left out; patients without a trend form the group
     'not evaluable'; missing values are counted in the 'Missing' column.
@@ -64,28 +83,9 @@ def table_one(patients: pd.DataFrame) -> pd.DataFrame:
     cohort = maintenance_cohort(patients)
     if cohort.empty:
         return pd.DataFrame({"variable": ["n"], "level": [""], "Overall": ["0"]})
-    df = pd.DataFrame({c: _as_nan(cohort[c]) for c in TABLE1_VARIABLES if c in cohort.columns})
-    df = df.loc[:, df.notna().any()]
-    if "age_at_diagnosis" in df.columns:
-        df["age_at_diagnosis"] = pd.to_numeric(df["age_at_diagnosis"], errors="coerce")
-    trend = _as_nan(cohort["mrd_trend"]).fillna(NOT_EVALUABLE).map(lambda t: TREND_LABELS.get(t, t))
-    df["MRD trend"] = trend.to_numpy()
-    columns = [c for c in TABLE1_VARIABLES if c in df.columns]
-    categorical = [c for c in columns if c != "age_at_diagnosis"]
-    order = [TREND_LABELS[t] for t in TREND_ORDER if TREND_LABELS[t] in set(df["MRD trend"])]
-    order += sorted(set(df["MRD trend"]) - set(order))
-    orders = {"MRD trend": order}
-    if "response_at_maintenance_start" in df.columns:
-        present = set(df["response_at_maintenance_start"].dropna())
-        orders["response_at_maintenance_start"] = [c for c in DEPTH_ORDER if c in present]
-    t1 = TableOne(df, columns=columns or None, categorical=categorical, groupby="MRD trend", missing=True,
-                  overall=True, pval=False, order=orders, rename=TABLE1_VARIABLES,
-                  label_suffix=True, decimals=1, include_null=False)
-    out = t1.tableone.copy()
-    out.columns = [c[1] if isinstance(c, tuple) else c for c in out.columns]
-    out = out.reset_index()
-    out.columns = ["variable", "level", *out.columns[2:]]
-    return out
+    df, orders = table_one_input(cohort)
+    labels = {c: TABLE1_VARIABLES[c] for c in TABLE1_VARIABLES if c in df.columns}
+    return table_one_frame(df, labels, ["age_at_diagnosis"], "MRD trend", orders["MRD trend"], orders)
 
 
 def attrition(summary: dict, issues: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, norm
 
 from mrdtrack.stats.concordance import concordance_counts
 from mrdtrack.stats.design import model_matrix
+from mrdtrack.stats.distributions import chi2_sf, norm_ppf, norm_sf
 from mrdtrack.stats.inputs import StatsInputError, group_codes, survival_data
 
 COX_COLUMNS = ["term", "coef", "hr", "se", "p", "lower", "upper", "loglik", "concordance"]
@@ -177,7 +177,7 @@ class CoxResult:
 
 
 def _test(stat: float, df: int) -> dict:
-    return {"chisq": float(stat), "df": int(df), "p": float(chi2.sf(stat, df)) if df > 0 else float("nan")}
+    return {"chisq": float(stat), "df": int(df), "p": float(chi2_sf(stat, df)) if df > 0 else float("nan")}
 
 
 def cox_fit(df: pd.DataFrame, time: str, event: str, covariates, *, start: str | None = None,
@@ -236,12 +236,12 @@ def cox_fit(df: pd.DataFrame, time: str, event: str, covariates, *, start: str |
         warnings.append(f"Loglik converged before variable(s) {', '.join(flagged)}; coefficient may be infinite "
                         f"(e.g. a covariate that separates events perfectly)")
     se = np.sqrt(np.diag(var))
-    z = norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     lp = design.x @ beta
     conc = concordance_counts(data.time, ev, lp, data.start, scodes)
     with np.errstate(over="ignore"):  # an infinite coefficient (flagged above) has an infinite limit, as in R
         table = pd.DataFrame({"term": design.names, "coef": beta, "hr": np.exp(beta), "se": se,
-                              "p": 2 * norm.sf(np.abs(beta / se)), "lower": np.exp(beta - z * se),
+                              "p": 2 * norm_sf(np.abs(beta / se)), "lower": np.exp(beta - z * se),
                               "upper": np.exp(beta + z * se), "loglik": loglik,
                               "concordance": conc["concordance"]})
     return CoxResult(

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from mrdtrack.stats.competing import cause_index, competing_data
 from mrdtrack.stats.design import model_matrix
+from mrdtrack.stats.distributions import norm_ppf, norm_sf
 from mrdtrack.stats.inputs import StatsInputError
 
 FINEGRAY_COLUMNS = ["term", "coef", "se", "hr", "lower", "upper", "p"]
@@ -212,13 +212,13 @@ def fine_gray(df: pd.DataFrame, *, time: str, event: str, cause, covariates, cat
     if flagged:
         warnings.append(f"term(s) {', '.join(flagged)}: not estimable (no events of cause "
                         f"{data.causes[k - 1]!r} in a level, a coefficient growing without bound, or no convergence)")
-    z = norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     ok = ~np.isin(design.names, flagged)
     with np.errstate(over="ignore", invalid="ignore"):
         out = pd.DataFrame({"term": design.names, "coef": b, "se": se,
                             "hr": np.where(ok, np.exp(b), np.nan), "lower": np.where(ok, np.exp(b - z * se), np.nan),
                             "upper": np.where(ok, np.exp(b + z * se), np.nan),
-                            "p": np.where(ok, 2 * norm.sf(np.abs(b / se)), np.nan)})
+                            "p": np.where(ok, 2 * norm_sf(np.abs(b / se)), np.nan)})
     out.attrs.update({"n": len(r.t), "events": int((status == 1).sum()), "cause": data.causes[k - 1],
                       "converged": converged, "iterations": iterations, "loglik": -_objective(r, b, 0)[0],
                       "loglik_null": -_objective(r, np.zeros(len(b)), 0)[0], "warnings": warnings,

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from mrdtrack.stats.competing import competing_data
+from mrdtrack.stats.distributions import chi2_sf
 from mrdtrack.stats.inputs import StatsInputError, group_codes
 
 GRAY_COLUMNS = ["cause", "statistic", "df", "p"]
@@ -103,7 +103,7 @@ def gray_test(df: pd.DataFrame, time: str, event: str, *, group: str, rho: float
         else:
             warnings.append(f"cause {cause!r}: the variance of Gray's score is singular; the test is not estimable")
         rows.append({"cause": cause, "statistic": stat, "df": ng - 1,
-                     "p": float(chi2.sf(stat, ng - 1)) if np.isfinite(stat) else np.nan})
+                     "p": float(chi2_sf(stat, ng - 1)) if np.isfinite(stat) else np.nan})
     out = pd.DataFrame(rows, columns=GRAY_COLUMNS)
     out.attrs.update({"warnings": warnings, "n_dropped": data.n_dropped, "groups": labels})
     return out

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from mrdtrack.stats.distributions import norm_ppf
 from mrdtrack.stats.inputs import StatsInputError, group_codes, survival_data
 
 CONF_TYPES = ("log", "log-log", "plain")
@@ -41,7 +41,7 @@ def confidence_limits(surv, se_log, conf_type: str = "log", conf_level: float = 
     _check_options(conf_type, conf_level)
     p = np.asarray(surv, dtype=float)
     se = np.asarray(se_log, dtype=float)
-    z = norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":
             half = se * p * z

@@ -9,7 +9,8 @@ with z the normal quantile at 1 - (1 - conf_level) / 2.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+
+from mrdtrack.stats.distributions import norm_ppf
 
 
 def wilson_interval(k, n, conf_level: float = 0.95):
@@ -19,7 +20,7 @@ def wilson_interval(k, n, conf_level: float = 0.95):
     """
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = norm.ppf(1 - (1 - conf_level) / 2)
+    z = norm_ppf(1 - (1 - conf_level) / 2)
     z2 = z * z
     with np.errstate(divide="ignore", invalid="ignore"):
         centre = (k + z2 / 2) / (n + z2)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, rankdata
 
 from mrdtrack.stats.cox import CoxResult, death_terms
+from mrdtrack.stats.distributions import chi2_sf, rankdata
 from mrdtrack.stats.inputs import StatsInputError
 from mrdtrack.stats.km import _at_risk
 
@@ -68,5 +68,5 @@ def cox_zph(fit: CoxResult, transform: str = "km") -> pd.DataFrame:
     rows = [{"term": name, "chisq": stat(cols), "df": len(cols)} for name, cols in fit.assign.items()]
     rows.append({"term": "GLOBAL", "chisq": stat(list(range(p))), "df": p})
     out = pd.DataFrame(rows)
-    out["p"] = chi2.sf(out["chisq"], out["df"])
+    out["p"] = chi2_sf(out["chisq"], out["df"])
     return out
