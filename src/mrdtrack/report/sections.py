@@ -48,16 +48,21 @@ class Output:
         self.figures.append(saved)
         return saved
 
-    def table(self, df: pd.DataFrame, name: str, index: bool = False, display: pd.DataFrame | None = None) -> dict:
-        """Write ``tables/name.csv``; return the table for the template (HTML + file name).
-
-        ``display``: an alternative layout of the same numbers for the page (default ``df``).
-        """
+    def csv(self, df: pd.DataFrame, name: str, index: bool = False) -> Path:
+        """Write ``tables/name.csv`` (and nothing for the page)."""
         folder = self.out_dir / "tables"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.csv"
         write_csv(df.reset_index() if index else df, path)
         self.tables.append(path)
+        return path
+
+    def table(self, df: pd.DataFrame, name: str, index: bool = False, display: pd.DataFrame | None = None) -> dict:
+        """Write ``tables/name.csv``; return the table for the template (HTML + file name).
+
+        ``display``: an alternative layout of the same numbers for the page (default ``df``).
+        """
+        self.csv(df, name, index)
         html = to_html(df if display is None else display, index=index)
         return {"name": name, "html": html, "csv": f"tables/{name}.csv", "rows": len(df)}
 
@@ -302,8 +307,8 @@ def quality_section(analysis, out: Output) -> dict:
     cap = 200
     resp = tables.disagreements(issues, "response")
     prog = tables.disagreements(issues, "progression")
-    out.table(resp, "response_disagreements")
-    out.table(prog, "progression_disagreements")
+    out.csv(resp, "response_disagreements")  # every row in the file; the page shows the first ``cap``
+    out.csv(prog, "progression_disagreements")
     return {
         "warnings": out.table(tables.issues_by(issues, "warning"), "warnings"),
         "n_warnings": int((issues["severity"] == "warning").sum()),

@@ -47,8 +47,8 @@ def maintenance_cohort(patients: pd.DataFrame) -> pd.DataFrame:
     """The patients of the maintenance cohort (docs/mrd.md section 4) as flagged by the pipeline."""
     if "in_maintenance_cohort" not in patients.columns:
         return patients[patients["maintenance_start"].notna()]
-    flag = patients["in_maintenance_cohort"].map(lambda v: str(v).lower() in ("true", "1"))
-    return patients[flag]
+    flag = patients["in_maintenance_cohort"]
+    return patients[flag if flag.dtype == bool else flag.astype(str).str.lower().isin(("true", "1"))]
 
 
 def _as_nan(s: pd.Series) -> pd.Series:
@@ -167,9 +167,15 @@ def mrd_overview(patients: pd.DataFrame) -> pd.DataFrame:
                       ("mrd_sustained_negative", "sustained negativity (>= 1 year)"),
                       ("mrd_sustained_negative_imaging", "sustained negativity with negative imaging")):
         if col in cohort.columns:
-            flag = cohort[col].map(lambda v: NOT_AVAILABLE if is_missing(v) or v == "" else str(v).lower())
-            rows += _count_rows(flag, name, ["true", "false"])
+            rows += _count_rows(_flag_text(cohort[col]), name, ["true", "false"])
     return pd.DataFrame(rows, columns=["measure", "category", "patients"])
+
+
+def _flag_text(s: pd.Series) -> pd.Series:
+    """A true/false column as 'true' / 'false' (any other value as its text in lower case), missing
+    or empty as 'not available'."""
+    missing = s.isna() | s.astype(object).eq("")
+    return s.astype(str).str.lower().where(~missing, NOT_AVAILABLE)
 
 
 def mrd_overview_display(overview: pd.DataFrame) -> pd.DataFrame:
