@@ -74,11 +74,12 @@ def _pseudonym_key(pseudonymize: bool) -> str | None:
 def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg2016", config_file: Path | None = None,
                 data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
                 batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, partitions: int | None = 0,
-                engine: str = "native", spark=None, source=None) -> Analysis:
+                engine: str = "native", spark=None, source=None, executor=None) -> Analysis:
     """The whole ``analyze`` job through the executor ``--engine``/``--partitions`` choose
     (``partitions`` 0: in memory; None: by the cohort's size); writes the outputs when
     ``out_dir`` is given. ``spark``: SparkOptions or an existing SparkSession (engine spark);
-    ``source``: the options of an OMOP source (docs/omop.md)."""
+    ``source``: the options of an OMOP source (docs/omop.md); ``executor``: the one
+    ``choose_executor`` gave for these options, when the caller already asked."""
     from mrdtrack.executors import analyze_with, choose_executor
     from mrdtrack.executors.base import RunOptions
     from mrdtrack.io.read import parse_data_cut
@@ -86,7 +87,7 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
     jobs = default_jobs() if jobs is None else jobs
     config = resolve_config(profile, config_file)
     key = _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
-    executor = choose_executor(cohort_path, engine, partitions, spark)
+    executor = executor or choose_executor(cohort_path, engine, partitions, spark)
     if getattr(executor, "buckets", None) and engine == "native":
         err_console.print(f"streaming {cohort_path} into {executor.buckets} buckets of whole patients", highlight=False)
     with _progress(None, "analyzing patients") as advance:

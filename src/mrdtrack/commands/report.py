@@ -54,17 +54,23 @@ def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_fil
     """The whole ``report`` job: the analyze outputs plus report.html, figures/ (PNG too with ``png``) and
     tables/; returns the HTML path. The analysis runs through any executor (``run_analyze``'s
     ``partitions``, ``engine``, ``spark``)."""
-    from mrdtrack.report import write_report
+    from mrdtrack.executors import choose_executor
+    from mrdtrack.report.html import figure_pool, write_report
 
     jobs = default_jobs() if jobs is None else jobs
-    analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
-                           pseudonymize, batch_size, jobs, partitions, engine, spark, source)
-    if not sys.stderr.isatty():
-        return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize, png=png,
-                            jobs=jobs)
-    with err_console.status("writing the report") as status:
-        return write_report(analysis, out_dir, cohort_label(cohort_path), pseudonymized=pseudonymize, png=png,
-                            jobs=jobs, progress=lambda words: status.update(f"writing the report: {words}"))
+    executor = choose_executor(cohort_path, engine, partitions, spark)
+    # a cohort analysed in memory is small: the figure workers start now and import matplotlib while it is
+    # analysed (a partitioned or Spark run has processes of its own; its figure workers start after it)
+    early = jobs > 1 and executor.name == "memory"
+    with figure_pool(jobs if early else 1) as pool:
+        analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
+                               pseudonymize, batch_size, jobs, partitions, engine, spark, source, executor=executor)
+        label = cohort_label(cohort_path)
+        if not sys.stderr.isatty():
+            return write_report(analysis, out_dir, label, pseudonymized=pseudonymize, png=png, jobs=jobs, pool=pool)
+        with err_console.status("writing the report") as status:
+            return write_report(analysis, out_dir, label, pseudonymized=pseudonymize, png=png, jobs=jobs, pool=pool,
+                                progress=lambda words: status.update(f"writing the report: {words}"))
 
 
 def register(app: typer.Typer) -> None:

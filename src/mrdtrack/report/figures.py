@@ -15,13 +15,12 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
+from mrdtrack.report.drawing import TREND_ORDER
 from mrdtrack.report.fmt import label, pvalue, sci
 from mrdtrack.report.svg import styled
 
-DEPTH_ORDER = ["SD", "MR", "PR", "VGPR", "CR", "sCR", "MRD-negative CR"]
 DEPTH_COLORS = {"SD": "#d9d9d9", "MR": "#bdd7e7", "PR": "#6baed6", "VGPR": "#3182bd", "CR": "#31a354",
                 "sCR": "#006d2c", "MRD-negative CR": "#00441b", "not available": "#f7f7f7"}
-TREND_ORDER = ["negative", "decreasing", "not_decreasing"]
 TREND_COLORS = {"negative": "#1b9e77", "decreasing": "#7570b3", "not_decreasing": "#d95f02"}
 OTHER_COLORS = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928"]
 MAX_TIME_TICKS = 12  # x tick labels on a KM plot; the numbers at risk are shown at every time

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 
@@ -72,14 +72,15 @@ BUILDERS = (
 
 
 def render_report(analysis, out_dir: Path, cohort_label: str, pseudonymized: bool = False,
-                  progress: Callable[[str], None] | None = None, png: bool = False, jobs: int = 1) -> str:
+                  progress: Callable[[str], None] | None = None, png: bool = False, jobs: int = 1,
+                  pool=None) -> str:
     """The report's HTML text; figures and tables are written under ``out_dir`` on the way.
 
     ``progress``, when given, is called with the name of each section before it is built. With
     ``jobs`` > 1 the figures are drawn in that many worker processes while the sections are built
-    (the files and the page are the same).
+    (the files and the page are the same); ``pool``: such workers already started (``figure_pool``).
     """
-    with _figure_pool(jobs) as pool:
+    with (nullcontext(pool) if pool is not None else figure_pool(jobs)) as pool:
         out = sections.Output(Path(out_dir), png=png, pool=pool)
         context = {"css": stylesheet(), "pseudonymized": pseudonymized, "png": png,
                    "header": sections.header_section(analysis, cohort_label)}
@@ -91,14 +92,17 @@ def render_report(analysis, out_dir: Path, cohort_label: str, pseudonymized: boo
 
 
 @contextmanager
-def _figure_pool(jobs: int):
-    """Worker processes for the figures (None with one job)."""
+def figure_pool(jobs: int):
+    """``jobs`` worker processes for the figures, started now and importing matplotlib at once
+    (None with one job)."""
     if jobs <= 1:
         yield None
         return
     from mrdtrack.processes import process_pool
+    from mrdtrack.report.drawing import warm_up
 
-    with process_pool(jobs) as pool:
+    with process_pool(jobs, initializer=warm_up) as pool:
+        pool.submit(int)  # starts the workers (all of them: they are forked), which import matplotlib
         yield pool
 
 
@@ -116,13 +120,15 @@ def remove_previous_outputs(out_dir: Path) -> None:
 
 
 def write_report(analysis, out_dir: str | Path, cohort_label: str = "cohort", pseudonymized: bool = False,
-                 progress: Callable[[str], None] | None = None, png: bool = False, jobs: int = 1) -> Path:
+                 progress: Callable[[str], None] | None = None, png: bool = False, jobs: int = 1,
+                 pool=None) -> Path:
     """Write ``report.html`` (with ``figures/`` as SVG, and PNG with ``png``, and ``tables/``) into ``out_dir``;
-    return its path. ``jobs``: worker processes drawing the figures (same files whatever it is)."""
+    return its path. ``jobs``: worker processes drawing the figures (same files whatever it is);
+    ``pool``: those workers, started earlier (``figure_pool``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_previous_outputs(out_dir)
-    html = render_report(analysis, out_dir, cohort_label, pseudonymized, progress, png, jobs)
+    html = render_report(analysis, out_dir, cohort_label, pseudonymized, progress, png, jobs, pool)
     bad = external_references(html)
     if bad:  # a template or an input smuggled in a link: never write such a page
         raise RuntimeError(f"report.html would reference external resources: {bad[:3]}")

@@ -7,16 +7,15 @@ Each ``*_section`` function returns a plain dict the template renders; figures a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from mrdtrack.config import Config
 from mrdtrack.io.outputs import write_csv
-from mrdtrack.report import figures, plotdata, tables
+from mrdtrack.report import plotdata, tables
+from mrdtrack.report.drawing import TREND_ORDER, PendingFigure, SavedFigure, render_figure
 from mrdtrack.report.fmt import estimate, label, pvalue, sci, share
-from mrdtrack.report.svg import PendingFigure, SavedFigure, render_figure
 
 KEY_CONFIG_FIELDS = ("mrd_threshold", "progression_policy", "entry_window_before_days", "entry_window_after_days",
                      "kinetics_log_change", "mrd_sustained_days", "landmarks_months", "conf_level", "km_conf_type")
@@ -41,9 +40,11 @@ class Output:
     png: bool = False  # also figures/<name>.png (``mrdtrack report --png``)
     pool: object = None  # a process pool: figures are drawn there, in parallel with the rest
 
-    def figure(self, build, args: tuple, name: str, caption: str, alt: str) -> SavedFigure | PendingFigure:
-        """Draw ``build(*args)`` and save it as ``figures/name.svg`` (in the pool when there is one)."""
-        job = (build, args, name, self.out_dir / "figures", caption, alt, self.png)
+    def figure(self, build: str, args: tuple, name: str, caption: str, alt: str,
+               **kwargs) -> SavedFigure | PendingFigure:
+        """Draw ``figures.<build>(*args, **kwargs)`` and save it as ``figures/name.svg`` (in the pool
+        when there is one)."""
+        job = (build, args, kwargs, name, self.out_dir / "figures", caption, alt, self.png)
         saved = PendingFigure(self.pool.submit(render_figure, *job)) if self.pool else render_figure(*job)
         self.figures.append(saved)
         return saved
@@ -118,7 +119,7 @@ def response_section(analysis, out: Output) -> dict:
     counts = tables.depth_counts(shift)
     fig = None
     if counts.to_numpy().sum() > 0:
-        fig = out.figure(figures.depth_bar_figure, (counts,), "response_depth",
+        fig = out.figure("depth_bar_figure", (counts,), "response_depth",
                          "Share of maintenance-cohort patients by confirmed response at maintenance start and by "
                          "deepest response before progression (depth scale up to MRD-negative CR).",
                          "Stacked bars of response at maintenance start and deepest response")
@@ -139,7 +140,7 @@ def mrd_section(analysis, out: Output) -> dict:
                 f"{drawn} of {total} patients with samples are drawn (a reproducible random sample, seed "
                 f"{plotdata.SAMPLE_SEED}), to keep the lines readable.")
         spaghetti = out.figure(
-            figures.spaghetti_figure, (points, cfg.mrd_threshold), "mrd_spaghetti",
+            "spaghetti_figure", (points, cfg.mrd_threshold), "mrd_spaghetti",
             f"log10 MRD level against months from maintenance start, coloured by MRD trend group, from the entry "
             f"window to the end of maintenance (or progression or a later line, if earlier). Samples with no "
             f"clone detected are open circles at their limit of detection (the true level is below it). Dashed line: "
@@ -152,7 +153,7 @@ def mrd_section(analysis, out: Output) -> dict:
                 f"{drawn_s} of {total_s} maintenance-cohort patients are drawn (a reproducible random sample, "
                 f"seed {plotdata.SAMPLE_SEED}).")
         swimmer = out.figure(
-            figures.swimmer_figure, (lanes, marks), "swimmer",
+            "swimmer_figure", (lanes, marks), "swimmer",
             "Each lane is one patient: the bar is maintenance, the line follow-up after it; circles are MRD "
             "samples (filled green negative, filled orange positive, open grey not evaluable at T), the diamond "
             f"the date the deepest response was reached, X progression, square death. {note}",
@@ -181,13 +182,12 @@ def _km(analysis, out: Output, key: str, title: str, xlabel: str, caption: str, 
     if curves is None or curves.empty:
         return None
     at_risk = _at_risk(analysis.statistics, key)
-    build = partial(figures.km_figure, logrank_p=logrank_p)
-    return out.figure(build, (curves, at_risk, title, xlabel), key, caption, title)
+    return out.figure("km_figure", (curves, at_risk, title, xlabel), key, caption, title, logrank_p=logrank_p)
 
 
 def _missing_groups(block: dict | None) -> list[str]:
     groups = (block or {}).get("groups") or {}
-    return [label(g) for g in figures.TREND_ORDER if not (groups.get(g) or {}).get("n")]
+    return [label(g) for g in TREND_ORDER if not (groups.get(g) or {}).get("n")]
 
 
 def outcomes_section(analysis, out: Output) -> dict:
@@ -215,7 +215,7 @@ def outcomes_section(analysis, out: Output) -> dict:
     cox = analysis.statistics.get("cox_pfs_by_trend")
     forest = None
     if cox is not None and len(tables.finite_hazard_ratios(cox)):
-        forest = out.figure(figures.forest_figure, (tables.finite_hazard_ratios(cox),), "cox_forest",
+        forest = out.figure("forest_figure", (tables.finite_hazard_ratios(cox),), "cox_forest",
                             "Hazard ratios of progression or death against the not-decreasing group, unadjusted and "
                             "adjusted for cytogenetic risk and ISS where recorded (Cox proportional hazards, "
                             "Efron ties); from maintenance start (the naive comparison) and from each landmark. "
@@ -259,9 +259,8 @@ def _cif_figure(analysis, out: Output, curve: str, title: str, caption: str, gra
     c = cif[cif["curve"] == curve].rename(columns={"group": "strata", "cif": "survival"})
     ar = analysis.statistics.get("cif_at_risk")
     ar = ar[ar["curve"] == curve][["strata", "time", "n_risk"]].reset_index(drop=True)
-    build = partial(figures.km_figure, logrank_p=gray_p, ylabel="Cumulative incidence", rising=True,
-                    test="Gray's test")
-    return out.figure(build, (c, ar, title, "Months from maintenance start"), curve, caption, title)
+    return out.figure("km_figure", (c, ar, title, "Months from maintenance start"), curve, caption, title,
+                      logrank_p=gray_p, ylabel="Cumulative incidence", rising=True, test="Gray's test")
 
 
 def competing_section(analysis, out: Output) -> dict:

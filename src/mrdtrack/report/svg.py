@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+
+from mrdtrack.report.drawing import SavedFigure  # noqa: E402
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -37,18 +38,6 @@ PNG_DPI = 150
 
 _ID = re.compile(r'\bid="([^"]+)"')
 _REF = re.compile(r'(href="#|url\(#)([^")]+)')
-
-
-@dataclass(frozen=True)
-class SavedFigure:
-    """One figure as written: its name, inline SVG text, file paths and caption."""
-
-    name: str
-    svg: str
-    svg_path: Path
-    png_path: Path | None  # None: no PNG written
-    caption: str
-    alt: str
 
 
 def inline_svg(svg_text: str, prefix: str) -> str:
@@ -99,25 +88,6 @@ def save_figure(fig, name: str, fig_dir: Path, caption: str, alt: str, png: bool
     body = re.sub(r"(<svg[^>]*>)", lambda m: m.group(1) + title, body, count=1)
     return SavedFigure(name=name, svg=body, svg_path=svg_path, png_path=png_path if png else None, caption=caption,
                        alt=alt)
-
-
-def render_figure(build, args: tuple, name: str, fig_dir: Path, caption: str, alt: str,
-                  png: bool = False) -> SavedFigure:
-    """Build a figure with ``build(*args)`` and save it: what a report worker process runs."""
-    return save_figure(build(*args), name, fig_dir, caption, alt, png=png)
-
-
-class PendingFigure:
-    """A figure being rendered in a worker process; reading any attribute of the ``SavedFigure``
-    (``svg``, ``name``, ``caption`` ...) waits for it."""
-
-    def __init__(self, future):
-        self._future = future
-
-    def __getattr__(self, attr: str):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        return getattr(self._future.result(), attr)
 
 
 def _escape(text: str) -> str:

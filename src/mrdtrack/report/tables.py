@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.issue_codes import CODES
-from mrdtrack.report.figures import DEPTH_ORDER, TREND_ORDER
+from mrdtrack.report.drawing import DEPTH_ORDER, TREND_ORDER
 from mrdtrack.report.fmt import (
     MISSING,
     NOT_ESTIMABLE,
