@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE))
 from render import RESULTS, machine_info, render_doc  # noqa: E402
 
 STAGES_PY = HERE / "stages.py"
+REPORT_MIN_SIZE = 100_000  # the `report` stage runs at this size and above (issue 15's target size)
 
 
 def run_stage(stage: str, **kwargs) -> dict:
@@ -111,10 +112,10 @@ def main(argv=None) -> None:
     ap.add_argument("--scenario", default="registry", help="simulator scenario (registry: about 180 lab rows/patient)")
     ap.add_argument("--seed", type=int, default=20200521)
     ap.add_argument("--jobs", type=int, default=2, help="processes for analyze (default 2, this machine's cores)")
-    ap.add_argument("--stages", default="validate,analyze,omop,fhir,simulate_cli,naive,startup,report_demo",
+    ap.add_argument("--stages", default="validate,analyze,report,omop,fhir,simulate_cli,naive,startup,report_demo",
                     help="after simulate, which of validate, analyze, analyze_in_memory (100,000 and above), "
                          "analyze_spark (--engine spark on local[JOBS], pip install 'mrdtrack[spark]'), "
-                         "derive, cox (Cox + PH test + KM on n rows), simulate_cli (mrdtrack simulate, default scenario, CSV), "
+                         "report (mrdtrack report, 100,000 and above), derive, cox (Cox + PH test + KM on n rows), simulate_cli (mrdtrack simulate, default scenario, CSV), "
                          "naive (at --naive-size), omop (the cohort as an OMOP DuckDB file through analyze), "
                          "fhir (at --fhir-size: the cohort as a FHIR Bulk export; parsers compared, import alone, "
                          "parse through analyze), startup and report_demo (once per run)")
@@ -150,6 +151,10 @@ def main(argv=None) -> None:
         if "analyze" in stages:
             rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
                                             batch_size=5000), rows)
+        if "report" in stages and n >= REPORT_MIN_SIZE:  # issue 15: the report at 100,000 in < 90 s, < 6 GB
+            rec.add(n, "report", run_stage("report", cohort=str(cohort), out=str(out) + "-report", jobs=args.jobs,
+                                           batch_size=5000), rows)
+            shutil.rmtree(str(out) + "-report", ignore_errors=True)
         if "analyze_in_memory" in stages and n >= 100_000:
             rec.add(n, "analyze_in_memory", run_stage("analyze", cohort=str(cohort), out=str(out) + "-mem",
                                                       jobs=args.jobs, batch_size=5000, partitions=0), rows)
