@@ -117,10 +117,11 @@ def _at_risk_rows(tab, risk: pd.DataFrame, strata: list[str], times: list[float]
     size = 7 if len(times) > 12 else 8
     for row, s in enumerate(strata):
         y = len(strata) - 1 - row
-        for _, r in risk[risk["strata"] == s].iterrows():
-            t = tab.text(float(r["time"]), y, f"{int(r['n_risk'])}", ha="center", va="center", fontsize=size,
+        rows = risk[risk["strata"] == s]
+        for time, n_risk in zip(rows["time"].to_numpy(float), rows["n_risk"].to_numpy()):
+            t = tab.text(float(time), y, f"{int(n_risk)}", ha="center", va="center", fontsize=size,
                          color=_strata_color(s, row))
-            t.set_gid(gid("atrisk", strata_name(s), float(r["time"])))
+            t.set_gid(gid("atrisk", strata_name(s), float(time)))
     tab.set_ylim(-0.6, len(strata) - 0.4)
     tab.set_yticks(range(len(strata)))
     tab.set_yticklabels([("All" if strata_name(s) == "all" else label(strata_name(s))) for s in reversed(strata)],
