@@ -6,7 +6,8 @@ For each size: simulate a cohort (scenario ``registry``: about 180 lab rows per 
 the rows of every table (real exports are unsorted) and write it as Parquet; then ``validate``
 (read_cohort, in memory) and ``analyze`` (what ``mrdtrack analyze --jobs 2`` runs: in memory
 below 2,000,000 input rows, else the partitioned path), each in its own process, recording wall
-time, peak RSS (``os.wait4`` rusage of that process) and rows/s; ``--stages`` adds the in-memory
+time, peak RSS (``os.wait4`` rusage of that process) and rows/s; at 100,000 patients and above
+``report`` (``mrdtrack report --jobs 2``: the analysis, partitioned there, then the study report); ``--stages`` adds the in-memory
 analyze and the derivation alone (``derive``). On the 10,000 cohort, the naive
 per-patient loop (derive_all with batch_size=1 on a random sample, extrapolated linearly) against
 the batched derivation. ``--million`` adds 1,000,000 patients (about 180M lab rows), made by ``mrdtrack simulate --scenario
