@@ -73,3 +73,16 @@ def test_jobs_default_follows_the_affinity_mask():
     code = ("import os\nos.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
             "from mrdtrack.commands.common import default_jobs\nprint(default_jobs())")
     assert _python(code) == "1"
+
+
+def test_report_with_workers_imports_neither_matplotlib_nor_scipy_stats_here(tmp_path):
+    """``mrdtrack report --jobs 2`` of an in-memory cohort: matplotlib only in the figure workers;
+    scipy.stats, tableone and statsmodels nowhere (issue 15: the report's start-up)."""
+    cohort = Path(__file__).resolve().parents[1] / "examples" / "cohort"
+    code = (f"import json, sys\nimport mrdtrack.cli as cli\n"
+            f"try:\n    cli.app(['report', {str(cohort)!r}, '--out', {str(tmp_path / 'r')!r}, '--jobs', '2'])\n"
+            f"except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+            f"print(json.dumps(sorted(m for m in ('matplotlib', 'scipy.stats', 'tableone', 'statsmodels') "
+            f"if m in sys.modules)))")
+    assert json.loads(_python(code)) == []
+    assert (tmp_path / "r" / "figures" / "km_pfs.svg").exists()
