@@ -18,7 +18,7 @@ SAMPLE_SEED = 2020
 
 def truthy(s: pd.Series) -> pd.Series:
     """Booleans written as True/False, 'true'/'false' or 1/0 as a boolean Series (missing = False)."""
-    return s.map(lambda v: str(v).strip().lower() in ("true", "1", "1.0", "yes"))
+    return s.astype(str).str.strip().str.lower().isin(("true", "1", "1.0", "yes"))
 
 
 def patient_frame(patients: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:

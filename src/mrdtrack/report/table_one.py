@@ -63,7 +63,8 @@ def _share(freq: int, total: int) -> str:
 
 def _categorical_rows(name: str, label: str, data: pd.DataFrame, group: pd.Series, groups: list,
                       order: list | None) -> list[dict]:
-    text = data[name].map(lambda v: None if pd.isna(v) else str(v))
+    values = data[name]
+    text = values.astype(str).astype(object).where(values.notna(), None)
     levels = _levels(text, order)
     counts = pd.crosstab(text, group).reindex(index=levels, columns=groups, fill_value=0)
     overall = text.value_counts().reindex(levels, fill_value=0)
