@@ -47,6 +47,21 @@ def cohort_label(cohort_path) -> str:
     return p.stem if p.suffix.lower() == ".xlsx" else (p.resolve().name or str(p))
 
 
+#: Input rows up to which the figure workers of ``report`` start with the command (they import matplotlib
+#: while the cohort is analysed): below it the analysis forks no child of its own, which the workers'
+#: threads would prevent (``processes.can_fork``; ``cohort_statistics.PARALLEL_MIN_PATIENTS``).
+EARLY_FIGURE_WORKERS_MAX_ROWS = 250_000
+
+
+def _small_in_memory(cohort_path, executor) -> bool:
+    """A cohort folder analysed in memory with at most ``EARLY_FIGURE_WORKERS_MAX_ROWS`` input rows."""
+    from mrdtrack.executors.partitioned import estimate_input_rows
+
+    if executor.name != "memory" or not Path(str(cohort_path)).is_dir():
+        return False
+    return 0 < estimate_input_rows(cohort_path) <= EARLY_FIGURE_WORKERS_MAX_ROWS
+
+
 def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
                data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
                batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, partitions: int | None = 0,
@@ -59,10 +74,7 @@ def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_fil
 
     jobs = default_jobs() if jobs is None else jobs
     executor = choose_executor(cohort_path, engine, partitions, spark)
-    # a cohort analysed in memory is small: the figure workers start now and import matplotlib while it is
-    # analysed (a partitioned or Spark run has processes of its own; its figure workers start after it)
-    early = jobs > 1 and executor.name == "memory"
-    with figure_pool(jobs if early else 1) as pool:
+    with figure_pool(jobs if jobs > 1 and _small_in_memory(cohort_path, executor) else 1) as pool:
         analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
                                pseudonymize, batch_size, jobs, partitions, engine, spark, source, executor=executor)
         label = cohort_label(cohort_path)
