@@ -68,6 +68,7 @@ class FactsResult:
     attributes: pd.DataFrame  # patient_id + PATIENT_ATTRIBUTES found
     log: pd.DataFrame
     used: dict = field(default_factory=dict)  # kind -> rows used
+    unmapped: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))  # unmapped_counts
 
 
 # ------------------------------------------------------------------------------------- selection
@@ -122,20 +123,27 @@ def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     return facts.assign(kind=kind.to_numpy()[gid], key=key.to_numpy()[gid], rank=rank.to_numpy()[gid])
 
 
-def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list[dict]:
-    """One UNMAPPED_CONCEPT line per concept (id, code, name) with its count (never silent)."""
+def unmapped_counts(selected: pd.DataFrame, table: str = "measurement") -> pd.Series:
+    """Rows matching no selector, counted per concept (id, LOINC code, name, table), sorted."""
     un = selected[selected["kind"].isna()]
-    if not len(un):
-        return []
     keys = pd.DataFrame({"concept_id": un["concept_id"].astype("string").fillna(""),
                          "loinc": un["loinc"].astype("string").fillna(""),
                          "name": (un["concept_name"].astype("string") if "concept_name" in un else un["source_values"]
                                   .astype("string")).fillna(un["source_values"].astype("string")).fillna(""),
                          "table": (un["table"] if "table" in un else pd.Series(table, index=un.index)).astype("string")})
-    counts = keys.value_counts(dropna=False).sort_index()
+    return keys.value_counts(dropna=False).sort_index()
+
+
+def unmapped_lines(counts: pd.Series) -> list[dict]:
+    """One UNMAPPED_CONCEPT line per concept with its count (``unmapped_counts``; never silent)."""
     return [log_line(UNMAPPED_CONCEPT, "warning", t, f"concept {cid or '?'} ({code or 'no LOINC code'}, "
                      f"{name or 'no name'}): {n} row(s) not mapped to a contract test", n, record=cid or None)
             for (cid, code, name, t), n in counts.items()]
+
+
+def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list[dict]:
+    """One UNMAPPED_CONCEPT line per concept (id, code, name) with its count (never silent)."""
+    return unmapped_lines(unmapped_counts(selected, table)) if selected["kind"].isna().any() else []
 
 
 def _cell_key(sel: pd.DataFrame) -> np.ndarray:
@@ -316,15 +324,18 @@ def imaging_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement",
-                      window=None) -> FactsResult:
+                      window=None, summarise: bool = True) -> FactsResult:
     """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log.
 
     ``window``: optional callable (selected result rows -> per-row reason they lie outside the
     contract's window, NA inside; ``importers.window.out_of_window``). Results outside are kept out
     before conversion and counted (OUT_OF_WINDOW); patient attributes are never windowed.
+    ``summarise`` False: no UNMAPPED_CONCEPT lines, only their counts (``unmapped``), for a source
+    read in ranges of persons whose counts are summed first.
     """
     sel = select_facts(facts, mapping)
-    log = [log_frame(unmapped_summary(sel, table))]
+    unmapped = unmapped_counts(sel, table) if sel["kind"].isna().any() else pd.Series(dtype="int64")
+    log = [log_frame(unmapped_lines(unmapped) if summarise else [])]
     needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
               "record", "kind", "key", "rank"]
     mapped = sel.loc[sel["kind"].notna().to_numpy(), needed]
@@ -333,11 +344,9 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
         results = (mapped["kind"] != "patients").to_numpy()
         why = pd.Series(pd.NA, index=mapped.index, dtype=object)
         why[results] = window(mapped[results])
-        lines = []
-        for kind in ("labs", "mrd", "imaging"):
+        for kind in ("labs", "mrd", "imaging"):  # one piece each: their lines are sorted by reason
             part = (mapped["kind"] == kind).to_numpy()
-            lines += keep_in_window(mapped[part], kind, why[part])[1]
-        log.append(log_frame(lines))
+            log.append(log_frame(keep_in_window(mapped[part], kind, why[part])[1]))
         mapped = mapped[why.isna().to_numpy()]
     kept, same_date = prefer_first_code(mapped)
     log.append(same_date)
@@ -347,4 +356,4 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
     attrs, l3 = attribute_rows(part["patients"])
     img, l4 = imaging_rows(part["imaging"])
     used = {"labs": len(labs), "mrd": len(mrd), "imaging": len(img), "patients": len(part["patients"])}
-    return FactsResult(labs, mrd, img, attrs, concat_logs(log + [l1, l2, l3, l4]), used)
+    return FactsResult(labs, mrd, img, attrs, concat_logs(log + [l1, l2, l3, l4]), used, unmapped)

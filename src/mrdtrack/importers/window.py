@@ -15,9 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mrdtrack.importers.log import WINDOW_CODE as OUT_OF_WINDOW
 from mrdtrack.importers.log import log_line
-
-OUT_OF_WINDOW = "OUT_OF_WINDOW"
 _FAR = pd.Timestamp("2261-12-31")
 
 
