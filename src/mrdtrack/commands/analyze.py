@@ -86,7 +86,7 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
     jobs = default_jobs() if jobs is None else jobs
     config = resolve_config(profile, config_file)
     key = _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
-    executor = choose_executor(cohort_path, engine, partitions, spark)
+    executor = choose_executor(cohort_path, engine, partitions, spark, source)
     if getattr(executor, "buckets", None) and engine == "native":
         err_console.print(f"streaming {cohort_path} into {executor.buckets} buckets of whole patients", highlight=False)
     with _progress(None, "analyzing patients") as advance:

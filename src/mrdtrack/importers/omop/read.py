@@ -279,7 +279,8 @@ def open_plan(cohort: str, options: OmopOptions, data_cut, today, config: Config
         raise
 
 
-def _imported(plan: SourcePlan, tables: dict, log: pd.DataFrame) -> Imported:
+def imported_of(plan: SourcePlan, tables: dict, log: pd.DataFrame) -> Imported:
+    """The import's result: tables (empty when streamed to files), log, data cut and what was read."""
     conn = plan.conn
     return Imported(tables, log, plan.cut, conn.label, conn.kind, {"schema": conn.schema, "tables": sorted(conn.where)})
 
@@ -292,7 +293,7 @@ def import_omop(cohort: str, options: OmopOptions = OmopOptions(), data_cut=None
     plan = open_plan(cohort, options, data_cut, today, config)
     try:
         results = [import_range(plan, ids) for ids in plan.ranges(persons_per_range)]
-        return _imported(plan, _concat_tables(results), merged_log(plan, results))
+        return imported_of(plan, _concat_tables(results), merged_log(plan, results))
     finally:
         plan.conn.close()
 
