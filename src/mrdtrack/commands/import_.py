@@ -44,9 +44,8 @@ def check_out(out: Path, fmt: str) -> None:
 def write_imported(imported, out: Path, fmt: str) -> list[Path]:
     """The imported contract tables and the import log into ``out``."""
     from mrdtrack.importers.log import write_log
-    from mrdtrack.io.write import write_tables
-
     from mrdtrack.importers.omop.stream import file_tables
+    from mrdtrack.io.write import write_tables
 
     check_out(out, fmt)
     paths = write_tables(file_tables(imported.tables, fmt), out, fmt)

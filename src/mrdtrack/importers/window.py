@@ -17,6 +17,7 @@ import pandas as pd
 
 from mrdtrack.importers.log import WINDOW_CODE as OUT_OF_WINDOW
 from mrdtrack.importers.log import log_line
+
 _FAR = pd.Timestamp("2261-12-31")
 
 
