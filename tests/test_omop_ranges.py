@@ -44,6 +44,10 @@ def source(tmp_path_factory):
     m.append({"person_id": 77, "measurement_concept_id": 999, "measurement_date": pd.Timestamp("2019-03-03"),
               "value_as_number": 1.0, "measurement_source_value": "OTHER"})
     omop = _extra(omop, "measurement", m)
+    meas = omop["measurement"]
+    for pid in (88, 115):  # an impossible value the validator flags with its row (a later range's row)
+        i = meas.index[(meas["person_id"] == pid) & meas["value_as_number"].gt(1)][0]
+        meas.loc[i, "value_as_number"] = -5.0
     omop = _extra(omop, "observation_period", [
         {"person_id": 5, "observation_period_start_date": pd.Timestamp("2018-06-10"),
          "observation_period_end_date": pd.Timestamp("2199-01-01"), "period_type_concept_id": 32817}])
@@ -101,3 +105,9 @@ def test_analyze_with_partitions_equals_in_memory(source, tmp_path, extra):
         return
     for name in ("patients.csv", "assessments.csv", "mrd.csv", "issues.csv", "summary.json"):
         assert filecmp.cmp(tmp_path / "mem" / name, tmp_path / "part" / name, shallow=False), name
+
+
+def test_validate_with_partitions_equals_in_memory(source):
+    ins = runner.invoke(app, ["validate", str(source), "--partitions", "0", "--format", "csv"])
+    part = runner.invoke(app, ["validate", str(source), "--partitions", "4", "--format", "csv"])
+    assert ins.exit_code == part.exit_code and ins.stdout == part.stdout and "LAB_OUT_OF_RANGE" in ins.stdout

@@ -1,94 +1,195 @@
-"""An OMOP source of any size through the partitioned executor (docs/omop.md "Large sources").
+"""An OMOP source of any size, range by range of persons, through the partitioned executor's
+bucket step (docs/omop.md "Large sources").
 
-``StreamedSourceExecutor`` imports the source range by range into a temporary contract folder
-(``importers.omop.stream``: memory bounded by one range of persons), then runs the local
-partitioned executor on that folder against the import's data cut. What ``read_any_cohort``
-adds to an imported cohort in memory is added here the same way: the import log's errors and
-warnings ahead of the validation problems (rows that could not be converted stop the run unless
-``--exclude-invalid``), and the source's provenance. Validation problems name rows as an
-imported table in memory does (first data row 2) and the table, not the temporary file.
+What is global is found once (``importers.omop.read.plan_source``: the cohort in patient_id text
+order, the data cut, the source-level warnings). The persons are then cut into K consecutive
+ranges; each range is one bucket, and in ``jobs`` processes each bucket is imported from the
+source (``import_range``: its own connection, only its persons) and analysed at once
+(``partitioned.analyze_bucket``: validation against the global data cut, the derivation), so no
+process ever holds more than one range and no contract folder is written. Since bucket k holds
+the k-th range of sorted ids, the outputs are put together exactly as for a contract folder.
+What ``read_any_cohort`` adds to an imported cohort in memory is added the same way: the import
+log (ranges merged: ``read.merged_log``) ahead of the validation problems, whose rows are
+numbered as in one imported table (first data row 2), and the source's provenance; rows that
+could not be converted stop the run unless ``--exclude-invalid``.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mrdtrack.config import Config
+from mrdtrack.contract import TABLES
 from mrdtrack.errors import InvalidCohort
 from mrdtrack.executors.base import Derived, RunOptions
-from mrdtrack.executors.partitioned import PartitionedExecutor, auto_buckets
+from mrdtrack.executors.partitioned import (
+    _bucket_path,
+    _gathered,
+    _sum_counts,
+    analyze_bucket,
+    save_bucket,
+    validation_issues,
+)
+from mrdtrack.io.sources import RawTable
+from mrdtrack.processes import process_pool
+
+#: Persons per bucket when the number of buckets is not given: one range of the import each
+#: (about 1 GB peak per process with 100 result rows per person).
+PERSONS_PER_BUCKET = 5_000
 
 
-def as_in_memory(checked: pd.DataFrame) -> pd.DataFrame:
-    """Validation problems of the imported folder numbered as ``io.read.validate_tables`` numbers an
-    imported table (Parquet row + 1: first data row 2), with the table as their file."""
-    out = checked.copy()
-    out["row"] = pd.array(out["row"], dtype="Int64") + 1
-    if "file" in out:
-        named = out["file"].notna() & out["table"].notna()
-        out.loc[named, "file"] = out.loc[named, "table"]
+@dataclass(frozen=True)
+class _RangeJob:
+    cohort: str
+    source: object  # importers.source.SourceOptions
+    index: int
+    persons: pd.DataFrame  # the range's rows of the plan's persons
+    whole: bool  # the range is the whole cohort
+    cut: pd.Timestamp  # the import's data cut (NaT: none)
+    work: str
+    exclude_invalid: bool
+    config: Config
+    batch_size: int
+    pseudonym_key: str | None
+    derive: bool
+
+
+def _import(job: _RangeJob):
+    from mrdtrack.importers.omop.connect import open_source
+    from mrdtrack.importers.omop.read import SourcePlan, import_range
+    from mrdtrack.importers.source import omop_options
+
+    s = job.source
+    conn = open_source(job.cohort, s.omop_schema, s.vocab_schema, s.results_schema)
+    try:
+        plan = SourcePlan(conn, omop_options(s), job.config, job.persons, job.cut, None)
+        return import_range(plan, job.persons["person_id"].to_numpy(), whole=job.whole)
+    finally:
+        conn.close()
+
+
+def _import_and_analyze(job: _RangeJob) -> dict:
+    """One range imported, validated and derived; outputs saved as a bucket's (``save_bucket``)."""
+    imported = _import(job)
+    rows = {n: len(df) for n, df in imported.tables.items()}
+    raw = {n: RawTable(n, df.reset_index(drop=True), np.arange(2, len(df) + 2, dtype="int64"), n)
+           for n, df in imported.tables.items() if n in TABLES}  # as io.read.validate_tables
+    imported.tables = {}
+    cut = None if pd.isna(job.cut) else job.cut
+    out = analyze_bucket(raw, cut, job.exclude_invalid, job.config, job.batch_size, job.pseudonym_key, job.derive)
+    return {**save_bucket(job.work, job.index, out), "log": imported.log, "unmapped": imported.unmapped, "rows": rows}
+
+
+def _run(jobs_list: list[_RangeJob], jobs: int, progress=None) -> list[dict]:
+    def done(info: dict) -> dict:
+        if progress:
+            progress(info["patients"])
+        return info
+
+    if jobs > 1 and len(jobs_list) > 1:
+        with process_pool(jobs) as pool:
+            return [done(i) for i in pool.map(_import_and_analyze, jobs_list)]
+    return [done(_import_and_analyze(j)) for j in jobs_list]
+
+
+def _shifted(frame: pd.DataFrame, offsets: dict[str, int]) -> pd.DataFrame:
+    """A bucket's validation problems with rows (and ``_order``) counted from the cohort's first row."""
+    by = frame["table"].map(offsets).fillna(0).astype("int64").to_numpy()
+    out = frame.copy()
+    out["row"] = pd.array(out["row"], dtype="Int64") + by
+    if "_order" in out:
+        out["_order"] = out["_order"] + by
     return out
 
 
+def checked_issues(work: str, infos: list[dict]) -> pd.DataFrame:
+    """Every bucket's validation problems in the validator's order over the whole imported cohort."""
+    offsets: dict[str, int] = {}
+    frames = []
+    for info in infos:
+        frames.append(_shifted(pd.read_pickle(_bucket_path(work, info["index"], "validation")), offsets))
+        for name, n in info["rows"].items():
+            offsets[name] = offsets.get(name, 0) + n
+    return validation_issues(frames)
+
+
 class StreamedSourceExecutor:
-    """``executors.base.Executor`` for an OMOP source: streamed import, then ``buckets`` buckets
-    (None: as many as ``auto_buckets`` gives the imported folder, at least 2)."""
+    """``executors.base.Executor`` for an OMOP source: ``buckets`` ranges of persons (None: one per
+    PERSONS_PER_BUCKET persons), each imported and analysed in one process."""
 
     name = "partitioned"
 
     def __init__(self, buckets: int | None = None, work_dir: str | Path | None = None):
         self.buckets, self.work_dir = buckets, work_dir
 
-    @contextmanager
-    def _imported(self, cohort_path, config: Config, options: RunOptions):
-        from mrdtrack.importers.omop.stream import stream_omop
-        from mrdtrack.importers.source import SourceOptions
+    def _plan(self, cohort_path, config: Config, options: RunOptions):
+        """The source's plan (connection closed), its options and the persons per bucket."""
+        from mrdtrack.importers.omop.read import open_plan
+        from mrdtrack.importers.source import SourceOptions, omop_options
 
-        work = Path(tempfile.mkdtemp(prefix=".mrdtrack-import-", dir=self.work_dir))
-        try:
-            streamed = stream_omop(cohort_path, options.source or SourceOptions(), work / "contract", "parquet",
-                                   options.data_cut, config=config)
-            cut = streamed.imported.data_cut
-            run = replace(options, data_cut=None if pd.isna(cut) else cut)
-            buckets = self.buckets or max(2, auto_buckets(work / "contract"))
-            yield streamed.imported, work / "contract", run, PartitionedExecutor(buckets, work / "buckets")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        source = options.source or SourceOptions()
+        plan = open_plan(str(cohort_path), omop_options(source), options.data_cut, None, config)
+        plan.conn.close()
+        n = len(plan.persons)
+        k = self.buckets or math.ceil(n / PERSONS_PER_BUCKET)
+        return plan, source, max(1, math.ceil(n / max(1, k)))
 
-    @staticmethod
-    def _issues(imported, checked: pd.DataFrame, exclude_invalid: bool) -> pd.DataFrame:
+    def _buckets(self, cohort_path, config: Config, options: RunOptions, work: Path, derive: bool, timings: dict):
+        """(plan, bucket infos, the import log, the problems in read_any_cohort's order)."""
+        from mrdtrack.importers.omop.read import RangeResult, merged_log
         from mrdtrack.importers.source import import_issues
 
-        checked = as_in_memory(checked)
-        iss = import_issues(imported.log, exclude_invalid, list(checked.columns))
-        return pd.concat([x for x in (iss, checked) if len(x)] or [checked], ignore_index=True)
+        t0 = time.perf_counter()
+        plan, source, step = self._plan(cohort_path, config, options)
+        starts = range(0, len(plan.persons), step)
+        jobs_list = [_RangeJob(str(cohort_path), source, i, plan.persons.iloc[a:a + step], len(starts) == 1, plan.cut,
+                               str(work), options.exclude_invalid, config, options.batch_size, options.pseudonym_key,
+                               derive) for i, a in enumerate(starts)]
+        infos = _run(jobs_list, options.jobs, options.progress)
+        timings["import_buckets_s"] = time.perf_counter() - t0
+        log = merged_log(plan, [RangeResult({}, i["log"], i["unmapped"]) for i in infos])
+        checked = checked_issues(str(work), infos)
+        exclude = options.exclude_invalid and derive
+        iss = import_issues(log, exclude, list(checked.columns))
+        issues = pd.concat([x for x in (iss, checked) if len(x)] or [checked], ignore_index=True)
+        return plan, infos, log, issues
+
+    def _work(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix=".mrdtrack-work-", dir=self.work_dir))
 
     @contextmanager
     def derive(self, cohort_path, config: Config, options: RunOptions) -> Iterator[Derived]:
+        from mrdtrack.importers.omop.read import imported_of
         from mrdtrack.importers.source import source_provenance
 
-        with self._imported(cohort_path, config, options) as (imported, folder, run, inner):
-            if (imported.log["severity"] == "error").any() and not options.exclude_invalid:
-                checked, _ = inner.validate(folder, config, run)  # rows that could not be converted stop the run
-                raise InvalidCohort(cohort_path, self._issues(imported, checked, False))
-            try:
-                with inner.derive(folder, config, run) as derived:
-                    derived.validation_issues = self._issues(imported, derived.validation_issues,
-                                                             options.exclude_invalid)
-                    derived.sources = source_provenance(imported)
-                    yield derived
-            except InvalidCohort as err:
-                raise InvalidCohort(cohort_path, self._issues(imported, err.issues, options.exclude_invalid)) from None
+        work, timings = self._work(), {}
+        try:
+            plan, infos, log, issues = self._buckets(cohort_path, config, options, work, True, timings)
+            if not all(i["ok"] for i in infos) or (issues["severity"] == "error").any():
+                raise InvalidCohort(cohort_path, issues)
+            derived = _gathered(str(work), infos)
+            derived.update(validation_issues=issues, counts=_sum_counts([i["counts"] for i in infos]),
+                           sources=source_provenance(imported_of(plan, {}, log)), timings=timings,
+                           data_cut=None if pd.isna(plan.cut) else pd.Timestamp(plan.cut))
+            yield Derived(**derived)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def validate(self, cohort_path, config: Config, options: RunOptions) -> tuple[pd.DataFrame, dict]:
-        """The import's problems, then the imported folder's, with the counts (``read_any_cohort``)."""
-        with self._imported(cohort_path, config, options) as (imported, folder, run, inner):
-            checked, counts = inner.validate(folder, config, run)
-            return self._issues(imported, checked, False), counts
+        """The import's problems, then the validator's, with the counts (as ``read_any_cohort``)."""
+        work = self._work()
+        try:
+            _, infos, _, issues = self._buckets(cohort_path, config, options, work, False, {})
+            return issues, _sum_counts([i["counts"] for i in infos])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)

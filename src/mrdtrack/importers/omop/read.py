@@ -233,12 +233,14 @@ class RangeResult:
     unmapped: pd.Series
 
 
-def import_range(plan: SourcePlan, ids: np.ndarray) -> RangeResult:
-    """The persons ``ids`` (whole persons) read and converted against the plan's global data cut."""
+def import_range(plan: SourcePlan, ids: np.ndarray, whole: bool | None = None) -> RangeResult:
+    """The persons ``ids`` (whole persons) read and converted against the plan's global data cut;
+    ``whole``: they are the whole cohort (no filter in the queries; default: as many as the plan's)."""
     from mrdtrack.importers.omop.therapy import treatments_table
 
     conn, options = plan.conn, plan.options
-    cte = Q.cohort_cte(conn, options.mapping.cohort, options.cohort_id, ids if len(ids) < len(plan.persons) else None)
+    whole = len(ids) == len(plan.persons) if whole is None else whole
+    cte = Q.cohort_cte(conn, options.mapping.cohort, options.cohort_id, None if whole else ids)
     persons = plan.persons[plan.persons["person_id"].isin(ids)].reset_index(drop=True)
     facts = _result_facts(conn, cte)
     deaths = _frame(conn, Q.deaths(conn, cte)) if conn.has("death") else pd.DataFrame(columns=["person_id", "date"])
