@@ -69,8 +69,10 @@ def _fact_select(table: str, alias: str, observation: bool) -> str:
     ops = " ".join(f"WHEN {k} THEN '{v}'" for k, v in OPERATORS.items())
     operator = "CAST(NULL AS VARCHAR)" if observation else f"CASE {alias}.operator_concept_id {ops} END"
     return (f"SELECT CAST({alias}.person_id AS VARCHAR) AS patient_id, '{table}:' || CAST({alias}.{table}_id AS VARCHAR) "
-            f"AS record, CAST({alias}.{table}_date AS DATE) AS date, "
-            f"{alias}.{table}_concept_id AS concept_id, {alias}.{table}_source_concept_id AS source_concept_id, "
+            f"AS record, '{table}' AS source_table, CAST({alias}.{table}_id AS BIGINT) AS record_id, "
+            f"CAST({alias}.{table}_date AS DATE) AS date, "
+            f"CAST({alias}.{table}_concept_id AS BIGINT) AS concept_id, "
+            f"CAST({alias}.{table}_source_concept_id AS BIGINT) AS source_concept_id, "
             f"{alias}.{table}_source_value AS source_value, CAST({alias}.value_as_number AS DOUBLE PRECISION) AS value_number, "
             f"{operator} AS operator, "
             f"COALESCE(CASE WHEN {alias}.unit_concept_id <> 0 THEN uc.concept_code END, {alias}.unit_source_value) AS unit, "
@@ -79,15 +81,21 @@ def _fact_select(table: str, alias: str, observation: bool) -> str:
             "mc.concept_name AS concept_name ")
 
 
-def facts(conn: OmopConnection, cte: str, table: str) -> str:
-    """Measurement or observation rows of cohort persons, with their codes resolved."""
+def _facts_of(conn: OmopConnection, table: str) -> str:
     w = conn.where
     a = "m"
-    return (cte + _fact_select(table, a, table == "observation")
+    return (_fact_select(table, a, table == "observation")
             + f"FROM {w[table]} {a} JOIN cohort c ON c.person_id = {a}.person_id "
             f"LEFT JOIN {w['concept']} mc ON mc.concept_id = {a}.{table}_concept_id "
             f"LEFT JOIN {w['concept']} uc ON uc.concept_id = {a}.unit_concept_id "
-            f"LEFT JOIN {w['concept']} vc ON vc.concept_id = {a}.value_as_concept_id ORDER BY {a}.{table}_id")
+            f"LEFT JOIN {w['concept']} vc ON vc.concept_id = {a}.value_as_concept_id")
+
+
+def facts(conn: OmopConnection, cte: str, tables) -> str:
+    """Measurement and observation rows of cohort persons, with their codes resolved, in the
+    contract's order: patient_id as text (byte order, "C"), then table, then row id."""
+    union = " UNION ALL ".join(_facts_of(conn, t) for t in tables)
+    return cte + f'SELECT * FROM ({union}) f ORDER BY patient_id COLLATE "C", source_table, record_id'
 
 
 def deaths(conn: OmopConnection, cte: str) -> str:

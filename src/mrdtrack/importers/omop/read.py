@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mrdtrack.config import Config
 from mrdtrack.contract import LAB_TESTS
@@ -51,8 +52,8 @@ class Imported:
     details: dict = field(default_factory=dict)
 
 
-def _frame(conn: OmopConnection, sql: str) -> pd.DataFrame:
-    df = conn.query(sql).to_pandas(date_as_object=False)
+def _frame(conn: OmopConnection, sql: str, types_mapper=None) -> pd.DataFrame:
+    df = conn.query(sql).to_pandas(date_as_object=False, types_mapper=types_mapper)
     for c in df.columns:
         if c in ("date", "diagnosis_date", "start_date", "end_date", "birth_date"):
             df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
@@ -65,17 +66,14 @@ def _ids(x: pd.Series) -> pd.Series:
 
 
 # ------------------------------------------------------------------------------------- facts frame
-def facts_frame(rows: pd.DataFrame, table: str) -> pd.DataFrame:
+def facts_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS);
     ids, records, operators and units are already text from the query."""
-    return pd.DataFrame({
-        "patient_id": rows["patient_id"], "date": rows["date"],
-        "loinc": rows["loinc"], "concept_id": rows["concept_id"].astype("Int64"),
-        "source_concept_id": rows["source_concept_id"].astype("Int64"),
-        "source_values": rows["source_value"], "value_number": rows["value_number"].astype("float64"),
-        "operator": rows["operator"], "unit": rows["unit"], "value_code": rows["value_code"],
-        "value_text": rows["value_text"], "range_low": rows["range_low"].astype("float64"),
-        "record": rows["record"], "table": table, "concept_name": rows["concept_name"]})
+    out = rows.rename(columns={"source_value": "source_values", "source_table": "table"})
+    out = out.astype({c: t for c, t in (("concept_id", "Int64"), ("source_concept_id", "Int64"),
+                                         ("value_number", "float64"), ("range_low", "float64")) if out[c].dtype != t})
+    return out[["patient_id", "date", "loinc", "concept_id", "source_concept_id", "source_values", "value_number",
+                "operator", "unit", "value_code", "value_text", "range_low", "record", "table", "concept_name"]]
 
 
 # ---------------------------------------------------------------------------------------- patients
@@ -168,11 +166,9 @@ def _window(rows: pd.DataFrame, table: str, diagnosis, death, cut, pre_days) -> 
 
 
 def _result_facts(conn: OmopConnection, cte: str) -> pd.DataFrame:
-    frames = [facts_frame(_frame(conn, Q.facts(conn, cte, "measurement")), "measurement")]
-    if conn.has("observation"):
-        frames.append(facts_frame(_frame(conn, Q.facts(conn, cte, "observation")), "observation"))
-    facts = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
-    return in_person_order(facts, facts["patient_id"])
+    """Measurement and observation rows of the cohort's persons, in patient_id text order (SQL)."""
+    tables = ["measurement"] + (["observation"] if conn.has("observation") else [])
+    return facts_frame(_frame(conn, Q.facts(conn, cte, tables), {pa.int64(): pd.Int64Dtype()}.get))
 
 
 def in_person_order(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
