@@ -67,13 +67,15 @@ def _ids(x: pd.Series) -> pd.Series:
 
 # ------------------------------------------------------------------------------------- facts frame
 def facts_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS);
-    ids, records, operators and units are already text from the query."""
-    out = rows.rename(columns={"source_value": "source_values", "source_table": "table"})
-    out = out.astype({c: t for c, t in (("concept_id", "Int64"), ("source_concept_id", "Int64"),
-                                         ("value_number", "float64"), ("range_low", "float64")) if out[c].dtype != t})
-    return out[["patient_id", "date", "loinc", "concept_id", "source_concept_id", "source_values", "value_number",
-                "operator", "unit", "value_code", "value_text", "range_low", "record", "table", "concept_name"]]
+    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS,
+    plus ``table``, ``concept_name``); ids, records, operators and units are already text from the
+    query. Columns are renamed in place: the frame holds a range's every result row."""
+    rows.columns = [{"source_value": "source_values", "source_table": "table"}.get(c, c) for c in rows.columns]
+    for c, t in (("concept_id", "Int64"), ("source_concept_id", "Int64"), ("value_number", "float64"),
+                 ("range_low", "float64")):
+        if rows[c].dtype != t:
+            rows[c] = rows[c].astype(t)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------- patients
