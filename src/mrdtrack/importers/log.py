@@ -102,6 +102,8 @@ def merge_logs(logs: list[pd.DataFrame]) -> pd.DataFrame:
     rows = df[~summed].assign(_k="")
     out = pd.concat([rows, lines], ignore_index=True).sort_values([PART, "_k", "_range", "_pos"], kind="stable")
     out["count"] = out["count"].astype("int64")
+    for c in ("record", "patient_id"):  # a summary line has none (None, as in one range's log)
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out[LOG_COLUMNS].reset_index(drop=True)
 
 
