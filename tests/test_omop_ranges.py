@@ -12,18 +12,10 @@ from mrdtrack.cli import app
 from mrdtrack.importers.omop.read import import_omop
 from mrdtrack.importers.omop.write import write_duckdb
 from mrdtrack.simulate import simulate_cohort
-from omop_fixtures import omop_of
+from omop_fixtures import omop_of, with_extra_rows
 
 runner = CliRunner()
 TODAY = pd.Timestamp("2026-11-30")
-
-
-def _extra(omop: dict, table: str, rows: list[dict]) -> dict:
-    df = omop[table]
-    extra = pd.DataFrame(rows, columns=df.columns)
-    start = int(df.iloc[:, 0].max()) + 1
-    extra.iloc[:, 0] = range(start, start + len(extra))
-    return {**omop, table: pd.concat([df, extra.astype(df.dtypes.to_dict())], ignore_index=True)}
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +35,12 @@ def source(tmp_path_factory):
                   "value_as_number": 40.0, "measurement_source_value": "plasmacytoma_spd"})
     m.append({"person_id": 77, "measurement_concept_id": 999, "measurement_date": pd.Timestamp("2019-03-03"),
               "value_as_number": 1.0, "measurement_source_value": "OTHER"})
-    omop = _extra(omop, "measurement", m)
+    omop = with_extra_rows(omop, "measurement", m)
     meas = omop["measurement"]
     for pid in (88, 115):  # an impossible value the validator flags with its row (a later range's row)
         i = meas.index[(meas["person_id"] == pid) & meas["value_as_number"].gt(1)][0]
         meas.loc[i, "value_as_number"] = -5.0
-    omop = _extra(omop, "observation_period", [
+    omop = with_extra_rows(omop, "observation_period", [
         {"person_id": 5, "observation_period_start_date": pd.Timestamp("2018-06-10"),
          "observation_period_end_date": pd.Timestamp("2199-01-01"), "period_type_concept_id": 32817}])
     root = tmp_path_factory.mktemp("omop_ranges")

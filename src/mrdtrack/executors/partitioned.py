@@ -240,8 +240,11 @@ def _header_check(part: Partition, data_cut, exclude_invalid: bool,
     return result.issues, result.counts, fatal
 
 
-def _run_buckets(jobs_list: list[_BucketJob], jobs: int, progress=None) -> list[dict]:
-    """Every bucket analysed (in ``jobs`` processes); results in bucket order."""
+def _run_buckets(jobs_list: list, jobs: int, progress=None, work=None) -> list[dict]:
+    """Every bucket analysed (in ``jobs`` processes; ``work``: the job function, default
+    ``_analyze_bucket``); results in bucket order."""
+    work = work or _analyze_bucket
+
     def done(info: dict) -> dict:
         if progress:
             progress(info["patients"])
@@ -249,8 +252,8 @@ def _run_buckets(jobs_list: list[_BucketJob], jobs: int, progress=None) -> list[
 
     if jobs > 1 and len(jobs_list) > 1:
         with process_pool(jobs) as pool:
-            return [done(i) for i in pool.map(_analyze_bucket, jobs_list)]
-    return [done(_analyze_bucket(j)) for j in jobs_list]
+            return [done(i) for i in pool.map(work, jobs_list)]
+    return [done(work(j)) for j in jobs_list]
 
 
 class PartitionedExecutor:

@@ -35,13 +35,13 @@ from mrdtrack.executors.base import Derived, RunOptions
 from mrdtrack.executors.partitioned import (
     _bucket_path,
     _gathered,
+    _run_buckets,
     _sum_counts,
     analyze_bucket,
     save_bucket,
     validation_issues,
 )
 from mrdtrack.io.sources import RawTable
-from mrdtrack.processes import process_pool
 
 #: Persons per bucket when the number of buckets is not given: one range of the import each
 #: (about 1 GB peak per process with 100 result rows per person).
@@ -88,18 +88,6 @@ def _import_and_analyze(job: _RangeJob) -> dict:
     cut = None if pd.isna(job.cut) else job.cut
     out = analyze_bucket(raw, cut, job.exclude_invalid, job.config, job.batch_size, job.pseudonym_key, job.derive)
     return {**save_bucket(job.work, job.index, out), "log": imported.log, "unmapped": imported.unmapped, "rows": rows}
-
-
-def _run(jobs_list: list[_RangeJob], jobs: int, progress=None) -> list[dict]:
-    def done(info: dict) -> dict:
-        if progress:
-            progress(info["patients"])
-        return info
-
-    if jobs > 1 and len(jobs_list) > 1:
-        with process_pool(jobs) as pool:
-            return [done(i) for i in pool.map(_import_and_analyze, jobs_list)]
-    return [done(_import_and_analyze(j)) for j in jobs_list]
 
 
 def _shifted(frame: pd.DataFrame, offsets: dict[str, int]) -> pd.DataFrame:
@@ -155,7 +143,7 @@ class StreamedSourceExecutor:
         jobs_list = [_RangeJob(str(cohort_path), source, i, plan.persons.iloc[a:a + step], len(starts) == 1, plan.cut,
                                str(work), options.exclude_invalid, config, options.batch_size, options.pseudonym_key,
                                derive) for i, a in enumerate(starts)]
-        infos = _run(jobs_list, options.jobs, options.progress)
+        infos = _run_buckets(jobs_list, options.jobs, options.progress, _import_and_analyze)
         timings["import_buckets_s"] = time.perf_counter() - t0
         log = merged_log(plan, [RangeResult({}, i["log"], i["unmapped"]) for i in infos])
         checked = checked_issues(str(work), infos)
