@@ -111,12 +111,22 @@ def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     return facts.assign(kind=kind, key=key, rank=rank)
 
 
+def combination_codes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Per row, the number of its combination of ``cols`` values in order of first appearance
+    (a missing value is a value): ``groupby(cols, dropna=False, sort=False).ngroup()``, by integer codes."""
+    gid = np.zeros(len(frame), dtype="int64")
+    for c in cols:
+        codes, uniq = pd.factorize(frame[c], use_na_sentinel=False)
+        gid = pd.factorize(gid * (len(uniq) + 1) + codes)[0].astype("int64")
+    return gid
+
+
 def selection(facts: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per fact, its ``kind``, ``key`` and ``rank`` (arrays; NA kind: unmapped). The first selector
     that matches a fact takes it (mapping order). Selectors are matched once per distinct code
     combination (a handful), then spread to the rows."""
     cols = [c for c in ("loinc", "concept_id", "source_concept_id", "source_values", "table") if c in facts]
-    gid = facts.groupby(cols, dropna=False, sort=False).ngroup().to_numpy() if len(facts) else np.zeros(0, "int64")
+    gid = combination_codes(facts, cols)
     first = pd.Series(np.arange(len(facts))).groupby(gid).first().to_numpy() if len(facts) else np.zeros(0, "int64")
     uniq = facts.iloc[first][cols].reset_index(drop=True)
     kind = pd.Series(pd.NA, index=uniq.index, dtype=object)
@@ -359,7 +369,8 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
     log = [log_frame(unmapped_lines(unmapped) if summarise else [])]
     needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
               "record"]
-    mapped = facts.loc[found, needed].assign(kind=kind[found], key=key[found], rank=rank[found])
+    mapped = (facts[needed] if found.all() else facts.loc[found, needed]).assign(kind=kind[found], key=key[found],
+                                                                                 rank=rank[found])
     if window is not None:
         results = (mapped["kind"] != "patients").to_numpy()
         why = pd.Series(pd.NA, index=mapped.index, dtype=object)
@@ -370,7 +381,9 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
             mapped = mapped[why.isna().to_numpy()]
     kept, same_date = prefer_first_code(mapped)
     log.append(same_date)
-    part = {k: kept[(kept["kind"] == k).to_numpy()] for k in ("labs", "mrd", "patients", "imaging")}
+    codes, kinds = pd.factorize(kept["kind"])
+    at = {k: i for i, k in enumerate(kinds)}
+    part = {k: kept[codes == at.get(k, -2)] for k in ("labs", "mrd", "patients", "imaging")}
     labs, l1 = lab_rows(part["labs"])
     mrd, l2 = mrd_rows(part["mrd"], mapping)
     attrs, l3 = attribute_rows(part["patients"])
