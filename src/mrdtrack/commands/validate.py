@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
             "--partitions", min=0,
             help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
                  "and check one bucket at a time (same problems, memory bounded by a bucket). Default: in memory "
-                 "below 2,000,000 input rows.")] = None,
+                 "below 2,000,000 input rows (an OMOP source: ranges of persons, docs/omop.md).")] = None,
         jobs: JobsOpt = None,
         omop_schema: OmopSchemaOpt = None,
         vocab_schema: VocabSchemaOpt = None,
