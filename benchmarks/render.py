@@ -212,6 +212,29 @@ def spark_table(records: list[dict]) -> list[str]:
     return out
 
 
+def omop_table(records: list[dict]) -> list[str]:
+    """``analyze`` on the cohort as an OMOP DuckDB file beside ``analyze`` on its Parquet contract
+    folder run right after it (issue 13: within 1.5x in time and peak memory)."""
+    by = {(r["size"], r["stage"]): r for r in records if "error" not in r}
+    sizes = sorted(n for (n, st) in by if st == "analyze_omop" and (n, "analyze_beside_omop") in by)
+    if not sizes:
+        return []
+    out = ["", "The cohort as an OMOP CDM DuckDB file (`analyze_omop`, the import included) beside its Parquet "
+           "contract folder analysed right after it (`analyze_beside_omop`), `--jobs 2`; CPU: user + system "
+           "seconds of the process and its workers:", "",
+           "| patients | Parquet wall s | Parquet CPU s | Parquet peak MB | OMOP wall s | OMOP CPU s | OMOP peak MB "
+           "| OMOP / Parquet wall, CPU, peak | within 1.5x |", "|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for n in sizes:
+        o, p = by[(n, "analyze_omop")], by[(n, "analyze_beside_omop")]
+        ratios = [o["wall_s"] / p["wall_s"], o.get("cpu_s", 0) / max(p.get("cpu_s", 0), 1e-9),
+                  o["peak_rss_mb"] / p["peak_rss_mb"]]
+        met = "yes" if ratios[0] <= 1.5 and ratios[2] <= 1.5 else "no"
+        out.append(f"| {n:,} | {p['wall_s']:.1f} | {_n(p.get('cpu_s'), '{:.1f}')} | {p['peak_rss_mb']:,.0f} | "
+                   f"{o['wall_s']:.1f} | {_n(o.get('cpu_s'), '{:.1f}')} | {o['peak_rss_mb']:,.0f} | "
+                   f"{ratios[0]:.2f}x, {ratios[1]:.2f}x, {ratios[2]:.2f}x | {met} |")
+    return out
+
+
 def targets(records: list[dict]) -> list[str]:
     by = {(r["size"], r["stage"]): r for r in records}
     out = ["", "| target | measured | met |", "|---|---|---|"]
@@ -274,7 +297,7 @@ def render_doc(results: Path, doc: Path) -> None:
     records = load_latest(results)
     body = "\n".join([BEGIN, "", *machine_block(records), "", *figures_table(records), *cost_per_patient(records),
                       *partition_breakdown(records), *derive_section(records), *simulator_section(records),
-                      *round_two_section(records), *naive_section(records), *spark_table(records),
+                      *round_two_section(records), *naive_section(records), *spark_table(records), *omop_table(records),
                       *targets(records), "", END])
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Performance\n\n"
     if BEGIN in text and END in text:

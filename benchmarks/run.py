@@ -82,7 +82,8 @@ class Recorder:
         self.results.parent.mkdir(parents=True, exist_ok=True)
         with self.results.open("a", encoding="utf-8") as f:
             f.write(json.dumps(rec, sort_keys=True) + "\n")
-        render_doc(self.results, self.doc)
+        if self.doc:
+            render_doc(self.results, self.doc)
         print(f"{size:>9,} {stage:<12} wall {measured['wall_s']:8.1f} s  peak RSS {measured['peak_rss_mb']:8.0f} MB"
               + (f"  FAILED {measured['error']}" if "error" in measured else ""), flush=True)
         return rec
@@ -103,6 +104,22 @@ def run_fhir(rec: Recorder, n: int, args, work: Path, out: Path) -> None:
     if not args.keep:
         for d in (bulk, Path(str(out) + "-fhir")):
             shutil.rmtree(d, ignore_errors=True)
+
+
+def run_omop(rec: Recorder, n: int, args, work: Path, cohort: Path, out: Path, rows: dict | None) -> None:
+    """The same cohort as an OMOP DuckDB file through ``analyze`` (docs/omop.md "Large sources"),
+    then the Parquet contract folder analysed again right after it (``analyze_beside_omop``), so
+    the two are compared under the same load of the shared machine."""
+    cdm = work / f"cdm-{n}.duckdb"
+    rec.add(n, "omop_write", run_stage("omop_write", cohort=str(cohort), out=str(cdm)), rows)
+    rec.add(n, "analyze_omop", run_stage("analyze_omop", source=str(cdm), out=str(out) + "-omop", jobs=args.jobs,
+                                         batch_size=5000), rows)
+    rec.add(n, "analyze_beside_omop", run_stage("analyze", cohort=str(cohort), out=str(out) + "-beside",
+                                                jobs=args.jobs, batch_size=5000), rows)
+    if not args.keep:
+        cdm.unlink(missing_ok=True)
+        for d in ("-omop", "-beside"):
+            shutil.rmtree(str(out) + d, ignore_errors=True)
 
 
 def main(argv=None) -> None:
@@ -126,12 +143,14 @@ def main(argv=None) -> None:
     ap.add_argument("--work", default=os.environ.get("TMPDIR", "/tmp") + "/mrdtrack-bench", help="scratch folder")
     ap.add_argument("--keep", action="store_true", help="keep the simulated cohorts and outputs")
     ap.add_argument("--render-only", action="store_true", help="only regenerate docs/performance.md")
+    ap.add_argument("--results", default=None, help="append the results to this JSON-lines file instead of "
+                    "benchmarks/results/results.jsonl (docs/performance.md is then left alone)")
     args = ap.parse_args(argv)
     doc = HERE.parent / "docs" / "performance.md"
     if args.render_only:
         render_doc(RESULTS, doc)
         return
-    rec = Recorder(RESULTS, doc, args.scenario)
+    rec = Recorder(Path(args.results) if args.results else RESULTS, None if args.results else doc, args.scenario)
     stages = {s.strip() for s in args.stages.split(",")}
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -165,14 +184,8 @@ def main(argv=None) -> None:
             shutil.rmtree(str(out) + "-spark", ignore_errors=True)
         if "derive" in stages:
             rec.add(n, "derive", run_stage("derive", cohort=str(cohort), batch_size=5000), rows)
-        if "omop" in stages:  # the same cohort as an OMOP DuckDB file through analyze (docs/omop.md)
-            cdm = work / f"cdm-{n}.duckdb"
-            rec.add(n, "omop_write", run_stage("omop_write", cohort=str(cohort), out=str(cdm)), rows)
-            rec.add(n, "analyze_omop", run_stage("analyze_omop", source=str(cdm), out=str(out) + "-omop", jobs=args.jobs,
-                                                 batch_size=5000), rows)
-            if not args.keep:
-                cdm.unlink(missing_ok=True)
-                shutil.rmtree(str(out) + "-omop", ignore_errors=True)
+        if "omop" in stages:
+            run_omop(rec, n, args, work, cohort, out, rows)
         if "fhir" in stages and n == args.fhir_size:
             run_fhir(rec, n, args, work, out)
         if "simulate_cli" in stages:

@@ -292,11 +292,12 @@ def omop_write(cohort: str, out: str) -> dict:
 
 def analyze_omop(source: str, out: str, jobs: int, batch_size: int) -> dict:
     """``mrdtrack analyze SOURCE --out OUT --jobs J`` on an OMOP (``cdm.duckdb``) or FHIR source (a Bulk
-    export folder), the import included."""
+    export folder), the import included; the executor as the command chooses it (an OMOP source above
+    the size threshold: imported range by range into the partitioned executor's buckets)."""
     from mrdtrack.commands.analyze import run_analyze
 
     t0 = time.perf_counter()
-    n = len(run_analyze(source, Path(out), jobs=jobs, batch_size=batch_size).patients)
+    n = len(run_analyze(source, Path(out), jobs=jobs, batch_size=batch_size, partitions=None).patients)
     return {"work_s": time.perf_counter() - t0, "patients": n, "jobs": jobs}
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import filecmp
 from pathlib import Path
 
+import pandas as pd
+
 from mrdtrack.importers.omop.write import contract_to_omop, person_ids
 from mrdtrack.io.sources import load_cohort_files
 from mrdtrack.io.write import write_tables
@@ -37,3 +39,12 @@ def omop_of(tables: dict, episodes: bool = True) -> dict:
 
 def differing(a: Path, b: Path, names=COMPARED) -> list[str]:
     return [n for n in names if not filecmp.cmp(a / n, b / n, shallow=False)]
+
+
+def with_extra_rows(omop: dict, table: str, rows: list[dict]) -> dict:
+    """``omop`` with ``rows`` added to ``table`` (ids numbered after the table's last)."""
+    df = omop[table]
+    extra = pd.DataFrame(rows, columns=df.columns)
+    start = int(df.iloc[:, 0].max()) + 1
+    extra.iloc[:, 0] = range(start, start + len(extra))
+    return {**omop, table: pd.concat([df, extra.astype(df.dtypes.to_dict())], ignore_index=True)}

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from mrdtrack.cli import app
 from mrdtrack.importers.omop.write import write_duckdb, write_folder
 from mrdtrack.simulate import simulate_cohort
-from omop_fixtures import differing, example_tables, omop_of, write_contract_with_person_ids
+from omop_fixtures import differing, example_tables, omop_of, with_extra_rows, write_contract_with_person_ids
 
 runner = CliRunner()
 #: patients.csv columns that follow the therapy phases (a drugs-only source cannot show a recorded
@@ -115,16 +115,8 @@ def test_person_source_value_never_appears_in_any_output(example, tmp_path):
         assert not any(m in text for m in mrns), f
 
 
-def _with_extra_rows(omop: dict, table: str, rows: list[dict]) -> dict:
-    df = omop[table]
-    extra = pd.DataFrame(rows, columns=df.columns)
-    start = int(df.iloc[:, 0].max()) + 1
-    extra.iloc[:, 0] = range(start, start + len(extra))
-    return {**omop, table: pd.concat([df, extra.astype(df.dtypes.to_dict())], ignore_index=True)}
-
-
 def test_unmapped_concepts_are_summarised_and_windows_count_rows(example, tmp_path):
-    omop = _with_extra_rows(example["omop"], "measurement", [
+    omop = with_extra_rows(example["omop"], "measurement", [
         {"person_id": 1, "measurement_concept_id": 3004410, "measurement_date": pd.Timestamp("2019-01-01"),
          "value_as_number": 6.1, "measurement_source_value": "HBA1C"},
         {"person_id": 1, "measurement_concept_id": 3004410, "measurement_date": pd.Timestamp("2019-02-01"),
@@ -147,7 +139,7 @@ def test_unmapped_concepts_are_summarised_and_windows_count_rows(example, tmp_pa
 
 
 def test_rows_that_cannot_be_converted_stop_the_run_unless_excluded(example, tmp_path):
-    omop = _with_extra_rows(example["omop"], "measurement", [
+    omop = with_extra_rows(example["omop"], "measurement", [
         {"person_id": 2, "measurement_concept_id": 0, "measurement_date": pd.Timestamp("2019-03-03"),
          "value_as_number": 40.0, "measurement_source_value": "plasmacytoma_spd"}])  # numeric, no unit
     source = write_duckdb(omop, tmp_path / "cdm.duckdb")
@@ -161,7 +153,7 @@ def test_rows_that_cannot_be_converted_stop_the_run_unless_excluded(example, tmp
 
 
 def test_future_dates_never_set_the_data_cut(example, tmp_path):
-    omop = _with_extra_rows(example["omop"], "observation_period", [
+    omop = with_extra_rows(example["omop"], "observation_period", [
         {"person_id": 3, "observation_period_start_date": pd.Timestamp("2018-06-10"),
          "observation_period_end_date": pd.Timestamp("2199-01-01"), "period_type_concept_id": 32817}])
     source = write_duckdb(omop, tmp_path / "cdm.duckdb")
@@ -238,7 +230,7 @@ def test_a_decimal_column_that_rounds_mrd_levels_gives_a_warning(example, tmp_pa
 def test_second_primary_malignancies_by_icd10_and_snomed(example, tmp_path):
     """An spm event from condition_occurrence: an ICD-10 C code other than C90 and C77-C80, or the SNOMED
     malignant-neoplasm concept, after diagnosis (person 1 diagnosed 2018-01-15)."""
-    omop = _with_extra_rows(example["omop"], "condition_occurrence", [
+    omop = with_extra_rows(example["omop"], "condition_occurrence", [
         {"person_id": 1, "condition_concept_id": 0, "condition_start_date": pd.Timestamp("2021-03-01"),
          "condition_type_concept_id": 32817, "condition_source_value": "C34.9"},   # lung: a second primary
         {"person_id": 1, "condition_concept_id": 0, "condition_start_date": pd.Timestamp("2021-04-01"),

@@ -41,6 +41,14 @@ def test_postgres_source_gives_identical_outputs(loaded, schema, tmp_path):
     assert differing(reference, out) == []
 
 
+def test_postgres_source_in_buckets_of_persons_gives_identical_outputs(loaded, tmp_path):
+    """Each bucket a range of persons read over its own connection (docs/omop.md "Large sources")."""
+    out = analyze(loaded["url"], tmp_path / "out", "--omop-schema", "sim", "--partitions", "3", "--jobs", "2")
+    assert differing(loaded["sim"], out) == []
+    mem = analyze(loaded["url"], tmp_path / "mem", "--omop-schema", "sim", "--partitions", "0")
+    assert differing(mem, out, ("issues.csv", "summary.json")) == []
+
+
 def test_wrong_password_is_one_line_without_the_password(loaded, tmp_path):
     url = loaded["url"].replace(PASSWORD, "not-the-password")
     res = runner.invoke(app, ["analyze", url, "--out", str(tmp_path / "o")])

@@ -44,7 +44,8 @@ PartitionsOpt = Annotated[int | None, typer.Option(
     "--partitions", min=0,
     help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
          "and analyse one bucket per process at a time (memory bounded by a bucket). Default: in memory below "
-         "2,000,000 input rows, else one bucket per 750,000 rows. Outputs do not depend on it.")]
+         "2,000,000 input rows, else one bucket per 750,000 rows (an OMOP source: a range of 5,000 persons per bucket, "
+         "imported in the bucket's process; docs/omop.md). Outputs do not depend on it.")]
 
 
 @contextmanager
@@ -87,7 +88,7 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
     jobs = default_jobs() if jobs is None else jobs
     config = resolve_config(profile, config_file)
     key = _pseudonym_key(pseudonymize)  # fail early (exit 2) when the key is missing
-    executor = executor or choose_executor(cohort_path, engine, partitions, spark)
+    executor = executor or choose_executor(cohort_path, engine, partitions, spark, source)
     if getattr(executor, "buckets", None) and engine == "native":
         err_console.print(f"streaming {cohort_path} into {executor.buckets} buckets of whole patients", highlight=False)
     with _progress(None, "analyzing patients") as advance:

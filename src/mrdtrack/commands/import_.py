@@ -31,19 +31,24 @@ import_app = typer.Typer(help="Write an OMOP CDM or FHIR R4 source as a contract
 FormatOpt = Annotated[str, typer.Option("--format", help="parquet (default) or csv.")]
 
 
-def write_imported(imported, out: Path, fmt: str) -> list[Path]:
-    """The imported contract tables and the import log into ``out``."""
-    from mrdtrack.importers.log import write_log
-    from mrdtrack.io.write import FORMATS, write_tables
+def check_out(out: Path, fmt: str) -> None:
+    """A UserError for an unknown --format or an --out that is not a folder."""
+    from mrdtrack.io.write import FORMATS
 
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
-    tables = dict(imported.tables)
-    if fmt == "parquet":  # a Parquet column has one type: lab values (numbers and words) as text
-        tables["labs"] = tables["labs"].assign(value=tables["labs"]["value"].astype(str))
-    paths = write_tables(tables, out, fmt)
+
+
+def write_imported(imported, out: Path, fmt: str) -> list[Path]:
+    """The imported contract tables and the import log into ``out``."""
+    from mrdtrack.importers.log import write_log
+    from mrdtrack.importers.omop.stream import file_tables
+    from mrdtrack.io.write import write_tables
+
+    check_out(out, fmt)
+    paths = write_tables(file_tables(imported.tables, fmt), out, fmt)
     write_log(imported.log, out / "import_log.csv")
     return [*paths, out / "import_log.csv"]
 
@@ -68,14 +73,19 @@ def register(app: typer.Typer) -> None:
 
         Example: mrdtrack import omop cdm.duckdb --out cohort/ --format csv
         """
-        from mrdtrack.importers.source import import_cohort
+        from mrdtrack.importers.omop.stream import stream_omop
+        from mrdtrack.importers.source import OMOP, cohort_kind
         from mrdtrack.io.read import parse_data_cut
 
+        if cohort_kind(source) != OMOP:
+            raise UserError(f"{source}: not an OMOP source (a postgresql:// URL, a .duckdb file or a folder with a "
+                            "person table)")
+        check_out(out, fmt)
         opts = source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping)
-        imported = import_cohort(source, opts, parse_data_cut(data_cut))
-        paths = write_imported(imported, out, fmt)
+        streamed = stream_omop(source, opts, out, fmt, parse_data_cut(data_cut))  # range by range (docs/omop.md)
+        imported, paths = streamed.imported, streamed.paths
         n_err = int((imported.log["severity"] == "error").sum())
-        err_console.print(f"imported {len(imported.tables['patients'])} patients from {imported.source} "
+        err_console.print(f"imported {streamed.patients} patients from {imported.source} "
                           f"(data cut {imported.data_cut.date()}); {n_err} row(s) could not be converted "
                           f"(import_log.csv); wrote {len(paths)} files to {out}", highlight=False)
 

@@ -73,7 +73,7 @@ def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_fil
     from mrdtrack.report.html import figure_pool, write_report
 
     jobs = default_jobs() if jobs is None else jobs
-    executor = choose_executor(cohort_path, engine, partitions, spark)
+    executor = choose_executor(cohort_path, engine, partitions, spark, source)
     with figure_pool(jobs if jobs > 1 and _small_in_memory(cohort_path, executor) else 1) as pool:
         analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
                                pseudonymize, batch_size, jobs, partitions, engine, spark, source, executor=executor)

@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
             "--partitions", min=0,
             help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
                  "and check one bucket at a time (same problems, memory bounded by a bucket). Default: in memory "
-                 "below 2,000,000 input rows.")] = None,
+                 "below 2,000,000 input rows (an OMOP source: ranges of persons, docs/omop.md).")] = None,
         jobs: JobsOpt = None,
         omop_schema: OmopSchemaOpt = None,
         vocab_schema: VocabSchemaOpt = None,
@@ -110,8 +110,8 @@ def register(app: typer.Typer) -> None:
         from mrdtrack.io.read import parse_data_cut
 
         cfg = resolve_config(profile, config)
-        executor = choose_executor(cohort, engine, partitions, spark_options(engine, spark_master, spark_conf))
         source = source_options(omop_schema, vocab_schema, omop_cohort_id, results_schema, mapping)
+        executor = choose_executor(cohort, engine, partitions, spark_options(engine, spark_master, spark_conf), source)
         issues, counts = executor.validate(cohort, cfg, RunOptions(data_cut=parse_data_cut(data_cut), jobs=jobs or default_jobs(),
                                                                    source=source))
         line = count_line(issues, counts)

@@ -14,15 +14,16 @@ from mrdtrack.errors import UserError
 ENGINES = ("native", "spark")
 
 
-def choose_executor(cohort_path, engine: str = "native", partitions: int | None = None, spark=None):
+def choose_executor(cohort_path, engine: str = "native", partitions: int | None = None, spark=None, source=None):
     """The executor for ``--engine`` (native: in memory or partitioned, by ``--partitions`` or the
-    cohort's size; spark: ``spark`` holds its SparkOptions or an existing SparkSession)."""
+    cohort's size; spark: ``spark`` holds its SparkOptions or an existing SparkSession).
+    ``source``: the OMOP options (``importers.source.SourceOptions``) an OMOP source's size is read with."""
     if engine not in ENGINES:
         raise UserError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
-    from mrdtrack.importers.source import CONTRACT, cohort_kind
+    from mrdtrack.importers.source import CONTRACT, OMOP, cohort_kind
 
     kind = cohort_kind(cohort_path)
-    other = kind != CONTRACT  # an OMOP or FHIR source: read in memory through its importer
+    other = kind != CONTRACT  # an OMOP or FHIR source: read through its importer
     if engine == "spark":
         if other:
             raise UserError(f"--engine spark reads contract Parquet folders only for now; '{cohort_path}' is a "
@@ -32,12 +33,33 @@ def choose_executor(cohort_path, engine: str = "native", partitions: int | None 
         return SparkExecutor(spark, buckets=partitions)
     from mrdtrack.executors.partitioned import PartitionedExecutor, choose_buckets
 
-    buckets = 0 if other else choose_buckets(Path(cohort_path), partitions)
+    if kind == OMOP:
+        return omop_executor(cohort_path, partitions, source)
+    buckets = 0 if other else choose_buckets(Path(cohort_path), partitions)  # FHIR: in memory
     if buckets:
         return PartitionedExecutor(buckets)
     from mrdtrack.executors.memory import MemoryExecutor
 
     return MemoryExecutor()
+
+
+def omop_executor(cohort_path, partitions: int | None, source=None):
+    """An OMOP source: in memory (``--partitions 0``, or below AUTO_PARTITION_MIN_ROWS source rows
+    by default), else imported range by range and partitioned (docs/omop.md "Large sources")."""
+    from mrdtrack.executors.partitioned import AUTO_PARTITION_MIN_ROWS
+
+    if partitions is None:
+        from mrdtrack.importers.omop.stream import source_rows
+        from mrdtrack.importers.source import SourceOptions
+
+        partitions = None if source_rows(cohort_path, source or SourceOptions()) >= AUTO_PARTITION_MIN_ROWS else 0
+    if partitions == 0:
+        from mrdtrack.executors.memory import MemoryExecutor
+
+        return MemoryExecutor()
+    from mrdtrack.executors.streamed import StreamedSourceExecutor
+
+    return StreamedSourceExecutor(partitions)
 
 
 def analyze_with(executor, cohort_path, config, options, out_dir=None):

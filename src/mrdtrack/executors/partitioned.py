@@ -134,14 +134,19 @@ def _analyze_bucket(job: _BucketJob) -> dict:
     part = Partition.load(job.root)
     out = analyze_bucket(load_bucket(part, job.index), job.data_cut, job.exclude_invalid, job.config, job.batch_size,
                          job.pseudonym_key, job.derive)
-    _bucket_path(job.work, job.index, "validation").parent.mkdir(parents=True, exist_ok=True)
-    out.validation.to_pickle(_bucket_path(job.work, job.index, "validation"))
+    return save_bucket(job.work, job.index, out)
+
+
+def save_bucket(work: str, index: int, out: BucketOutput) -> dict:
+    """A bucket's outputs under the work folder (what ``_gathered`` reads back); returns its counts."""
+    _bucket_path(work, index, "validation").parent.mkdir(parents=True, exist_ok=True)
+    out.validation.to_pickle(_bucket_path(work, index, "validation"))
     if out.assessments is not None:
-        write_csv(out.assessments, _bucket_path(job.work, job.index, "assessments").with_suffix(".csv"), header=False)
+        write_csv(out.assessments, _bucket_path(work, index, "assessments").with_suffix(".csv"), header=False)
     for name, df in out.frames.items():
-        df.to_pickle(_bucket_path(job.work, job.index, name))
+        df.to_pickle(_bucket_path(work, index, name))
     rows = 0 if out.assessments is None else len(out.assessments)
-    return {"index": job.index, "ok": out.ok, "counts": out.counts, "patients": out.patients, "assessments": rows,
+    return {"index": index, "ok": out.ok, "counts": out.counts, "patients": out.patients, "assessments": rows,
             "latest_valid": out.latest_valid}
 
 
@@ -235,8 +240,11 @@ def _header_check(part: Partition, data_cut, exclude_invalid: bool,
     return result.issues, result.counts, fatal
 
 
-def _run_buckets(jobs_list: list[_BucketJob], jobs: int, progress=None) -> list[dict]:
-    """Every bucket analysed (in ``jobs`` processes); results in bucket order."""
+def _run_buckets(jobs_list: list, jobs: int, progress=None, work=None) -> list[dict]:
+    """Every bucket analysed (in ``jobs`` processes; ``work``: the job function, default
+    ``_analyze_bucket``); results in bucket order."""
+    work = work or _analyze_bucket
+
     def done(info: dict) -> dict:
         if progress:
             progress(info["patients"])
@@ -244,8 +252,8 @@ def _run_buckets(jobs_list: list[_BucketJob], jobs: int, progress=None) -> list[
 
     if jobs > 1 and len(jobs_list) > 1:
         with process_pool(jobs) as pool:
-            return [done(i) for i in pool.map(_analyze_bucket, jobs_list)]
-    return [done(_analyze_bucket(j)) for j in jobs_list]
+            return [done(i) for i in pool.map(work, jobs_list)]
+    return [done(work(j)) for j in jobs_list]
 
 
 class PartitionedExecutor:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mrdtrack.importers.log import PART
 from mrdtrack.importers.phase_rules import PhaseRules
 
 LOG_COLUMNS = ["patient_id", "code", "detail", "record_ids"]
@@ -126,5 +127,6 @@ def drug_periods(records: pd.DataFrame, patients: pd.DataFrame, data_cut,
     made = log_frame(periods["patient_id"], "DRUG_PERIOD",
                      periods["ingredient"] + " " + iso_dates(periods["start_date"]) + " to "
                      + iso_dates(periods["end_date"]), periods["record_ids"])
-    log = pd.concat([f for f in (*logs, clip_log, made) if len(f)] or [log_frame([], "", [], [])], ignore_index=True)
+    pieces = [f.assign(**{PART: f"{i:03d}"}) for i, f in enumerate((*logs, clip_log, made)) if len(f)]
+    log = pd.concat(pieces or [log_frame([], "", [], [])], ignore_index=True)  # PART: merge_logs keeps each piece together
     return periods[PERIOD_COLUMNS], log

@@ -32,7 +32,7 @@ from mrdtrack.importers.mapping import (
     Mapping,
     Selector,
 )
-from mrdtrack.importers.window import keep_in_window
+from mrdtrack.importers.window import window_lines
 from mrdtrack.io.censored import LIMIT, NOT_ALLOWED, ZERO, censored_message, censored_outcome, censored_value
 from mrdtrack.io.parse import STRING
 
@@ -68,6 +68,7 @@ class FactsResult:
     attributes: pd.DataFrame  # patient_id + PATIENT_ATTRIBUTES found
     log: pd.DataFrame
     used: dict = field(default_factory=dict)  # kind -> rows used
+    unmapped: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))  # unmapped_counts
 
 
 # ------------------------------------------------------------------------------------- selection
@@ -105,11 +106,27 @@ def selector_rank(facts: pd.DataFrame, sel: Selector) -> pd.Series:
 
 
 def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
-    """Facts with ``kind`` (labs/mrd/patients/imaging), ``key`` and ``rank`` (NA kind: unmapped).
-    The first selector that matches a fact takes it (mapping order). Selectors are matched once per
-    distinct code combination (a handful), then spread to the rows."""
+    """Facts with ``kind`` (labs/mrd/patients/imaging), ``key`` and ``rank`` (NA kind: unmapped)."""
+    kind, key, rank = selection(facts, mapping)
+    return facts.assign(kind=kind, key=key, rank=rank)
+
+
+def combination_codes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Per row, the number of its combination of ``cols`` values in order of first appearance
+    (a missing value is a value): ``groupby(cols, dropna=False, sort=False).ngroup()``, by integer codes."""
+    gid = np.zeros(len(frame), dtype="int64")
+    for c in cols:
+        codes, uniq = pd.factorize(frame[c], use_na_sentinel=False)
+        gid = pd.factorize(gid * (len(uniq) + 1) + codes)[0].astype("int64")
+    return gid
+
+
+def selection(facts: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per fact, its ``kind``, ``key`` and ``rank`` (arrays; NA kind: unmapped). The first selector
+    that matches a fact takes it (mapping order). Selectors are matched once per distinct code
+    combination (a handful), then spread to the rows."""
     cols = [c for c in ("loinc", "concept_id", "source_concept_id", "source_values", "table") if c in facts]
-    gid = facts.groupby(cols, dropna=False, sort=False).ngroup().to_numpy() if len(facts) else np.zeros(0, "int64")
+    gid = combination_codes(facts, cols)
     first = pd.Series(np.arange(len(facts))).groupby(gid).first().to_numpy() if len(facts) else np.zeros(0, "int64")
     uniq = facts.iloc[first][cols].reset_index(drop=True)
     kind = pd.Series(pd.NA, index=uniq.index, dtype=object)
@@ -119,29 +136,37 @@ def select_facts(facts: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
         r = selector_rank(uniq, sel)
         take = ((r < _NONE) & kind.isna()).to_numpy()
         kind[take], key[take], rank[take] = k, name, r[take]
-    return facts.assign(kind=kind.to_numpy()[gid], key=key.to_numpy()[gid], rank=rank.to_numpy()[gid])
+    return kind.to_numpy()[gid], key.to_numpy()[gid], rank.to_numpy()[gid]
 
 
-def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list[dict]:
-    """One UNMAPPED_CONCEPT line per concept (id, code, name) with its count (never silent)."""
+def unmapped_counts(selected: pd.DataFrame, table: str = "measurement") -> pd.Series:
+    """Rows matching no selector, counted per concept (id, LOINC code, name, table), sorted."""
     un = selected[selected["kind"].isna()]
-    if not len(un):
-        return []
     keys = pd.DataFrame({"concept_id": un["concept_id"].astype("string").fillna(""),
                          "loinc": un["loinc"].astype("string").fillna(""),
                          "name": (un["concept_name"].astype("string") if "concept_name" in un else un["source_values"]
                                   .astype("string")).fillna(un["source_values"].astype("string")).fillna(""),
                          "table": (un["table"] if "table" in un else pd.Series(table, index=un.index)).astype("string")})
-    counts = keys.value_counts(dropna=False).sort_index()
+    return keys.value_counts(dropna=False).sort_index()
+
+
+def unmapped_lines(counts: pd.Series) -> list[dict]:
+    """One UNMAPPED_CONCEPT line per concept with its count (``unmapped_counts``; never silent)."""
     return [log_line(UNMAPPED_CONCEPT, "warning", t, f"concept {cid or '?'} ({code or 'no LOINC code'}, "
                      f"{name or 'no name'}): {n} row(s) not mapped to a contract test", n, record=cid or None)
             for (cid, code, name, t), n in counts.items()]
 
 
+def unmapped_summary(selected: pd.DataFrame, table: str = "measurement") -> list[dict]:
+    """One UNMAPPED_CONCEPT line per concept (id, code, name) with its count (never silent)."""
+    return unmapped_lines(unmapped_counts(selected, table)) if selected["kind"].isna().any() else []
+
+
 def _cell_key(sel: pd.DataFrame) -> np.ndarray:
     """One int64 per (patient, kind+key, date): the cell in which codes compete."""
     p = pd.factorize(sel["patient_id"])[0].astype("int64")
-    k = pd.factorize(sel["kind"].astype(str) + ":" + sel["key"].astype(str))[0].astype("int64")
+    kinds, keys = pd.factorize(sel["kind"])[0], pd.factorize(sel["key"])[0]
+    k = pd.factorize(kinds.astype("int64") * (keys.max(initial=0) + 2) + keys)[0].astype("int64")
     d = sel["date"].to_numpy(dtype="datetime64[D]").astype("int64") - np.int64(-200_000)
     return (p * 1024 + k) * 1_000_000 + d
 
@@ -156,14 +181,14 @@ def prefer_first_code(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     later = sel["rank"].to_numpy() > best
     log = log_rows(SAME_DATE_CODE, "info", sel["record"][later], sel["patient_id"][later],
                    "a code listed earlier in the selector has a result on the same date") if later.any() else log_frame()
-    kept, cell = sel[~later], cell[~later]
+    kept, cell = (sel[~later], cell[~later]) if later.any() else (sel, cell)
     shared = pd.Series(cell).duplicated(keep=False).to_numpy()
     if shared.any():  # only cells holding several rows can hold equal ones
         value_cols = ["value_number", "operator", "unit", "value_code", "value_text"]
         cand = kept[shared][value_cols].astype(str).assign(_cell=cell[shared])
         drop = np.zeros(len(kept), dtype=bool)
         drop[np.flatnonzero(shared)] = cand.duplicated().to_numpy()
-        kept = kept[~drop]
+        kept = kept[~drop] if drop.any() else kept
     return kept, log
 
 
@@ -179,10 +204,18 @@ def normalised_unit(unit: pd.Series) -> pd.Series:
     return pd.Series(out, index=unit.index, dtype=object)
 
 
-def answer(rows: pd.DataFrame) -> pd.Series:
-    """'positive' / 'negative' from the LOINC answer code, else the value text (case-insensitive)."""
+def folded_text(values: pd.Series) -> pd.Series:
+    """Text stripped and lower-cased (a "string" Series, NA kept), worked out once per distinct value."""
+    codes, uniq = pd.factorize(values)
+    done = pd.Series(uniq, dtype="string").str.strip().str.lower()
+    return pd.Series(done.reindex(codes).array, index=values.index, dtype="string")
+
+
+def answer(rows: pd.DataFrame, text: pd.Series | None = None) -> pd.Series:
+    """'positive' / 'negative' from the LOINC answer code, else the value text (case-insensitive;
+    ``text``: the value text already folded)."""
     by_code = rows["value_code"].map(ANSWER_CODES)
-    text = rows["value_text"].astype("string").str.strip().str.lower()
+    text = folded_text(rows["value_text"]) if text is None else text
     by_text = text.map(ANSWER_WORDS).astype(object)
     return by_code.astype(object).where(by_code.notna(), by_text)
 
@@ -192,14 +225,14 @@ def _error(code: str, rows: pd.DataFrame, detail) -> pd.DataFrame:
 
 
 def _categorical_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
-    pos_neg = answer(rows)
-    test = rows["key"].to_numpy(dtype=object)
-    words = np.array([CATEGORY_WORDS[t] for t in test] if len(test) else np.empty((0, 2)), dtype=object)
-    word = pd.Series(np.where(pos_neg == "positive", words[:, 0] if len(test) else [],
-                              words[:, 1] if len(test) else []), index=rows.index, dtype=object)
-    text = rows["value_text"].astype("string").str.strip().str.lower()
-    own = pd.Series([w if w in (CATEGORY_WORDS[t][0], CATEGORY_WORDS[t][1]) else None for t, w in zip(test, text.fillna(""))],
-                    index=rows.index, dtype=object)  # the contract's own word given as text
+    text = folded_text(rows["value_text"])
+    pos_neg = answer(rows, text)
+    yes = rows["key"].map({k: w[0] for k, w in CATEGORY_WORDS.items()}).to_numpy(dtype=object)
+    no = rows["key"].map({k: w[1] for k, w in CATEGORY_WORDS.items()}).to_numpy(dtype=object)
+    word = pd.Series(np.where(pos_neg == "positive", yes, no), index=rows.index, dtype=object)
+    given = text.fillna("").to_numpy(dtype=object)
+    own = pd.Series(np.where((given == yes) | (given == no), given, None), index=rows.index,
+                    dtype=object)  # the contract's own word given as text
     word = word.where(pos_neg.isin(["positive", "negative"]), own)
     left_out = (pos_neg == "negative").to_numpy() & (rows["key"] == "new_lesion").to_numpy()
     bad = word.isna().to_numpy() & ~left_out
@@ -208,9 +241,7 @@ def _categorical_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
             _error(IMPORT_BAD_VALUE, rows[bad], "value '" + rows["value_code"].astype("string").fillna(
                 rows["value_text"].astype("string")).fillna("").astype(str)[bad] + "' is not a known answer for "
                 + rows["key"][bad].astype(str))]
-    ok = ~bad & ~left_out
-    out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=word[ok].astype(object), unit=None)
-    return out, logs
+    return ~bad & ~left_out, word.to_numpy(dtype=object), logs
 
 
 def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
@@ -239,29 +270,35 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
             log_rows(CENSORED_AT_LIMIT, "warning", rows["record"][warn], rows["patient_id"][warn], m[warn]),
             log_rows(CENSORED_ZERO, "warning", rows["record"][note], rows["patient_id"][note], m[note]),
             _error(CENSORED_NOT_ALLOWED, rows[refused], m[refused])]
-    ok = ~(no_value | no_unit | above | refused)
-    out = rows.loc[ok, ["patient_id", "date", "key", "record"]].assign(value=value[ok].astype(object), unit=unit[ok])
-    return out, logs
+    return ~(no_value | no_unit | above | refused), value, unit.to_numpy(dtype=object), logs
 
 
 def lab_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Contract labs rows (value: float for numeric tests, the contract's word otherwise)."""
+    """Contract labs rows in the facts' order (value: a number as text for numeric tests, the
+    contract's word otherwise; unit: numeric tests only)."""
     numeric = sel["key"].isin([k for k, t in LAB_TESTS.items() if t.numeric]).to_numpy()
-    num, log_n = _numeric_labs(sel[numeric])
-    cat, log_c = _categorical_labs(sel[~numeric])
-    # values as text, as a contract file holds them: numbers in their shortest round-trip form
-    # (Arrow's cast), so the validator reads back the same float64
-    num = num.assign(value=pd.Series(pc.cast(pa.array(num["value"].to_numpy(dtype="float64")), pa.string()),
-                                     index=num.index, dtype=STRING) if len(num) else pd.Series(dtype=STRING))
-    cat = cat.assign(value=cat["value"].astype(STRING))
-    parts = [p for p in (num, cat) if len(p)]
-    out = (pd.concat(parts).sort_index() if parts else num).rename(columns={"key": "test"})
-    return out[LAB_OUT].reset_index(drop=True), concat_logs(log_n + log_c)
+    ok_n, number, unit_n, log_n = _numeric_labs(sel[numeric])
+    ok_c, word, log_c = _categorical_labs(sel[~numeric])
+    at_n, at_c = np.flatnonzero(numeric)[ok_n], np.flatnonzero(~numeric)[ok_c]
+    value, unit = np.full(len(sel), None, dtype=object), np.full(len(sel), None, dtype=object)
+    value[at_n], unit[at_n], value[at_c] = number_text(number[ok_n]), unit_n[ok_n], word[ok_c]
+    ok = np.zeros(len(sel), dtype=bool)
+    ok[at_n], ok[at_c] = True, True
+    out = pd.DataFrame({"patient_id": sel["patient_id"].to_numpy()[ok], "date": sel["date"].to_numpy()[ok],
+                        "test": sel["key"].to_numpy()[ok], "value": pd.array(value[ok], dtype=STRING),
+                        "unit": unit[ok], "record": sel["record"].to_numpy()[ok]})
+    return out, concat_logs(log_n + log_c)
+
+
+def number_text(values: np.ndarray) -> np.ndarray:
+    """Numbers as a contract file holds them: their shortest round-trip text (Arrow's cast), so the
+    validator reads back the same float64."""
+    return pc.cast(pa.array(np.asarray(values, dtype="float64")), pa.string()).to_numpy(zero_copy_only=False)
 
 
 def mrd_rows(sel: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Contract MRD rows (docs/omop.md "MRD samples": scale, result, limit of detection)."""
-    unit = sel["unit"].astype("string").str.strip().str.lower()
+    unit = folded_text(sel["unit"])
     divisor = unit.map(MRD_UNIT_SCALE).astype("float64")
     sel_scale = sel["key"].map({k: {"percent": 100.0, "fraction": 1.0}.get(s.scale) for k, s in mapping.mrd.items()})
     divisor = divisor.fillna(sel_scale.astype("float64"))
@@ -292,7 +329,7 @@ def mrd_rows(sel: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, pd.Data
 def attribute_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per patient, each mapped attribute's earliest value matched to the contract's words."""
     allowed = {a: {v.lower(): v for v in PATIENTS.column(a).allowed} for a in PATIENT_ATTRIBUTES}
-    text = sel["value_text"].astype("string").str.strip().str.lower()
+    text = folded_text(sel["value_text"])
     word = pd.Series([allowed[k].get(t) for k, t in zip(sel["key"], text.fillna(""))], index=sel.index, dtype=object)
     bad = word.isna().to_numpy()
     log = _error(IMPORT_BAD_VALUE, sel[bad], "value '" + sel["value_text"].astype("string").fillna("")[bad].astype(str)
@@ -316,35 +353,40 @@ def imaging_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement",
-                      window=None) -> FactsResult:
+                      window=None, summarise: bool = True) -> FactsResult:
     """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log.
 
     ``window``: optional callable (selected result rows -> per-row reason they lie outside the
     contract's window, NA inside; ``importers.window.out_of_window``). Results outside are kept out
     before conversion and counted (OUT_OF_WINDOW); patient attributes are never windowed.
+    ``summarise`` False: no UNMAPPED_CONCEPT lines, only their counts (``unmapped``), for a source
+    read in ranges of persons whose counts are summed first.
     """
-    sel = select_facts(facts, mapping)
-    log = [log_frame(unmapped_summary(sel, table))]
+    kind, key, rank = selection(facts, mapping)
+    found = pd.notna(kind)
+    unmapped = unmapped_counts(facts[~found].assign(kind=pd.NA), table) if not found.all() else pd.Series(
+        dtype="int64")
+    log = [log_frame(unmapped_lines(unmapped) if summarise else [])]
     needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
-              "record", "kind", "key", "rank"]
-    mapped = sel.loc[sel["kind"].notna().to_numpy(), needed]
-    del sel
+              "record"]
+    mapped = (facts[needed] if found.all() else facts.loc[found, needed]).assign(kind=kind[found], key=key[found],
+                                                                                 rank=rank[found])
     if window is not None:
         results = (mapped["kind"] != "patients").to_numpy()
         why = pd.Series(pd.NA, index=mapped.index, dtype=object)
-        why[results] = window(mapped[results])
-        lines = []
-        for kind in ("labs", "mrd", "imaging"):
-            part = (mapped["kind"] == kind).to_numpy()
-            lines += keep_in_window(mapped[part], kind, why[part])[1]
-        log.append(log_frame(lines))
-        mapped = mapped[why.isna().to_numpy()]
+        why[results] = window(mapped.loc[results, ["patient_id", "date"]])
+        for kind in ("labs", "mrd", "imaging"):  # one piece each: their lines are sorted by reason
+            log.append(log_frame(window_lines(kind, why[(mapped["kind"] == kind).to_numpy()])))
+        if why.notna().any():
+            mapped = mapped[why.isna().to_numpy()]
     kept, same_date = prefer_first_code(mapped)
     log.append(same_date)
-    part = {k: kept[(kept["kind"] == k).to_numpy()] for k in ("labs", "mrd", "patients", "imaging")}
+    codes, kinds = pd.factorize(kept["kind"])
+    at = {k: i for i, k in enumerate(kinds)}
+    part = {k: kept[codes == at.get(k, -2)] for k in ("labs", "mrd", "patients", "imaging")}
     labs, l1 = lab_rows(part["labs"])
     mrd, l2 = mrd_rows(part["mrd"], mapping)
     attrs, l3 = attribute_rows(part["patients"])
     img, l4 = imaging_rows(part["imaging"])
     used = {"labs": len(labs), "mrd": len(mrd), "imaging": len(img), "patients": len(part["patients"])}
-    return FactsResult(labs, mrd, img, attrs, concat_logs(log + [l1, l2, l3, l4]), used)
+    return FactsResult(labs, mrd, img, attrs, concat_logs(log + [l1, l2, l3, l4]), used, unmapped)

@@ -12,9 +12,15 @@ import numpy as np
 import pandas as pd
 
 LOG_COLUMNS = ["code", "severity", "table", "record", "patient_id", "detail", "count"]
+#: Hidden column of a log built by ``concat_logs``: the path of the piece a line came from (one
+#: fixed-width position per nesting level), so logs of ranges of persons merge back in order.
+PART = "_part"
 LOG_SEVERITIES = ("error", "warning", "info")
 #: Codes of the per-table count lines.
 ROWS_IN, ROWS_USED, ROWS_NOT_USED = "IMPORT_ROWS_IN", "IMPORT_ROWS_USED", "IMPORT_ROWS_NOT_USED"
+WINDOW_CODE = "OUT_OF_WINDOW"  # importers.window's summary lines, one per table and reason (sorted by reason)
+#: Summary lines (no patient) whose counts add up over ranges of persons.
+SUMMED = (WINDOW_CODE, ROWS_IN, ROWS_USED, ROWS_NOT_USED)
 
 
 def log_frame(records=()) -> pd.DataFrame:
@@ -62,13 +68,43 @@ def decision_log(decisions: pd.DataFrame, table: str) -> pd.DataFrame:
     return pd.DataFrame({"code": decisions["code"].to_numpy(dtype=object), "severity": "info", "table": table,
                          "record": decisions["record_ids"].to_numpy(dtype=object),
                          "patient_id": decisions["patient_id"].to_numpy(dtype=object),
-                         "detail": decisions["detail"].to_numpy(dtype=object), "count": 1}, columns=LOG_COLUMNS)
+                         "detail": decisions["detail"].to_numpy(dtype=object), "count": 1,
+                         **({PART: decisions[PART].to_numpy(dtype=object)} if PART in decisions else {})},
+                        columns=LOG_COLUMNS + ([PART] if PART in decisions else []))
+
+
+def _tagged(frame: pd.DataFrame, i: int) -> pd.DataFrame:
+    inner = frame[PART].fillna("").astype(str) if PART in frame else ""
+    return frame.assign(**{PART: f"{i:03d}" + inner})
 
 
 def concat_logs(frames) -> pd.DataFrame:
+    """The pieces one after the other; each line keeps its piece's path in ``PART`` (``merge_logs``)."""
     frames = [f if isinstance(f, pd.DataFrame) else log_frame(f) for f in frames]
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True)[LOG_COLUMNS] if frames else log_frame()
+    frames = [_tagged(f, i) for i, f in enumerate(frames) if len(f)]
+    return pd.concat(frames, ignore_index=True)[LOG_COLUMNS + [PART]] if frames else log_frame()
+
+
+def merge_logs(logs: list[pd.DataFrame]) -> pd.DataFrame:
+    """The logs of consecutive ranges of persons (each from ``concat_logs``) as the one log of all
+    of them: each piece's lines range after range, and summary lines (OUT_OF_WINDOW, the counts)
+    summed into one line each, in the order one range gives (docs/omop.md "Large sources")."""
+    frames = [f.assign(_range=i, _pos=np.arange(len(f))) for i, f in enumerate(logs) if len(f)]
+    if not frames:
+        return log_frame()
+    df = pd.concat(frames, ignore_index=True)
+    df[PART] = df[PART].fillna("").astype(str) if PART in df else ""
+    summed = (df["code"].isin(SUMMED) & df["patient_id"].isna()).to_numpy()
+    key = [PART, "code", "severity", "table", "detail"]
+    lines = df[summed].groupby(key, sort=False, dropna=False).agg(
+        count=("count", "sum"), _range=("_range", "first"), _pos=("_pos", "first")).reset_index()
+    lines["_k"] = np.where(lines["code"] == WINDOW_CODE, lines["detail"], "")
+    rows = df[~summed].assign(_k="")
+    out = pd.concat([rows, lines], ignore_index=True).sort_values([PART, "_k", "_range", "_pos"], kind="stable")
+    out["count"] = out["count"].astype("int64")
+    for c in ("record", "patient_id"):  # a summary line has none (None, as in one range's log)
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out[LOG_COLUMNS].reset_index(drop=True)
 
 
 def count_lines(table: str, rows_in: int, rows_used: int) -> list[dict]:
@@ -95,4 +131,4 @@ def issues_from_log(log: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_log(log: pd.DataFrame, path) -> None:
-    log.to_csv(path, index=False, lineterminator="\n")
+    log[LOG_COLUMNS].to_csv(path, index=False, lineterminator="\n")

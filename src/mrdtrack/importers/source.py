@@ -58,7 +58,7 @@ def import_cohort(cohort: str | Path, options: SourceOptions, data_cut=None, con
     """Import a database or FHIR source into contract tables (``Imported``: tables, log, data cut,
     label). ``exclude_invalid``: a FHIR source's malformed lines are logged and skipped, not an error."""
     from mrdtrack.importers.mapping import load_mapping
-    from mrdtrack.importers.omop.read import OmopOptions, import_omop
+    from mrdtrack.importers.omop.read import import_omop
 
     kind = cohort_kind(cohort)
     if kind == FHIR:
@@ -69,12 +69,26 @@ def import_cohort(cohort: str | Path, options: SourceOptions, data_cut=None, con
     if kind != OMOP:
         raise UserError(f"{cohort}: not an OMOP source (a postgresql:// URL, a .duckdb file or a folder with a "
                         "person table)")
-    omop = OmopOptions(options.omop_schema, options.vocab_schema, options.omop_cohort_id, options.results_schema,
+    return import_omop(str(cohort), omop_options(options), data_cut=data_cut, config=config)
+
+
+def omop_options(options: SourceOptions):
+    """The OMOP reader's options (``OmopOptions``, the mapping file loaded) of a SourceOptions."""
+    from mrdtrack.importers.mapping import load_mapping
+    from mrdtrack.importers.omop.read import OmopOptions
+
+    return OmopOptions(options.omop_schema, options.vocab_schema, options.omop_cohort_id, options.results_schema,
                        load_mapping(options.mapping))
-    return import_omop(str(cohort), omop, data_cut=data_cut, config=config)
 
 
-def _import_issues(log: pd.DataFrame, exclude_invalid: bool, columns) -> pd.DataFrame:
+def source_provenance(imported) -> dict:
+    """The ``inputs`` entry of an imported source: path (no credentials), kind, schema, data cut."""
+    cut = str(imported.data_cut.date()) if not pd.isna(imported.data_cut) else None
+    return {FHIR if imported.kind == FHIR else OMOP: {"path": imported.source, "kind": imported.kind,
+                                                     **imported.details, "data_cut": cut}}
+
+
+def import_issues(log: pd.DataFrame, exclude_invalid: bool, columns) -> pd.DataFrame:
     from mrdtrack.importers.log import issues_from_log
 
     iss = issues_from_log(log)
@@ -95,13 +109,12 @@ def read_any_cohort(cohort: str | Path, data_cut=None, exclude_invalid: bool = F
         return read_cohort(Path(cohort), data_cut=data_cut, exclude_invalid=exclude_invalid, config=config)
     imported = import_cohort(cohort, options or SourceOptions(), parse_data_cut(data_cut), config, exclude_invalid)
     result = validate_tables(imported.tables, data_cut=imported.data_cut, exclude_invalid=exclude_invalid, config=config)
-    iss = _import_issues(imported.log, exclude_invalid, list(result.issues.columns))
+    iss = import_issues(imported.log, exclude_invalid, list(result.issues.columns))
     issues = pd.concat([x for x in (iss, result.issues) if len(x)] or [result.issues], ignore_index=True)
     cohort_obj = result.cohort
     if cohort_obj is not None and (iss["severity"] == "error").any():
         cohort_obj = None  # rows that could not be converted stop the run, as validation errors do
-    sources = {FHIR if imported.kind == FHIR else OMOP: {"path": imported.source, "kind": imported.kind, **imported.details,
-                        "data_cut": str(imported.data_cut.date()) if not pd.isna(imported.data_cut) else None}}
+    sources = source_provenance(imported)
     if cohort_obj is not None:
         from dataclasses import replace
 

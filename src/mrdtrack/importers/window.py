@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mrdtrack.importers.log import WINDOW_CODE as OUT_OF_WINDOW
 from mrdtrack.importers.log import log_line
 
-OUT_OF_WINDOW = "OUT_OF_WINDOW"
 _FAR = pd.Timestamp("2261-12-31")
 
 
@@ -69,9 +69,13 @@ def out_of_window(rows: pd.DataFrame, diagnosis: pd.Series, death: pd.Series, cu
 
 def keep_in_window(rows: pd.DataFrame, table: str, reason: pd.Series) -> tuple[pd.DataFrame, list[dict]]:
     """Rows without a reason, and one OUT_OF_WINDOW log line per reason with its count."""
-    lines = [log_line(OUT_OF_WINDOW, "info", table, f"{table} rows {why}: kept out", int(n))
-             for why, n in reason.dropna().value_counts().sort_index().items()]
-    return rows[reason.isna().to_numpy()], lines
+    return rows[reason.isna().to_numpy()], window_lines(table, reason)
+
+
+def window_lines(table: str, reason: pd.Series) -> list[dict]:
+    """One OUT_OF_WINDOW log line per reason (sorted) with its count."""
+    return [log_line(OUT_OF_WINDOW, "info", table, f"{table} rows {why}: kept out", int(n))
+            for why, n in reason.dropna().value_counts().sort_index().items()]
 
 
 def clip_periods(periods: pd.DataFrame, death: pd.Series, cut: pd.Timestamp, table: str = "drug_exposure",

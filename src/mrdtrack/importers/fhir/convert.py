@@ -24,7 +24,7 @@ from mrdtrack.importers.fhir.extract import KIND_OF
 from mrdtrack.importers.fhir.parse import Parsed, frames, parse_files
 from mrdtrack.importers.fhir.settings import FhirReadSettings
 from mrdtrack.importers.fhir.source import find_fhir_files
-from mrdtrack.importers.log import concat_logs, count_lines, decision_log, log_line, log_rows
+from mrdtrack.importers.log import LOG_COLUMNS, concat_logs, count_lines, decision_log, log_line, log_rows
 from mrdtrack.importers.mapping import PATIENT_ATTRIBUTES, Mapping, load_mapping
 from mrdtrack.importers.phases import derive_treatments
 from mrdtrack.importers.window import data_cut as find_data_cut
@@ -68,7 +68,7 @@ def read_fhir(source, mapping: Mapping | str | None = None, data_cut=None, today
     out = fhir_to_contract(frames(parsed), dict(parsed.counts), mapping, data_cut,
                            pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today),
                            pre_diagnosis_days)
-    out.log = concat_logs([lines, out.log])
+    out.log = concat_logs([lines, out.log])[LOG_COLUMNS]  # the pieces' paths are the OMOP ranges' business
     return out
 
 

@@ -28,8 +28,9 @@ def snomed_concepts(conn: OmopConnection, codes) -> str:
     return snomed
 
 
-def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None) -> str:
-    """``WITH mm_concepts AS (...), cohort AS (person_id, diagnosis_date)`` for the other queries."""
+def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None, persons=None) -> str:
+    """``WITH mm_concepts AS (...), cohort AS (person_id, diagnosis_date)`` for the other queries;
+    ``persons`` (person ids): the cohort restricted to them (one range of a streamed import)."""
     w = conn.where
     snomed = snomed_concepts(conn, rule.snomed)
     icd = " OR ".join(f"replace(upper(trim(co.condition_source_value)), '.', '') LIKE '{c.replace('.', '').upper()}%'"
@@ -46,6 +47,9 @@ def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None) ->
         body = (f"SELECT c.subject_id AS person_id, COALESCE(MIN(d.diagnosis_date), MIN(CAST(c.cohort_start_date AS DATE))) "
                 f"AS diagnosis_date FROM {w['cohort']} c LEFT JOIN mm_dx d ON d.person_id = c.subject_id "
                 f"WHERE c.cohort_definition_id = {int(cohort_id)} GROUP BY c.subject_id")
+    if persons is not None:
+        ids = ", ".join(str(int(p)) for p in persons) or "NULL"
+        body = f"SELECT person_id, diagnosis_date FROM ({body}) r WHERE person_id IN ({ids})"
     return f"WITH mm_concepts AS ({snomed}), mm_dx AS ({mm}), cohort AS ({body}) "
 
 
@@ -65,8 +69,10 @@ def _fact_select(table: str, alias: str, observation: bool) -> str:
     ops = " ".join(f"WHEN {k} THEN '{v}'" for k, v in OPERATORS.items())
     operator = "CAST(NULL AS VARCHAR)" if observation else f"CASE {alias}.operator_concept_id {ops} END"
     return (f"SELECT CAST({alias}.person_id AS VARCHAR) AS patient_id, '{table}:' || CAST({alias}.{table}_id AS VARCHAR) "
-            f"AS record, CAST({alias}.{table}_date AS DATE) AS date, "
-            f"{alias}.{table}_concept_id AS concept_id, {alias}.{table}_source_concept_id AS source_concept_id, "
+            f"AS record, '{table}' AS source_table, CAST({alias}.{table}_id AS BIGINT) AS record_id, "
+            f"CAST({alias}.{table}_date AS DATE) AS date, "
+            f"CAST({alias}.{table}_concept_id AS BIGINT) AS concept_id, "
+            f"CAST({alias}.{table}_source_concept_id AS BIGINT) AS source_concept_id, "
             f"{alias}.{table}_source_value AS source_value, CAST({alias}.value_as_number AS DOUBLE PRECISION) AS value_number, "
             f"{operator} AS operator, "
             f"COALESCE(CASE WHEN {alias}.unit_concept_id <> 0 THEN uc.concept_code END, {alias}.unit_source_value) AS unit, "
@@ -75,15 +81,21 @@ def _fact_select(table: str, alias: str, observation: bool) -> str:
             "mc.concept_name AS concept_name ")
 
 
-def facts(conn: OmopConnection, cte: str, table: str) -> str:
-    """Measurement or observation rows of cohort persons, with their codes resolved."""
+def _facts_of(conn: OmopConnection, table: str) -> str:
     w = conn.where
     a = "m"
-    return (cte + _fact_select(table, a, table == "observation")
+    return (_fact_select(table, a, table == "observation")
             + f"FROM {w[table]} {a} JOIN cohort c ON c.person_id = {a}.person_id "
             f"LEFT JOIN {w['concept']} mc ON mc.concept_id = {a}.{table}_concept_id "
             f"LEFT JOIN {w['concept']} uc ON uc.concept_id = {a}.unit_concept_id "
             f"LEFT JOIN {w['concept']} vc ON vc.concept_id = {a}.value_as_concept_id")
+
+
+def facts(conn: OmopConnection, cte: str, tables) -> str:
+    """Measurement and observation rows of cohort persons, with their codes resolved, in the
+    contract's order: patient_id as text (byte order, "C"), then table, then row id."""
+    union = " UNION ALL ".join(_facts_of(conn, t) for t in tables)
+    return cte + f'SELECT * FROM ({union}) f ORDER BY patient_id COLLATE "C", source_table, record_id'
 
 
 def deaths(conn: OmopConnection, cte: str) -> str:
@@ -103,11 +115,16 @@ def second_primaries(conn: OmopConnection, cte: str) -> str:
             f"FROM {w['condition_occurrence']} co JOIN cohort c ON c.person_id = co.person_id "
             f"WHERE (co.condition_concept_id IN ({snomed}) OR {icd}) "
             "AND co.condition_concept_id NOT IN (SELECT concept_id FROM mm_concepts) "
-            "AND CAST(co.condition_start_date AS DATE) > c.diagnosis_date")
+            "AND CAST(co.condition_start_date AS DATE) > c.diagnosis_date ORDER BY co.condition_occurrence_id")
 
 
 def contacts(conn: OmopConnection, cte: str) -> str:
     """Observation-period ends and visit dates of cohort persons (last contact, data cut)."""
+    parts = _contact_parts(conn)
+    return cte + " UNION ALL ".join(parts) if parts else ""
+
+
+def _contact_parts(conn: OmopConnection) -> list[str]:
     parts = []
     if conn.has("observation_period"):
         parts.append(f"SELECT o.person_id, CAST(o.observation_period_end_date AS DATE) AS date, 'observation_period' AS src "
@@ -116,7 +133,22 @@ def contacts(conn: OmopConnection, cte: str) -> str:
         parts.append("SELECT v.person_id, CAST(COALESCE(v.visit_end_date, v.visit_start_date) AS DATE) AS date, "
                      f"'visit_occurrence' AS src FROM {conn.where['visit_occurrence']} v "
                      "JOIN cohort c ON c.person_id = v.person_id")
-    return cte + " UNION ALL ".join(parts) if parts else ""
+    return parts
+
+
+def latest_date(conn: OmopConnection, cte: str, today: str) -> str:
+    """The latest date not after ``today`` (ISO) among the cohort's measurement and observation
+    dates, death dates (a person's first) and contacts: the data cut, found before any range is read
+    (docs/omop.md "Events, data cut, windows")."""
+    w = conn.where
+    parts = [f"SELECT CAST(t.{t}_date AS DATE) AS date FROM {w[t]} t JOIN cohort c ON c.person_id = t.person_id"
+             for t in ("measurement", "observation") if conn.has(t)]
+    if conn.has("death"):
+        parts.append(f"SELECT MIN(CAST(d.death_date AS DATE)) AS date FROM {w['death']} d "
+                     "JOIN cohort c ON c.person_id = d.person_id GROUP BY d.person_id")
+    parts += [f"SELECT date FROM ({p}) x" for p in _contact_parts(conn)]
+    return (cte + f"SELECT MAX(date) AS date FROM ({' UNION ALL '.join(parts)}) u "
+            f"WHERE date <= CAST('{today}' AS DATE)")
 
 
 def episodes(conn: OmopConnection, cte: str) -> str:
@@ -124,7 +156,7 @@ def episodes(conn: OmopConnection, cte: str) -> str:
     return (cte + "SELECT e.episode_id, e.person_id, e.episode_concept_id, CAST(e.episode_start_date AS DATE) AS start_date, "
             "CAST(e.episode_end_date AS DATE) AS end_date, e.episode_number, e.episode_source_value, "
             f"oc.concept_name AS object_name FROM {w['episode']} e JOIN cohort c ON c.person_id = e.person_id "
-            f"LEFT JOIN {w['concept']} oc ON oc.concept_id = e.episode_object_concept_id")
+            f"LEFT JOIN {w['concept']} oc ON oc.concept_id = e.episode_object_concept_id ORDER BY e.episode_id")
 
 
 def episode_drugs(conn: OmopConnection, cte: str) -> str:
@@ -148,7 +180,8 @@ def drugs(conn: OmopConnection, cte: str) -> str:
             "CAST(d.drug_exposure_end_date AS DATE) AS end_date, CAST(d.days_supply AS DOUBLE PRECISION) AS days_supply, "
             f"d.drug_concept_id, dc.concept_name AS drug_name, d.drug_source_value, {iname} AS ingredient_name "
             f"FROM {w['drug_exposure']} d JOIN cohort c ON c.person_id = d.person_id "
-            f"LEFT JOIN {w['concept']} dc ON dc.concept_id = d.drug_concept_id {ingredient}")
+            f"LEFT JOIN {w['concept']} dc ON dc.concept_id = d.drug_concept_id {ingredient}"
+            "ORDER BY d.drug_exposure_id, ingredient_name")
 
 
 def procedures(conn: OmopConnection, cte: str) -> str:
@@ -156,7 +189,7 @@ def procedures(conn: OmopConnection, cte: str) -> str:
     return (cte + "SELECT p.procedure_occurrence_id, p.person_id, CAST(p.procedure_date AS DATE) AS date, "
             "p.procedure_concept_id, pc.concept_name, p.procedure_source_value "
             f"FROM {w['procedure_occurrence']} p JOIN cohort c ON c.person_id = p.person_id "
-            f"LEFT JOIN {w['concept']} pc ON pc.concept_id = p.procedure_concept_id")
+            f"LEFT JOIN {w['concept']} pc ON pc.concept_id = p.procedure_concept_id ORDER BY p.procedure_occurrence_id")
 
 
 def count_rows(conn: OmopConnection, cte: str, table: str) -> str:

@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mrdtrack.config import Config
 from mrdtrack.contract import LAB_TESTS
 from mrdtrack.errors import UserError
 from mrdtrack.importers import facts as F
-from mrdtrack.importers.log import concat_logs, count_lines, log_frame, log_line, log_rows
+from mrdtrack.importers.log import LOG_COLUMNS, concat_logs, count_lines, log_frame, log_line, log_rows, merge_logs
 from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, GENDER, Mapping
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.omop.connect import OmopConnection, open_source
-from mrdtrack.importers.window import data_cut as choose_cut
 from mrdtrack.importers.window import keep_in_window, last_contact, out_of_window
 
 LIGHT_CHAIN_FROM_RATIO = "LIGHT_CHAIN_FROM_RATIO"
@@ -52,8 +52,8 @@ class Imported:
     details: dict = field(default_factory=dict)
 
 
-def _frame(conn: OmopConnection, sql: str) -> pd.DataFrame:
-    df = conn.query(sql).to_pandas(date_as_object=False)
+def _frame(conn: OmopConnection, sql: str, types_mapper=None) -> pd.DataFrame:
+    df = conn.query(sql).to_pandas(date_as_object=False, types_mapper=types_mapper)
     for c in df.columns:
         if c in ("date", "diagnosis_date", "start_date", "end_date", "birth_date"):
             df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
@@ -66,17 +66,16 @@ def _ids(x: pd.Series) -> pd.Series:
 
 
 # ------------------------------------------------------------------------------------- facts frame
-def facts_frame(rows: pd.DataFrame, table: str) -> pd.DataFrame:
-    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS);
-    ids, records, operators and units are already text from the query."""
-    return pd.DataFrame({
-        "patient_id": rows["patient_id"], "date": rows["date"],
-        "loinc": rows["loinc"], "concept_id": rows["concept_id"].astype("Int64"),
-        "source_concept_id": rows["source_concept_id"].astype("Int64"),
-        "source_values": rows["source_value"], "value_number": rows["value_number"].astype("float64"),
-        "operator": rows["operator"], "unit": rows["unit"], "value_code": rows["value_code"],
-        "value_text": rows["value_text"], "range_low": rows["range_low"].astype("float64"),
-        "record": rows["record"], "table": table, "concept_name": rows["concept_name"]})
+def facts_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS,
+    plus ``table``, ``concept_name``); ids, records, operators and units are already text from the
+    query. Columns are renamed in place: the frame holds a range's every result row."""
+    rows.columns = [{"source_value": "source_values", "source_table": "table"}.get(c, c) for c in rows.columns]
+    for c, t in (("concept_id", "Int64"), ("source_concept_id", "Int64"), ("value_number", "float64"),
+                 ("range_low", "float64")):
+        if rows[c].dtype != t:
+            rows[c] = rows[c].astype(t)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------- patients
@@ -169,55 +168,144 @@ def _window(rows: pd.DataFrame, table: str, diagnosis, death, cut, pre_days) -> 
 
 
 def _result_facts(conn: OmopConnection, cte: str) -> pd.DataFrame:
-    frames = [facts_frame(_frame(conn, Q.facts(conn, cte, "measurement")), "measurement")]
-    if conn.has("observation"):
-        frames.append(facts_frame(_frame(conn, Q.facts(conn, cte, "observation")), "observation"))
-    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    """Measurement and observation rows of the cohort's persons, in patient_id text order (SQL)."""
+    tables = ["measurement"] + (["observation"] if conn.has("observation") else [])
+    return facts_frame(_frame(conn, Q.facts(conn, cte, tables), {pa.int64(): pd.Int64Dtype()}.get))
+
+
+def in_person_order(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """Rows ordered by patient_id as text (the contract's order), each person's rows as they came:
+    every person-ordered piece of a range then follows the previous range's (docs/omop.md "Large sources")."""
+    text = ids.astype("int64").astype(str) if ids.dtype.kind in "iuf" else ids.astype(str)
+    codes = pd.factorize(text.to_numpy(dtype=object), sort=True)[0]
+    return rows.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
+
+
+@dataclass
+class SourcePlan:
+    """What is global to a source, found once before its ranges of persons are read: the cohort
+    (persons in patient_id text order), the data cut and the DECIMAL warnings (docs/omop.md)."""
+
+    conn: OmopConnection
+    options: OmopOptions
+    config: Config
+    persons: pd.DataFrame
+    cut: pd.Timestamp
+    log: pd.DataFrame
+
+    def ranges(self, persons_per_range: int | None = None) -> list[np.ndarray]:
+        """The person ids in consecutive ranges of ``persons_per_range`` (None: one range)."""
+        ids = self.persons["person_id"].to_numpy()
+        step = max(1, persons_per_range or len(ids))
+        return [ids[i:i + step] for i in range(0, len(ids), step)]
+
+
+def plan_source(conn: OmopConnection, options: OmopOptions, data_cut, today: pd.Timestamp,
+                config: Config) -> SourcePlan:
+    """The cohort, the data cut ("never set by future dates") and the source-level warnings."""
+    if options.cohort_id is not None and not conn.has("cohort"):
+        raise UserError(f"{conn.label}: --omop-cohort-id needs a 'cohort' table (results schema "
+                        f"{options.results_schema or conn.schema})")
+    cte = Q.cohort_cte(conn, options.mapping.cohort, options.cohort_id)
+    persons = _frame(conn, Q.persons(conn, cte))
+    if persons.empty:
+        raise UserError(f"{conn.label}: no person has a myeloma condition (SNOMED "
+                        f"{', '.join(options.mapping.cohort.snomed)} or ICD-10 {', '.join(options.mapping.cohort.icd10)})"
+                        + (f" in cohort {options.cohort_id}" if options.cohort_id is not None else ""))
+    if data_cut is not None and not pd.isna(data_cut):
+        cut = pd.Timestamp(data_cut).normalize()
+    else:
+        latest = _frame(conn, Q.latest_date(conn, cte, f"{today:%Y-%m-%d}"))["date"]
+        cut = pd.Timestamp(latest.iloc[0]) if len(latest) and not pd.isna(latest.iloc[0]) else pd.NaT
+    decimal = log_frame(decimal_lines(conn.query(Q.numeric_scales(conn)).to_pandas()))
+    return SourcePlan(conn, options, config, in_person_order(persons, persons["person_id"]), cut, decimal)
+
+
+@dataclass
+class RangeResult:
+    """One range of persons imported: contract tables, its log (``concat_logs`` pieces) and the
+    counts of its unmapped concepts (summed over ranges before they are logged)."""
+
+    tables: dict[str, pd.DataFrame]
+    log: pd.DataFrame
+    unmapped: pd.Series
+
+
+def import_range(plan: SourcePlan, ids: np.ndarray, whole: bool | None = None) -> RangeResult:
+    """The persons ``ids`` (whole persons) read and converted against the plan's global data cut;
+    ``whole``: they are the whole cohort (no filter in the queries; default: as many as the plan's)."""
+    from mrdtrack.importers.omop.therapy import treatments_table
+
+    conn, options = plan.conn, plan.options
+    whole = len(ids) == len(plan.persons) if whole is None else whole
+    cte = Q.cohort_cte(conn, options.mapping.cohort, options.cohort_id, None if whole else ids)
+    persons = plan.persons[plan.persons["person_id"].isin(ids)].reset_index(drop=True)
+    facts = _result_facts(conn, cte)
+    deaths = _frame(conn, Q.deaths(conn, cte)) if conn.has("death") else pd.DataFrame(columns=["person_id", "date"])
+    deaths["patient_id"] = _ids(deaths["person_id"]) if len(deaths) else pd.Series(dtype=object)
+    sql = Q.contacts(conn, cte)
+    contacts = _frame(conn, sql) if sql else pd.DataFrame({"person_id": [], "date": pd.Series(dtype="datetime64[ns]")})
+    contacts["patient_id"] = _ids(contacts["person_id"]) if len(contacts) else pd.Series(dtype=object)
+    episodes = _frame(conn, Q.episodes(conn, cte)) if conn.has("episode") else None
+    if episodes is not None:
+        episodes = in_person_order(episodes, episodes["person_id"])
+    return _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, plan.cut, plan.config,
+                     treatments_table)
+
+
+def merged_log(plan: SourcePlan, results: list[RangeResult]) -> pd.DataFrame:
+    """The import log of every range as one: the DECIMAL warnings, the unmapped concepts (counts
+    summed), then every range's lines merged piece by piece (``merge_logs``)."""
+    counts = [r.unmapped for r in results if len(r.unmapped)]
+    unmapped = pd.concat(counts).groupby(level=[0, 1, 2, 3]).sum().sort_index() if counts else pd.Series(dtype="int64")
+    return concat_logs([plan.log, log_frame(F.unmapped_lines(unmapped)), merge_logs([r.log for r in results])])[
+        LOG_COLUMNS]
+
+
+def _concat_tables(results: list[RangeResult]) -> dict[str, pd.DataFrame]:
+    names = results[0].tables.keys()
+    return {n: pd.concat([r.tables[n] for r in results], ignore_index=True) if len(results) > 1
+            else results[0].tables[n] for n in names}
+
+
+def open_plan(cohort: str, options: OmopOptions, data_cut, today, config: Config | None) -> SourcePlan:
+    """Open the source and plan its import; the caller closes ``plan.conn``."""
+    today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today).normalize()
+    conn = open_source(cohort, options.schema, options.vocab_schema, options.results_schema)
+    try:
+        return plan_source(conn, options, data_cut, today, config or Config())
+    except BaseException:
+        conn.close()
+        raise
+
+
+def imported_of(plan: SourcePlan, tables: dict, log: pd.DataFrame) -> Imported:
+    """The import's result: tables (empty when streamed to files), log, data cut and what was read."""
+    conn = plan.conn
+    return Imported(tables, log, plan.cut, conn.label, conn.kind, {"schema": conn.schema, "tables": sorted(conn.where)})
 
 
 def import_omop(cohort: str, options: OmopOptions = OmopOptions(), data_cut=None,
-                today: pd.Timestamp | None = None, config: Config | None = None) -> Imported:
-    """Read an OMOP source into contract tables (docs/omop.md); UserError for an unusable source."""
-    from mrdtrack.importers.omop.therapy import treatments_table
-
-    config = config or Config()
-    today = pd.Timestamp.today().normalize() if today is None else pd.Timestamp(today)
-    conn = open_source(cohort, options.schema, options.vocab_schema, options.results_schema)
+                today: pd.Timestamp | None = None, config: Config | None = None,
+                persons_per_range: int | None = None) -> Imported:
+    """Read an OMOP source into contract tables (docs/omop.md); UserError for an unusable source.
+    ``persons_per_range``: read and convert that many persons at a time (the same tables and log)."""
+    plan = open_plan(cohort, options, data_cut, today, config)
     try:
-        if options.cohort_id is not None and not conn.has("cohort"):
-            raise UserError(f"{conn.label}: --omop-cohort-id needs a 'cohort' table (results schema "
-                            f"{options.results_schema or conn.schema})")
-        cte = Q.cohort_cte(conn, options.mapping.cohort, options.cohort_id)
-        persons = _frame(conn, Q.persons(conn, cte))
-        if persons.empty:
-            raise UserError(f"{conn.label}: no person has a myeloma condition (SNOMED "
-                            f"{', '.join(options.mapping.cohort.snomed)} or ICD-10 {', '.join(options.mapping.cohort.icd10)})"
-                            + (f" in cohort {options.cohort_id}" if options.cohort_id is not None else ""))
-        facts = _result_facts(conn, cte)
-        deaths = _frame(conn, Q.deaths(conn, cte)) if conn.has("death") else pd.DataFrame(columns=["person_id", "date"])
-        deaths["patient_id"] = _ids(deaths["person_id"]) if len(deaths) else pd.Series(dtype=object)
-        sql = Q.contacts(conn, cte)
-        contacts = _frame(conn, sql) if sql else pd.DataFrame({"person_id": [], "date": pd.Series(dtype="datetime64[ns]")})
-        contacts["patient_id"] = _ids(contacts["person_id"]) if len(contacts) else pd.Series(dtype=object)
-        episodes = _frame(conn, Q.episodes(conn, cte)) if conn.has("episode") else None
-        imported = _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, data_cut, today, config,
-                             treatments_table)
-        imported.log = concat_logs([log_frame(decimal_lines(conn.query(Q.numeric_scales(conn)).to_pandas())),
-                                    imported.log])
-        return imported
+        results = [import_range(plan, ids) for ids in plan.ranges(persons_per_range)]
+        return imported_of(plan, _concat_tables(results), merged_log(plan, results))
     finally:
-        conn.close()
+        plan.conn.close()
 
 
-def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, given_cut, today, config,
-              treatments_table) -> Imported:
+def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, cut, config,
+              treatments_table) -> RangeResult:
     pids = _ids(persons["person_id"])
     diagnosis = pd.Series(persons["diagnosis_date"].to_numpy(), index=pids.to_numpy())
     death = pd.Series(deaths["date"].to_numpy(), index=deaths["patient_id"].to_numpy()) if len(deaths) else pd.Series(
         dtype="datetime64[ns]")
-    cut = choose_cut([facts["date"], deaths["date"], contacts["date"]], today, given_cut)
     pre = config.pre_diagnosis_days
-    res = F.facts_to_contract(facts, options.mapping,
+    res = F.facts_to_contract(facts, options.mapping, summarise=False,
                               window=lambda rows: out_of_window(rows, diagnosis, death, cut, pre).to_numpy())
     logs, labs, mrd, img = [res.log], res.labs, res.mrd, res.imaging
     progs = pd.DataFrame(columns=["patient_id", "date"])
@@ -229,6 +317,7 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, gi
     spm = pd.DataFrame(columns=["patient_id", "date"])
     if conn.has("condition_occurrence"):
         rows = _frame(conn, Q.second_primaries(conn, cte))
+        rows = in_person_order(rows, rows["person_id"])
         spm = pd.DataFrame({"patient_id": _ids(rows["person_id"]) if len(rows) else pd.Series(dtype=object),
                             "date": rows["date"]}).drop_duplicates(["patient_id", "date"])
         spm, l_spm = _window(spm, "condition_occurrence", diagnosis, death, cut, pre)
@@ -243,5 +332,4 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, gi
     tables = {"patients": patients, "treatments": treatments, "labs": labs.drop(columns="record"),
               "mrd": mrd.drop(columns="record"), "events": events_table(dead, progs, contact, spm),
               "imaging": img.drop(columns="record")}
-    return Imported(tables, concat_logs(logs), cut, conn.label, conn.kind,
-                    {"schema": conn.schema, "tables": sorted(conn.where)})
+    return RangeResult(tables, concat_logs(logs), res.unmapped)

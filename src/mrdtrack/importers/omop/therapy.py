@@ -95,15 +95,17 @@ def drug_phases(conn, cte, options, patients, progressions, cut, persons_wanted)
     if not conn.has("drug_exposure") or not len(persons_wanted):
         return _empty(), log_frame()
     from mrdtrack.importers.drug_periods import drug_periods
-    from mrdtrack.importers.omop.read import _frame
+    from mrdtrack.importers.omop.read import _frame, in_person_order
     from mrdtrack.importers.phases import derive_treatments
 
     rules = options.mapping.phase_rules()
     drugs = _frame(conn, Q.drugs(conn, cte))
+    drugs = in_person_order(drugs, drugs["person_id"])
     drugs = drugs[drugs["person_id"].astype("int64").astype(str).isin(persons_wanted)]
     procs = _frame(conn, Q.procedures(conn, cte)) if conn.has("procedure_occurrence") else pd.DataFrame(
         columns=["procedure_occurrence_id", "person_id", "date", "procedure_concept_id", "concept_name",
                  "procedure_source_value"])
+    procs = in_person_order(procs, procs["person_id"])
     records = drug_records(drugs, options.mapping, rules)
     pts = patients[patients["patient_id"].isin(persons_wanted)][["patient_id", "diagnosis_date", "death_date"]]
     periods, plog = drug_periods(records, pts, cut, rules)
