@@ -38,8 +38,14 @@ docs: $(STAMP)
 	$(BIN)/python -m mrdtrack.contract > docs/data-model.md
 	$(BIN)/python -m mrdtrack.issue_codes > docs/issues.md
 
+# The registry-scenario stages at 1,000 / 10,000 / 100,000 patients; then 100,000 default-scenario
+# patients through analyze with default options (round two's first target) and as an OMOP DuckDB
+# file beside their Parquet folder (the OMOP target); then 1,000,000 registry patients (about 15
+# minutes on 2 cores). docs/performance.md is regenerated after every stage.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --stages validate,analyze,report,fhir,simulate_cli,naive,startup,report_demo
+	$(BIN)/python benchmarks/run.py --scenario default --sizes 100000 --stages analyze,omop
+	$(BIN)/python benchmarks/run.py --sizes "" --stages none --million
 
 # Resolve the dependencies afresh (newest versions pyproject.toml allows) in a scratch venv and pin
 # what was installed: run it, then `make test`, and commit constraints.txt when the tests pass.

@@ -44,15 +44,30 @@ def machine_info() -> dict:
             "os": f"{platform.system()} {platform.release()}"}
 
 
+#: stages whose records are told apart by scenario: a run with ``--scenario default`` records them as
+#: e.g. "analyze, default scenario" beside the registry scenario's "analyze"
+SCENARIO_STAGES = {"simulate", "validate", "analyze", "analyze_in_memory", "report", "derive"}
+
+
+def _stage_name(r: dict) -> str:
+    scenario = r.get("scenario", "registry")
+    if scenario == "registry" or r["stage"] not in SCENARIO_STAGES:
+        return r["stage"]
+    return f"{r['stage']}, {scenario} scenario"
+
+
 def load_latest(results: Path) -> list[dict]:
-    """The latest record of each (size, stage), in size then stage order."""
+    """The latest record of each (size, stage), in size then stage order (stages of another scenario
+    than registry under their own name, ``_stage_name``)."""
     latest: dict = {}
     if results.exists():  # (older runs with other scenarios are kept in other files of results/)
         for line in results.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 r = json.loads(line)
+                r["stage"] = _stage_name(r)
                 latest[(r["size"], r["stage"])] = r
-    return sorted(latest.values(), key=lambda r: (r["size"], STAGE_ORDER.get(r["stage"], 9)))
+    return sorted(latest.values(), key=lambda r: (r["size"], STAGE_ORDER.get(r["stage"].split(",")[0], 9),
+                                                  r["stage"]))
 
 
 def _n(v, fmt="{:,.0f}") -> str:
@@ -283,6 +298,48 @@ def targets(records: list[dict]) -> list[str]:
     return out
 
 
+#: issue 15 (performance, round two): what, the figure before the round, the target test, its text
+ROUND_TWO = (
+    ("`analyze` 100,000 default-scenario patients, Parquet, default options", (100_000, "analyze, default scenario"),
+     "~90 s", 30, 3, "< 30 s, < 3 GB"),
+    ("the same, registry scenario", (100_000, "analyze"), "55.8 s (`--jobs 2`)", 35, None, "< 35 s"),
+    ("`analyze` 1,000,000 registry patients", (1_000_000, "analyze"), "609 s, 3.1 GB", 400, 4, "< 400 s, < 4 GB"),
+    ("`validate` 100,000 registry patients", (100_000, "validate"), "76 s, 10.8 GB in memory", 30, 3,
+     "< 30 s, < 3 GB"),
+    ("`report` 100,000 registry patients", (100_000, "report"), "in memory (~14 GB)", 90, 6, "< 90 s, < 6 GB"),
+    ("`mrdtrack simulate --n 1000000 --scenario registry --format parquet`", (1_000_000, "simulate_cli"),
+     "killed at 24 GB (out of memory)", 600, 4, "< 4 GB, < 600 s"),
+)
+
+
+def round_two_targets(records: list[dict]) -> list[str]:
+    """Issue 15's table: each target with the figure before the round and the latest measurement."""
+    by = {(r["size"], r["stage"]): r for r in records}
+    out = ["", "Performance round two (issue 15), the latest measurement of each target:", "",
+           "| what | before | target | now | met |", "|---|---|---|---|---|"]
+    for what, key, before, seconds, gb, target in ROUND_TWO:
+        r = by.get(key)
+        if r is None or "error" in r:
+            now, met = ("not measured", "-") if r is None else (f"failed: `{r['error'][:80]}`", "no")
+        else:
+            rss = r["peak_rss_mb"] / 1024
+            now = f"{r['wall_s']:.1f} s, {rss:.2f} GB ({r['run_id']})"
+            met = "yes" if r["wall_s"] < seconds and (gb is None or rss < gb) else "no"
+        out.append(f"| {what} | {before} | {target} | {now} | {met} |")
+    rep = next((r for r in records if r["stage"] == "report_demo" and "error" not in r), None)
+    if rep:
+        best = rep["detail"]["default"]["min_wall_s"]
+        out.append(f"| `report` of the 139-patient demo cohort, fresh process | 5-8 s | < 2.5 s | "
+                   f"{best:.2f} s (best of {rep['detail'].get('runs', 3)}; median "
+                   f"{rep['detail']['default']['median_wall_s']:.2f} s) | {'yes' if best < 2.5 else 'no'} |")
+    st = next((r for r in records if r["stage"] == "startup" and "error" not in r), None)
+    if st:
+        slow = max(st["detail"][k]["median_wall_s"] for k in ("help", "validate_help"))
+        out.append(f"| `mrdtrack --help`, `mrdtrack validate --help` | 1.6 s | < 0.3 s | median {slow:.2f} s "
+                   f"(the slower of the two) | {'yes' if slow < 0.3 else 'no'} |")
+    return out
+
+
 def machine_block(records: list[dict]) -> list[str]:
     if not records:
         return ["No results yet."]
@@ -298,7 +355,7 @@ def render_doc(results: Path, doc: Path) -> None:
     body = "\n".join([BEGIN, "", *machine_block(records), "", *figures_table(records), *cost_per_patient(records),
                       *partition_breakdown(records), *derive_section(records), *simulator_section(records),
                       *round_two_section(records), *naive_section(records), *spark_table(records), *omop_table(records),
-                      *targets(records), "", END])
+                      *targets(records), *round_two_targets(records), "", END])
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Performance\n\n"
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + body + text[text.index(END) + len(END):]

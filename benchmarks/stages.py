@@ -118,13 +118,20 @@ def report_demo(runs: int = 3) -> dict:
 
 
 def validate(cohort: str) -> dict:
-    from mrdtrack.io.read import read_cohort
+    """What ``mrdtrack validate COHORT`` runs with default options (round two: the executor the
+    cohort's size picks, partitioned at registry size, ``--jobs`` = the cores)."""
+    from mrdtrack.config import Config
+    from mrdtrack.executors import choose_executor
+    from mrdtrack.executors.base import RunOptions
+    from mrdtrack.processes import default_jobs
 
     t0 = time.perf_counter()
-    r = read_cohort(cohort)
-    return {"work_s": time.perf_counter() - t0, "errors": int((r.issues["severity"] == "error").sum()),
-            "rows_in": sum(v["rows_in"] for v in r.counts.values() if isinstance(v, dict)),
-            "patients": r.counts.get("patients_in")}
+    executor = choose_executor(cohort)
+    issues, counts = executor.validate(cohort, Config(), RunOptions(jobs=default_jobs()))
+    return {"work_s": time.perf_counter() - t0, "errors": int((issues["severity"] == "error").sum()),
+            "rows_in": sum(v["rows_in"] for v in counts.values() if isinstance(v, dict)),
+            "patients": counts.get("patients_in"), "executor": executor.name, "jobs": default_jobs(),
+            "buckets": getattr(executor, "buckets", 0)}
 
 
 def analyze(cohort: str, out: str, jobs: int, batch_size: int, partitions: int | None = None) -> dict:
