@@ -69,19 +69,27 @@ def _weighted_sums(r: _Risk, b: np.ndarray, order: int):
     shift = eta.max()
     e = np.exp(eta - shift)
     other = np.where(r.status == 2, e / r.wt, 0.0)
-    parts = [(e, other)]
+    sums = [_at_failures(r, e, other)]
     if order >= 1:
-        parts.append((e[:, None] * r.x, other[:, None] * r.x))
-    if order >= 2:
-        xx = r.x[:, :, None] * r.x[:, None, :]
-        parts.append((e[:, None, None] * xx, other[:, None, None] * xx))
-    sums = []
-    for at, before in parts:
-        suffix = np.concatenate([np.cumsum(at[::-1], axis=0)[::-1], np.zeros((1,) + at.shape[1:])])
-        prefix = np.concatenate([np.zeros((1,) + at.shape[1:]), np.cumsum(before, axis=0)])
-        g = r.g_u.reshape((-1,) + (1,) * (at.ndim - 1))
-        sums.append(suffix[r.pos] + g * prefix[r.pos])
+        sums.append(_at_failures(r, e[:, None] * r.x, other[:, None] * r.x))
+    if order >= 2:  # S2 entry by entry: memory of a column, not of n x p x p (the same sums, bit for bit)
+        p = r.x.shape[1]
+        s2 = np.empty((len(r.pos), p, p))
+        for i in range(p):
+            for j in range(i, p):
+                xx = r.x[:, i] * r.x[:, j]
+                s2[:, i, j] = s2[:, j, i] = _at_failures(r, e * xx, other * xx)
+        sums.append(s2)
     return sums, eta, shift, e
+
+
+def _at_failures(r: _Risk, at: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """At each failure time: the sum of ``at`` over the rows from it on plus G(t) times the sum of
+    ``before`` over the rows before it (the rows are sorted by time)."""
+    suffix = np.concatenate([np.cumsum(at[::-1], axis=0)[::-1], np.zeros((1,) + at.shape[1:])])
+    prefix = np.concatenate([np.zeros((1,) + at.shape[1:]), np.cumsum(before, axis=0)])
+    g = r.g_u.reshape((-1,) + (1,) * (at.ndim - 1))
+    return suffix[r.pos] + g * prefix[r.pos]
 
 
 def _objective(r: _Risk, b: np.ndarray, order: int = 2):
