@@ -90,7 +90,6 @@ def death_terms(x: np.ndarray, beta: np.ndarray, strata_prep: list[_Stratum], ne
         eta = eta - eta.max()  # a constant shift per stratum leaves loglik, U and I unchanged
         w = np.exp(eta)
         wx = w[:, None] * xs
-        wxx = wx[:, :, None] * xs[:, None, :] if need_var else None
 
         def risk(arr, st=st):
             c = _prefix(arr[st.stop_desc])[st.n_stop_ge]
@@ -108,10 +107,13 @@ def death_terms(x: np.ndarray, beta: np.ndarray, strata_prep: list[_Stratum], ne
         a = (s1[k] - f[:, None] * d1[k]) / den[:, None]
         ll += float(eta[d].sum() - np.log(den).sum())
         u += xs[d].sum(axis=0) - a.sum(axis=0)
-        if need_var:
-            s2 = risk(wxx)
-            d2 = np.add.reduceat(wxx[d], st.group_start, axis=0)
-            v = (s2[k] - f[:, None, None] * d2[k]) / den[:, None, None] - a[:, :, None] * a[:, None, :]
+        if need_var:  # V entry by entry: memory of one column, not of n x p x p (the same values, bit for bit)
+            v = np.empty((len(k), p, p))
+            for i in range(p):
+                for j in range(p):
+                    wxx = wx[:, i] * xs[:, j]
+                    s2, d2 = risk(wxx), np.add.reduceat(wxx[d], st.group_start)
+                    v[:, i, j] = (s2[k] - f * d2[k]) / den - a[:, i] * a[:, j]
             info += v.sum(axis=0)
             v_all.append(v)
         xs_all.append(xs[d])
