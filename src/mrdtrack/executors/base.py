@@ -11,9 +11,7 @@ assessments (about 40 rows per patient) may stay on disk as formatted row files
 
 from __future__ import annotations
 
-import os
 import shutil
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -29,6 +27,7 @@ from mrdtrack.config import Config
 from mrdtrack.io.outputs import write_csv, write_json
 from mrdtrack.issues import ISSUE_COLUMNS
 from mrdtrack.pipeline import ASSESSMENT_COLUMNS, DEFAULT_BATCH_SIZE, MRD_COLUMNS, Analysis
+from mrdtrack.processes import can_fork, run_in_child
 
 
 @dataclass
@@ -177,22 +176,25 @@ def _pseudonymized_cohort(cohort: Cohort, key: str) -> Cohort:
 
 class _Writer:
     """Writes patients.csv, mrd.csv and the assessments row files while the statistics run:
-    patients.csv by a forked child when this process has no other thread (formatting is CPU
+    patients.csv by a forked child when a fork is safe (``processes.can_fork``; formatting is CPU
     work), everything else by one thread."""
 
     def __init__(self, out: Path):
         self.out = out
-        self.pid: int | None = None
+        self.child: Callable[[], None] | None = None  # waits for the forked writer (``run_in_child``)
         self.pool: ThreadPoolExecutor | None = None
         self.futures: list = []
 
     def start(self, patients: pd.DataFrame, mrd: pd.DataFrame, pieces: RowPieces | None) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        write_patients = lambda: write_csv(patients, self.out / "patients.csv")  # noqa: E731
-        if hasattr(os, "fork") and threading.active_count() == 1:
-            self.pid = _fork(write_patients)
+
+        def write_patients() -> None:
+            write_csv(patients, self.out / "patients.csv")
+
+        if can_fork():  # before the thread below exists
+            self.child = run_in_child(write_patients)
         self.pool = ThreadPoolExecutor(max_workers=1)
-        if self.pid is None:
+        if self.child is None:
             self.futures.append(self.pool.submit(write_patients))
         if pieces is not None:
             self.futures.append(self.pool.submit(pieces.write, self.out / "assessments.csv", ASSESSMENT_COLUMNS))
@@ -205,29 +207,13 @@ class _Writer:
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
-            if self.pid is not None:
-                _, status = os.waitpid(self.pid, 0)
-                self.pid = None
-                if os.waitstatus_to_exitcode(status) != 0:
-                    raise RuntimeError(f"writing {self.out / 'patients.csv'} failed in a child process "
-                                       "(see the error above)")
-
-
-def _fork(write: Callable[[], None]) -> int:
-    """Run ``write()`` in a forked child (it formats and writes while this process goes on)."""
-    pid = os.fork()
-    if pid == 0:  # the child: write, report any failure on stderr, never return into the caller
-        code = 0
-        try:
-            write()
-        except BaseException:  # noqa: BLE001 - reported through the exit status
-            import traceback
-
-            traceback.print_exc()
-            code = 1
-        finally:
-            os._exit(code)
-    return pid
+            if self.child is not None:
+                child, self.child = self.child, None
+                try:
+                    child()
+                except Exception as err:
+                    raise RuntimeError(f"writing {self.out / 'patients.csv'} failed in a child process: {err}") \
+                        from err
 
 
 def is_sorted(df: pd.DataFrame, by: list[str]) -> bool:

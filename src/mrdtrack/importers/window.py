@@ -96,3 +96,18 @@ def clip_periods(periods: pd.DataFrame, death: pd.Series, cut: pd.Timestamp, tab
         lines.append(log_line(OUT_OF_WINDOW, "info", table, f"{table} periods ending after death or the data cut: "
                               "clipped", int(clipped.sum())))
     return out[~after], lines
+
+
+def event_rows(parts: list[tuple], order: list[str] | None = None) -> pd.DataFrame:
+    """Contract ``events`` rows from ``(patient_ids, dates, event)`` parts (detail blank), sorted by
+    patient, date, then event: by name, or by ``order`` when given (a stable sort: rows equal on
+    those keep the parts' order). With every part empty, the first part's empty columns."""
+    frames = [pd.DataFrame({"patient_id": ids, "date": dates, "event": event}) for ids, dates, event in parts]
+    ev = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    ev["detail"] = None
+    if order is None:
+        return ev.sort_values(["patient_id", "date", "event"], kind="stable").reset_index(drop=True)
+    rank = {e: i for i, e in enumerate(order)}
+    ev = ev.assign(_o=ev["event"].map(rank)).sort_values(["patient_id", "date", "_o"], kind="stable")
+    return ev.drop(columns="_o").reset_index(drop=True)
+

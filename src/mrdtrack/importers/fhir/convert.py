@@ -28,7 +28,7 @@ from mrdtrack.importers.log import LOG_COLUMNS, concat_logs, count_lines, decisi
 from mrdtrack.importers.mapping import PATIENT_ATTRIBUTES, Mapping, load_mapping
 from mrdtrack.importers.phases import derive_treatments
 from mrdtrack.importers.window import data_cut as find_data_cut
-from mrdtrack.importers.window import keep_in_window, last_contact, out_of_window
+from mrdtrack.importers.window import event_rows, keep_in_window, last_contact, out_of_window
 
 FHIR_MALFORMED_JSON = "FHIR_MALFORMED_JSON"
 #: how many malformed lines the error message quotes (all are in the log with --exclude-invalid)
@@ -140,16 +140,10 @@ def events_table(p: pd.DataFrame, progressions: pd.DataFrame, contact: pd.Series
     """progression (recorded, from mCODE), spm (second primary malignancy), death
     (deceasedDateTime), last_contact."""
     dead = p.dropna(subset=["death_date"])
-    parts = [pd.DataFrame({"patient_id": progressions["patient_id"], "date": progressions["date"],
-                           "event": "progression", "detail": None}),
-             pd.DataFrame({"patient_id": spm["patient_id"], "date": spm["date"], "event": "spm", "detail": None}),
-             pd.DataFrame({"patient_id": dead["patient_id"], "date": dead["death_date"], "event": "death", "detail": None}),
-             pd.DataFrame({"patient_id": contact.index.to_numpy(dtype=object), "date": contact.to_numpy(),
-                           "event": "last_contact", "detail": None})]
-    ev = pd.concat([x for x in parts if len(x)] or parts[:1], ignore_index=True)
-    order = {"progression": 0, "spm": 1, "death": 2, "last_contact": 3}
-    ev = ev.assign(_o=ev["event"].map(order)).sort_values(["patient_id", "date", "_o"], kind="stable")
-    return ev.drop(columns="_o").reset_index(drop=True)
+    return event_rows([(progressions["patient_id"], progressions["date"], "progression"),
+                       (spm["patient_id"], spm["date"], "spm"), (dead["patient_id"], dead["death_date"], "death"),
+                       (contact.index.to_numpy(dtype=object), contact.to_numpy(), "last_contact")],
+                      order=["progression", "spm", "death", "last_contact"])
 
 
 def therapy(records: pd.DataFrame, tx: pd.DataFrame, p: pd.DataFrame, progs: pd.DataFrame, cut,

@@ -21,7 +21,7 @@ from mrdtrack.importers.log import LOG_COLUMNS, concat_logs, count_lines, log_fr
 from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, GENDER, Mapping
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.omop.connect import OmopConnection, open_source
-from mrdtrack.importers.window import keep_in_window, last_contact, out_of_window
+from mrdtrack.importers.window import event_rows, keep_in_window, last_contact, out_of_window
 
 LIGHT_CHAIN_FROM_RATIO = "LIGHT_CHAIN_FROM_RATIO"
 DECIMAL_ROUNDS = "DECIMAL_ROUNDS_VALUES"
@@ -141,15 +141,10 @@ def events_table(deaths: pd.DataFrame, progressions: pd.DataFrame, contact: pd.S
                  spm: pd.DataFrame | None = None) -> pd.DataFrame:
     """death, recorded progression, second primary malignancy (spm) and last_contact rows."""
     spm = pd.DataFrame(columns=["patient_id", "date"]) if spm is None else spm
-    parts = [pd.DataFrame({"patient_id": deaths["patient_id"], "date": deaths["date"], "event": "death"}),
-             pd.DataFrame({"patient_id": progressions["patient_id"], "date": progressions["date"],
-                           "event": "progression"}),
-             pd.DataFrame({"patient_id": spm["patient_id"], "date": spm["date"], "event": "spm"}),
-             pd.DataFrame({"patient_id": contact.index.to_numpy(dtype=object), "date": contact.to_numpy(),
-                           "event": "last_contact"})]
-    ev = pd.concat([x for x in parts if len(x)] or [parts[0]], ignore_index=True)
-    ev["detail"] = None
-    return ev.sort_values(["patient_id", "date", "event"], kind="stable").reset_index(drop=True)
+    return event_rows([(deaths["patient_id"], deaths["date"], "death"),
+                       (progressions["patient_id"], progressions["date"], "progression"),
+                       (spm["patient_id"], spm["date"], "spm"),
+                       (contact.index.to_numpy(dtype=object), contact.to_numpy(), "last_contact")])
 
 
 def decimal_lines(columns: pd.DataFrame) -> list[dict]:
