@@ -38,6 +38,13 @@ def empty_table(name: str) -> pd.DataFrame:
     return df
 
 
+def _rows_of(df: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """The rows of ``df`` whose patient is in ``ids``: ``df`` itself when that is every row (a
+    bucket is usually one batch: no copy of its tables). Tables are never modified in place."""
+    keep = df["patient_id"].isin(ids).to_numpy()
+    return df if keep.all() else df[keep]
+
+
 @dataclass(frozen=True)
 class Cohort:
     patients: pd.DataFrame
@@ -63,7 +70,7 @@ class Cohort:
     def subset(self, patient_ids) -> Cohort:
         """The same cohort restricted to whole patients ``patient_ids`` (a batch)."""
         ids = pd.Index(patient_ids)
-        tables = {n: self.table(n)[self.table(n)["patient_id"].isin(ids)] for n in self.TABLE_NAMES}
+        tables = {n: _rows_of(self.table(n), ids) for n in self.TABLE_NAMES}
         return replace(self, **tables)
 
     def batches(self, batch_size: int):

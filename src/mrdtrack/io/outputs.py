@@ -7,8 +7,10 @@ The same analysis always gives byte-identical files (sorted keys, fixed float fo
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -57,10 +59,47 @@ def format_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Characters that make Python's csv writer quote a field (QUOTE_MINIMAL, "\n" line ends; "\r" too,
+#: as some Python versions quote it: such a table goes to ``to_csv``).
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def _plain_text(s: pd.Series) -> np.ndarray | None:
+    """The cells of a text column as ``str`` ("" for missing), or None when the csv writer would
+    quote one of them or the column holds anything but text (each distinct value checked once)."""
+    if s.dtype != object or pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+        return None
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if any(_NEEDS_QUOTES.search(u) for u in uniques):
+        return None
+    return np.append(uniques.to_numpy(dtype=object), "")[np.where(codes < 0, len(uniques), codes)]
+
+
+def _plain_csv(df: pd.DataFrame, header: bool) -> str | None:
+    """The CSV text pandas' ``to_csv`` writes for a table of text columns with nothing to quote,
+    joined directly (about half the time); None for any other table."""
+    if df.shape[1] < 2 or any(not isinstance(c, str) or _NEEDS_QUOTES.search(c) for c in df.columns):
+        return None  # a lone empty field would be quoted: not this path
+    cols = []
+    for c in df.columns:
+        col = _plain_text(df[c])
+        if col is None:
+            return None
+        cols.append(col)
+    lines = map(",".join, zip(*cols))
+    head = [",".join(df.columns)] if header else []
+    return "".join(line + "\n" for line in itertools.chain(head, lines))
+
+
 def write_csv(df: pd.DataFrame, path: Path, header: bool = True) -> None:
-    """``df`` as CSV per the output contract; ``header=False`` writes the rows only (a piece of a file)."""
-    format_table(df).to_csv(path, index=False, header=header, lineterminator="\n", float_format=FLOAT_FORMAT,
-                            na_rep="")
+    """``df`` as CSV per the output contract; ``header=False`` writes the rows only (a piece of a file).
+    A table of plain text (the assessments) is joined directly, to the same bytes as ``to_csv``."""
+    table = format_table(df)
+    text = _plain_csv(table, header)
+    if text is not None:
+        Path(path).write_text(text, encoding="utf-8", newline="")
+        return
+    table.to_csv(path, index=False, header=header, lineterminator="\n", float_format=FLOAT_FORMAT, na_rep="")
 
 
 def _jsonable(o):

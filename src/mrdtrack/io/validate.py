@@ -36,6 +36,7 @@ from mrdtrack.io.parse import (
     range_text,
     shown,
     text_isin,
+    text_objects,
     text_positions,
 )
 from mrdtrack.io.sources import RawTable
@@ -403,7 +404,7 @@ def _key_frame(t: _Table, cols: list[str]) -> pd.DataFrame:
             out[c] = s.to_numpy(dtype="float64", na_value=np.nan)
         else:
             out[c] = pd.factorize(s, use_na_sentinel=True)[0]
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)  # read only: no copy into one block
 
 
 def _rows_list(t: _Table, mask: np.ndarray, keys: pd.DataFrame) -> pd.Series:
@@ -422,8 +423,14 @@ def _dup_within(keys: pd.DataFrame, ok: np.ndarray, keep) -> np.ndarray:
     return out
 
 
-def _exact_duplicates(t: _Table, cols: list[str]) -> None:
+def _exact_duplicates(t: _Table, cols: list[str], among: np.ndarray | None = None) -> None:
+    """Rows equal in ``cols`` to an earlier row: a warning, counted once. ``among``: the only rows
+    that can repeat (labs: those sharing patient, date and test with another row)."""
     ok = ~t.bad & ~t.cut & t.pid.notna().to_numpy()
+    if among is not None:
+        ok &= among
+        if not ok.any():
+            return
     keys = _key_frame(t, cols)
     dup = _dup_within(keys, ok, "first")
     if dup.any():
@@ -485,10 +492,22 @@ def _phase_order(t: _Table) -> None:
              cat("end_date ", _iso_series(e), " is before start_date ", _iso_series(s)))
 
 
-def _lab_conflicts(t: _Table) -> None:
-    ok = t.ok()
-    keys = _key_frame(t, ["patient_id", "date", "test"])
-    conflict = _dup_within(keys, ok, False)
+#: One lab result: two rows with the same key are an exact duplicate or a conflict.
+_LAB_RESULT_KEY = ["patient_id", "date", "test"]
+
+
+def _repeated_results(t: _Table) -> tuple[pd.DataFrame, np.ndarray]:
+    """Lab rows (in play) sharing patient, date and test with another row, and the key frame: in a
+    clean export none, and then neither duplicate check needs to look further."""
+    keys = _key_frame(t, _LAB_RESULT_KEY)
+    return keys, _dup_within(keys, ~t.bad & ~t.cut & t.pid.notna().to_numpy(), False)
+
+
+def _lab_conflicts(t: _Table, keys: pd.DataFrame, repeated: np.ndarray) -> None:
+    """Two results of one test on one day with different values (``_repeated_results``): an error."""
+    if not repeated.any():
+        return  # the rows in play now are a subset of those checked then
+    conflict = _dup_within(keys, t.ok(), False)
     if conflict.any():
         rows = _rows_list(t, conflict, keys)
         msg = pd.Series(None, index=range(t.n), dtype=object)
@@ -535,9 +554,9 @@ def _typed_out(t: _Table, used: np.ndarray) -> pd.DataFrame:
     for c in names:
         s = t.cols[c][used] if c in t.cols else pd.Series(None, index=np.flatnonzero(used), dtype=object)
         if isinstance(s.dtype, pd.StringDtype):
-            s = pd.Series(s.to_numpy(dtype=object, na_value=None), dtype=object)
+            s = pd.Series(text_objects(s), dtype=object)
         out[c] = s.reset_index(drop=True)
-    df = pd.DataFrame(out)
+    df = pd.DataFrame(out, copy=False)  # fresh columns: no second copy into consolidated blocks
     df[ROW] = t.rows[used]
     contract = set(spec.column_names) | set(LAB_COLUMNS)
     for extra in [c for c in t.raw.columns if c not in contract]:
@@ -616,9 +635,11 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
         for t in tables.values():
             if t.name == "patients":
                 continue
-            cols = ["patient_id", "date", "test", "value_num", "value_text", "unit"] if t.name == "labs" else \
-                TABLES[t.name].column_names
-            _exact_duplicates(t, cols)
+            if t.name == "labs":
+                lab_keys, repeated = _repeated_results(t)
+                _exact_duplicates(t, [*_LAB_RESULT_KEY, "value_num", "value_text", "unit"], among=repeated)
+            else:
+                _exact_duplicates(t, TABLES[t.name].column_names)
         ev = tables.get("events")
         death = pd.Series(dtype="datetime64[ns]")
         if ev is not None:
@@ -632,7 +653,7 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
             for pid in _one_first_line_maintenance(tables["treatments"]):
                 patient_level.setdefault(pid, "more than one first-line maintenance row")
         if "labs" in tables:
-            _lab_conflicts(tables["labs"])
+            _lab_conflicts(tables["labs"], lab_keys, repeated)
         _light_chain_rule(p, tables.get("labs"))
         for pid in p.pid[p.bad].dropna().astype(object).unique():
             patient_level.setdefault(pid, "error in its patients row")

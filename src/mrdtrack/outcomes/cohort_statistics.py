@@ -200,8 +200,8 @@ def trend_comparison(df: pd.DataFrame, config: Config, adjust: list[str], label:
 def _landmark_frame(patients: pd.DataFrame, months: float) -> pd.DataFrame:
     """PFS from the landmark for maintenance-cohort patients event-free and followed past it."""
     col = f"landmark_{months:g}_trend"
-    p = patients[patients["in_maintenance_cohort"].astype(bool) & patients["pfs_months"].notna()]
-    p = p[p["pfs_months"] > months]
+    keep = patients["in_maintenance_cohort"].astype(bool) & (patients["pfs_months"] > months)
+    p = patients.loc[keep, ["patient_id", "pfs_months", "pfs_event", col, *ADJUSTMENT_COVARIATES]]  # not every column
     df = pd.DataFrame({"patient_id": p["patient_id"].to_numpy(), "time": (p["pfs_months"] - months).to_numpy(float),
                        "event": p["pfs_event"].astype(bool).astype(int).to_numpy(), "trend": p[col].to_numpy()})
     for c in ADJUSTMENT_COVARIATES:
@@ -278,10 +278,10 @@ def _curves_and_trends(patients: pd.DataFrame, config: Config) -> tuple:
             zip(s["time"], s["survival"], s["lower"], s["upper"])}
 
     pfs = _survival_frame(patients, "pfs_months", "pfs_event")
-    trend = patients.set_index("patient_id")["mrd_trend"]
-    pfs["trend"] = pfs["patient_id"].map(trend)
+    by_id = patients.set_index("patient_id")[["mrd_trend", *ADJUSTMENT_COVARIATES]]
+    pfs["trend"] = pfs["patient_id"].map(by_id["mrd_trend"])
     for c in ADJUSTMENT_COVARIATES:
-        pfs[c] = pfs["patient_id"].map(patients.set_index("patient_id")[c])
+        pfs[c] = pfs["patient_id"].map(by_id[c])
     pfs_t = pfs[pfs["trend"].notna()]
     summary["pfs_by_mrd_trend"], cox_naive, r = trend_comparison(pfs_t, config, list(ADJUSTMENT_COVARIATES),
                                                                  "PFS by MRD trend")

@@ -53,20 +53,27 @@ def _est(value=None, low=None, high=None) -> dict:
     return {"value": f(value), "ci_low": f(low), "ci_high": f(high)}
 
 
-def _cohort(patients: pd.DataFrame) -> pd.DataFrame:
-    return patients[patients["in_maintenance_cohort"].astype(bool) & patients["pfs_days"].notna()]
+#: The patients columns the competing-risks frames read (the rows are selected with these only).
+_FRAME_COLUMNS = ["patient_id", "pfs_days", "pfs_event", "progression_date", "maintenance_start", "os_days",
+                  "os_event", "spm_date", "mrd_trend"]
+
+
+def _cohort(patients: pd.DataFrame, days: str, extra=()) -> pd.DataFrame:
+    """Maintenance-cohort patients with ``days`` known, with the columns these frames read."""
+    cols = [c for c in dict.fromkeys([*_FRAME_COLUMNS, *extra, *ADJUSTMENT_COVARIATES]) if c in patients]
+    return patients.loc[patients["in_maintenance_cohort"].astype(bool) & patients[days].notna(), cols]
 
 
 def progression_death_frame(patients: pd.DataFrame, config: Config, landmark: float | None = None) -> pd.DataFrame:
     """``patient_id, time, cause, trend`` (+ adjustment covariates): time in months from maintenance
     start (or from ``landmark`` months, for patients event-free past it); cause progression / death / 0."""
-    p = _cohort(patients)
+    trend_col = "mrd_trend" if landmark is None else f"landmark_{landmark:g}_trend"
+    p = _cohort(patients, "pfs_days", [trend_col])
     prog_days = (pd.to_datetime(p["progression_date"]) - pd.to_datetime(p["maintenance_start"])).dt.days
     event = p["pfs_event"].astype(bool).to_numpy()
     is_prog = event & prog_days.notna().to_numpy() & (prog_days.to_numpy() <= p["pfs_days"].to_numpy() + 0.5)
     cause = np.where(is_prog, PROGRESSION, np.where(event, DEATH, "0"))
     time = p["pfs_days"].to_numpy(float) / config.days_per_month
-    trend_col = "mrd_trend" if landmark is None else f"landmark_{landmark:g}_trend"
     df = pd.DataFrame({"patient_id": p["patient_id"].to_numpy(), "time": time, "cause": cause,
                        "trend": p[trend_col].to_numpy() if trend_col in p else None})
     for c in ADJUSTMENT_COVARIATES:
@@ -79,7 +86,7 @@ def progression_death_frame(patients: pd.DataFrame, config: Config, landmark: fl
 def spm_frame(patients: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, list]:
     """``patient_id, time, cause`` for SPM (cause spm / death / 0) from maintenance start, and issues
     for patients left out because their first SPM preceded maintenance start."""
-    p = patients[patients["in_maintenance_cohort"].astype(bool) & patients["os_days"].notna()]
+    p = _cohort(patients, "os_days")
     spm = pd.to_datetime(p["spm_date"]) if "spm_date" in p else pd.Series(pd.NaT, index=p.index)
     spm_days = (spm - pd.to_datetime(p["maintenance_start"])).dt.days.to_numpy(float)
     os_days = p["os_days"].to_numpy(float)

@@ -69,7 +69,7 @@ def prepare_labs(labs: pd.DataFrame, patient_ids: pd.Index) -> pd.DataFrame:
     return pd.DataFrame({
         "pcode": pcode[order], "day": day[order], "tcode": tcode[order],
         "value_num": labs["value_num"].to_numpy(dtype=float)[order],
-        "value_text": labs["value_text"].to_numpy(dtype=object)[order], "row": row[order], "test": test[order]})
+        "value_text": labs["value_text"].to_numpy(dtype=object)[order], "row": row[order], "test": test[order]}, copy=False)
 
 
 def window_group_ids(pcode: np.ndarray, day: np.ndarray, window: int) -> np.ndarray:

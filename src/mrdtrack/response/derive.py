@@ -124,7 +124,7 @@ def derive_assessments(cohort: Cohort, anchors: pd.DataFrame, config: Config
         "marrow_clonality": a["marrow_clonality"], "marrow_qualifies": a["marrow_qualifies"],
         "spd": a["spd"], "spd_status": a["spd_status"], "new_lesion": a["new_lesion"],
         "nadir_serum": a["n_serum"], "nadir_urine": a["n_urine"], "nadir_dflc": a["n_dflc"],
-        "nadir_marrow": a["n_marrow"]})
+        "nadir_marrow": a["n_marrow"]}, copy=False)  # columns of ``a`` (dropped) or fresh: not copied again
 
     patients = pd.DataFrame({
         "patient_id": pids.to_numpy(), "followed": fol["followed"].to_numpy(),

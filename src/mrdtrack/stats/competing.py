@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mrdtrack.stats.inputs import StatsInputError, drop_missing, level_label, sorted_levels, time_columns
+from mrdtrack.stats.inputs import (
+    StatsInputError,
+    drop_missing,
+    level_label,
+    per_distinct,
+    sorted_levels,
+    time_columns,
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ def is_censored(series: pd.Series) -> np.ndarray:
     """0 (number or text "0") is censoring; every other value names a cause."""
     if pd.api.types.is_numeric_dtype(series) and series.dtype != bool:
         return series.to_numpy(float) == 0
-    return series.astype(str).str.strip().isin(["0", "0.0"]).to_numpy()
+    return per_distinct(series, lambda v: str(v).strip() in ("0", "0.0"), False)
 
 
 def competing_data(df: pd.DataFrame, time: str, event: str, *, start: str | None = None,

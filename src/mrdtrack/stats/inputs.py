@@ -48,9 +48,12 @@ def require_columns(df: pd.DataFrame, columns) -> None:
                               f"(available: {', '.join(map(str, df.columns))})")
 
 
-def _per_distinct(s: pd.Series, test, missing: bool) -> np.ndarray:
+def per_distinct(s: pd.Series, test, missing: bool) -> np.ndarray:
     """``test(value)`` for every cell of ``s`` (``missing`` for missing cells), computed once per
-    distinct value (a column of a few words repeated over many rows)."""
+    distinct value (a column of a few words repeated over many rows). Values of mixed types are
+    judged one by one: hashing takes ``0``, ``0.0`` and ``False`` for one value."""
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+        return np.array([missing if pd.isna(v) else bool(test(v)) for v in s], dtype=bool)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     answers = np.array([bool(test(v)) for v in uniques] + [missing], dtype=bool)
     return answers[np.where(codes < 0, len(uniques), codes)]
@@ -63,7 +66,7 @@ def drop_missing(df: pd.DataFrame, columns) -> tuple[pd.DataFrame, int]:
     keep = df[cols].notna().all(axis=1)
     for c in cols:
         if df[c].dtype == object:
-            keep &= ~_per_distinct(df[c], lambda v: str(v).strip() == "", False)
+            keep &= ~per_distinct(df[c], lambda v: str(v).strip() == "", False)
     out = df.loc[keep]
     if out.empty:
         raise StatsInputError(f"no rows left after dropping rows with a missing value in {', '.join(cols)}")
@@ -96,8 +99,8 @@ def event_column(df: pd.DataFrame, col: str) -> np.ndarray:
             raise StatsInputError(f"column {col!r}: event value {s.iloc[row]!r} ({row_name(df, row)}) is neither 0/1 "
                                   f"nor true/false")
         return arr.astype(np.int8)
-    is_true = _per_distinct(s, lambda v: str(v).strip().lower() in _TRUE, False)  # missing: neither
-    is_false = _per_distinct(s, lambda v: str(v).strip().lower() in _FALSE, False)
+    is_true = per_distinct(s, lambda v: str(v).strip().lower() in _TRUE, False)  # missing: neither
+    is_false = per_distinct(s, lambda v: str(v).strip().lower() in _FALSE, False)
     bad = ~(is_true | is_false)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
