@@ -42,3 +42,13 @@ def test_the_direct_path_is_taken_only_for_plain_text(tmp_path):
     assert _plain_csv(text[["patient_id"]], header=True) is None  # one column: a lone blank would be quoted
     mixed = pd.DataFrame({"a": ["x", 1], "b": ["y", "z"]}, dtype=object)
     assert _plain_csv(mixed, header=True) is None
+
+
+def test_a_text_buffer_gets_the_same_text(tmp_path):
+    import io
+
+    df = pd.DataFrame({"patient_id": ["P1", "P2"], "response": ["CR", None]})
+    buffer = io.StringIO()
+    write_csv(df, buffer, header=False)
+    write_csv(df, tmp_path / "rows.csv", header=False)
+    assert buffer.getvalue() == (tmp_path / "rows.csv").read_text() == "P1,CR\nP2,\n"

@@ -128,9 +128,8 @@ def finish(derived: Derived, config: Config, out_dir: str | Path | None = None,
         frames["assessments"] = derived.assessments
     writer = _Writer(out) if out is not None else None
     if writer is not None:
-        # copies: the statistics below may add columns to their tables while the writer thread formats
-        shown = _shown({"patients": derived.patients.copy(), "mrd": derived.mrd.copy()}, pseudonym_key)
-        writer.start(shown["patients"], shown["mrd"][MRD_COLUMNS],
+        shown = _shown({"patients": derived.patients, "mrd": derived.mrd}, pseudonym_key)
+        writer.start(shown["patients"], shown["mrd"],
                      derived.assessments if isinstance(derived.assessments, RowPieces) else None)
     try:
         summary, statistics, stat_issues = cohort_statistics(derived.patients, derived.mrd_changes, config, models)
@@ -176,8 +175,8 @@ def _pseudonymized_cohort(cohort: Cohort, key: str) -> Cohort:
 
 class _Writer:
     """Writes patients.csv, mrd.csv and the assessments row files while the statistics run:
-    patients.csv by a forked child when a fork is safe (``processes.can_fork``; formatting is CPU
-    work), everything else by one thread."""
+    patients.csv and mrd.csv by a forked child when a fork is safe (``processes.can_fork``;
+    formatting is CPU work and memory), the assessments row files by one thread."""
 
     def __init__(self, out: Path):
         self.out = out
@@ -186,19 +185,22 @@ class _Writer:
         self.futures: list = []
 
     def start(self, patients: pd.DataFrame, mrd: pd.DataFrame, pieces: RowPieces | None) -> None:
+        """Start writing: patients.csv and mrd.csv by a forked child from its snapshot of the
+        tables (no copy made; its formatting memory is not this process's), or by the thread from
+        copies of its own (the statistics may add columns to theirs meanwhile)."""
         self.out.mkdir(parents=True, exist_ok=True)
 
-        def write_patients() -> None:
+        def write_tables(patients: pd.DataFrame, mrd: pd.DataFrame) -> None:
             write_csv(patients, self.out / "patients.csv")
+            write_csv(mrd[MRD_COLUMNS], self.out / "mrd.csv")
 
         if can_fork():  # before the thread below exists
-            self.child = run_in_child(write_patients)
+            self.child = run_in_child(lambda: write_tables(patients, mrd))
         self.pool = ThreadPoolExecutor(max_workers=1)
         if self.child is None:
-            self.futures.append(self.pool.submit(write_patients))
+            self.futures.append(self.pool.submit(write_tables, patients.copy(), mrd.copy()))
         if pieces is not None:
             self.futures.append(self.pool.submit(pieces.write, self.out / "assessments.csv", ASSESSMENT_COLUMNS))
-        self.futures.append(self.pool.submit(write_csv, mrd, self.out / "mrd.csv"))
 
     def wait(self) -> None:
         try:
@@ -212,7 +214,8 @@ class _Writer:
                 try:
                     child()
                 except Exception as err:
-                    raise RuntimeError(f"writing {self.out / 'patients.csv'} failed in a child process: {err}") \
+                    raise RuntimeError(f"writing patients.csv and mrd.csv in {self.out} failed in a child process: "
+                                       f"{err}") \
                         from err
 
 

@@ -48,7 +48,7 @@ from mrdtrack.pipeline import (
     derive_all,
 )
 from mrdtrack.pipeline import sort_issues as sort_derivation_issues
-from mrdtrack.processes import default_jobs, process_pool
+from mrdtrack.processes import default_jobs, process_pool, release_memory
 
 DEFAULT_BUCKETS = 16
 #: ``analyze`` streams a cohort folder through buckets (instead of loading it whole) from this many
@@ -134,7 +134,28 @@ def _analyze_bucket(job: _BucketJob) -> dict:
     part = Partition.load(job.root)
     out = analyze_bucket(load_bucket(part, job.index), job.data_cut, job.exclude_invalid, job.config, job.batch_size,
                          job.pseudonym_key, job.derive)
-    return save_bucket(job.work, job.index, out)
+    saved = save_bucket(job.work, job.index, out)
+    del out
+    release_memory()
+    return saved
+
+
+def shared_text(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each text column holding one Python string per distinct value (missing cells
+    as they were): the same values, pickled once each and unpickled shared, so that the gathered
+    per-patient tables of a million patients hold words like "decreasing" once, not per row."""
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string":
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            if len(uniques) < len(s):
+                values = s.to_numpy(copy=True)
+                known = codes >= 0
+                values[known] = np.asarray(uniques, dtype=object)[codes[known]]
+                s = pd.Series(values, index=s.index, name=c, dtype=object)
+        out[c] = s
+    return pd.DataFrame(out, index=df.index, copy=False) if out else df
 
 
 def save_bucket(work: str, index: int, out: BucketOutput) -> dict:
@@ -144,7 +165,7 @@ def save_bucket(work: str, index: int, out: BucketOutput) -> dict:
     if out.assessments is not None:
         write_csv(out.assessments, _bucket_path(work, index, "assessments").with_suffix(".csv"), header=False)
     for name, df in out.frames.items():
-        df.to_pickle(_bucket_path(work, index, name))
+        shared_text(df).to_pickle(_bucket_path(work, index, name))
     rows = 0 if out.assessments is None else len(out.assessments)
     return {"index": index, "ok": out.ok, "counts": out.counts, "patients": out.patients, "assessments": rows,
             "latest_valid": out.latest_valid}
@@ -312,7 +333,10 @@ def _gathered(work: str, infos: list[dict]) -> dict:
     frames = {name: _read_pieces(work, infos, name) for name in ("patients", "anchors", "mrd", "mrd_changes", "issues")}
     rows = RowPieces([_bucket_path(work, i["index"], "assessments").with_suffix(".csv") for i in infos],
                      rows=sum(i.get("assessments", 0) for i in infos))
-    return gathered(frames, rows)
+    out = gathered(frames, rows)
+    del frames  # the pieces: freed before the statistics fork their children
+    release_memory()
+    return out
 
 
 def gathered(frames: dict[str, list[pd.DataFrame]], assessments: RowPieces) -> dict:

@@ -42,6 +42,7 @@ from mrdtrack.executors.partitioned import (
     validation_issues,
 )
 from mrdtrack.io.sources import RawTable
+from mrdtrack.processes import release_memory
 
 #: Persons per bucket when the number of buckets is not given: one range of the import each
 #: (about 1 GB peak per process with 100 result rows per person).
@@ -87,7 +88,10 @@ def _import_and_analyze(job: _RangeJob) -> dict:
     imported.tables = {}
     cut = None if pd.isna(job.cut) else job.cut
     out = analyze_bucket(raw, cut, job.exclude_invalid, job.config, job.batch_size, job.pseudonym_key, job.derive)
-    return {**save_bucket(job.work, job.index, out), "log": imported.log, "unmapped": imported.unmapped, "rows": rows}
+    saved = save_bucket(job.work, job.index, out)
+    del out, raw
+    release_memory()
+    return {**saved, "log": imported.log, "unmapped": imported.unmapped, "rows": rows}
 
 
 def _shifted(frame: pd.DataFrame, offsets: dict[str, int]) -> pd.DataFrame:

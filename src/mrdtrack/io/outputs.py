@@ -13,6 +13,7 @@ import math
 import re
 from datetime import date, datetime
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -91,15 +92,17 @@ def _plain_csv(df: pd.DataFrame, header: bool) -> str | None:
     return "".join(line + "\n" for line in itertools.chain(head, lines))
 
 
-def write_csv(df: pd.DataFrame, path: Path, header: bool = True) -> None:
+def write_csv(df: pd.DataFrame, path: Path | TextIO, header: bool = True) -> None:
     """``df`` as CSV per the output contract; ``header=False`` writes the rows only (a piece of a file).
     A table of plain text (the assessments) is joined directly, to the same bytes as ``to_csv``."""
     table = format_table(df)
     text = _plain_csv(table, header)
-    if text is not None:
+    if text is not None and hasattr(path, "write"):  # a text buffer (the Spark workers')
+        path.write(text)
+    elif text is not None:
         Path(path).write_text(text, encoding="utf-8", newline="")
-        return
-    table.to_csv(path, index=False, header=header, lineterminator="\n", float_format=FLOAT_FORMAT, na_rep="")
+    else:
+        table.to_csv(path, index=False, header=header, lineterminator="\n", float_format=FLOAT_FORMAT, na_rep="")
 
 
 def _jsonable(o):

@@ -50,6 +50,7 @@ from mrdtrack.io.sources import (
 )
 from mrdtrack.io.validate import cut_date_columns, latest_valid_date
 from mrdtrack.processes import process_pool
+from mrdtrack.sorting import group_order
 
 #: Column of every bucket table holding the user-visible row number in the original file.
 SOURCE_ROW = "_source_row"
@@ -193,7 +194,7 @@ class _BucketWriter:
         if self.schema is None:
             self.schema = batch.schema
         batch = batch.cast(self.schema) if batch.schema != self.schema else batch
-        order = np.argsort(buckets, kind="stable")
+        order = group_order(buckets, self.part.buckets)
         grouped = batch.take(pa.array(order))
         bounds = np.searchsorted(buckets[order], np.arange(self.part.buckets + 1))
         for i in np.flatnonzero(np.diff(bounds)):

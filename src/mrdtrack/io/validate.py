@@ -296,10 +296,11 @@ def _parse_lab_values(t: _Table) -> None:
     value_num = num.to_numpy() * factor
     ok_num = is_num & ~np.isnan(value_num)
     # range by test, on the canonical value (the bounds are unit-free: 0 and 100 %)
+    t_pos = {name: i for i, name in enumerate(t_uniq)}  # a test's rows by its code, not by text comparison
     for name, lt in LAB_TESTS.items():
         if not lt.numeric:
             continue
-        m = ok_num & (test == name).fillna(False).to_numpy(dtype=bool)
+        m = ok_num & (t_codes == t_pos.get(name, -2))
         if not m.any():
             continue
         oor = m & out_of_range(pd.Series(value_num), lt.minimum, lt.maximum, lt.min_exclusive)
@@ -310,7 +311,7 @@ def _parse_lab_values(t: _Table) -> None:
     allowed = {k: v.values for k, v in LAB_TESTS.items() if not v.numeric}
     ok_txt = is_txt & vtext.notna().to_numpy()
     for name, vals in allowed.items():
-        m = ok_txt & (test == name).fillna(False).to_numpy(dtype=bool)
+        m = ok_txt & (t_codes == t_pos.get(name, -2))
         if not m.any():
             continue
         wrong = m & ~text_isin(vtext, vals)
