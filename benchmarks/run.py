@@ -36,6 +36,8 @@ sys.path.insert(0, str(HERE))
 
 from render import RESULTS, machine_info, render_doc  # noqa: E402
 
+from mrdtrack.commands.common import DEFAULT_BATCH_SIZE  # noqa: E402  (the command's default)
+
 STAGES_PY = HERE / "stages.py"
 REPORT_MIN_SIZE = 100_000  # the `report` stage runs at this size and above (issue 15's target size)
 
@@ -100,7 +102,7 @@ def run_fhir(rec: Recorder, n: int, args, work: Path, out: Path) -> None:
         rec.add(n, "fhir_parsers", run_stage("fhir_parsers", cohort=str(bulk)), None)
         rec.add(n, "fhir_import", run_stage("fhir_import", cohort=str(bulk)), None)
         rec.add(n, "analyze_fhir", run_stage("analyze_omop", source=str(bulk), out=str(out) + "-fhir", jobs=args.jobs,
-                                             batch_size=5000), None)
+                                             batch_size=DEFAULT_BATCH_SIZE), None)
     if not args.keep:
         for d in (bulk, Path(str(out) + "-fhir")):
             shutil.rmtree(d, ignore_errors=True)
@@ -113,9 +115,9 @@ def run_omop(rec: Recorder, n: int, args, work: Path, cohort: Path, out: Path, r
     cdm = work / f"cdm-{n}.duckdb"
     rec.add(n, "omop_write", run_stage("omop_write", cohort=str(cohort), out=str(cdm)), rows)
     rec.add(n, "analyze_omop", run_stage("analyze_omop", source=str(cdm), out=str(out) + "-omop", jobs=args.jobs,
-                                         batch_size=5000), rows)
+                                         batch_size=DEFAULT_BATCH_SIZE), rows)
     rec.add(n, "analyze_beside_omop", run_stage("analyze", cohort=str(cohort), out=str(out) + "-beside",
-                                                jobs=args.jobs, batch_size=5000), rows)
+                                                jobs=args.jobs, batch_size=DEFAULT_BATCH_SIZE), rows)
     if not args.keep:
         cdm.unlink(missing_ok=True)
         for d in ("-omop", "-beside"):
@@ -170,20 +172,20 @@ def main(argv=None) -> None:
             rec.add(n, "validate", run_stage("validate", cohort=str(cohort)), rows)
         if "analyze" in stages:
             rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
-                                            batch_size=5000), rows)
+                                            batch_size=DEFAULT_BATCH_SIZE), rows)
         if "report" in stages and n >= REPORT_MIN_SIZE:  # issue 15: the report at 100,000 in < 90 s, < 6 GB
             rec.add(n, "report", run_stage("report", cohort=str(cohort), out=str(out) + "-report", jobs=args.jobs,
-                                           batch_size=5000), rows)
+                                           batch_size=DEFAULT_BATCH_SIZE), rows)
             shutil.rmtree(str(out) + "-report", ignore_errors=True)
         if "analyze_in_memory" in stages and n >= 100_000:
             rec.add(n, "analyze_in_memory", run_stage("analyze", cohort=str(cohort), out=str(out) + "-mem",
-                                                      jobs=args.jobs, batch_size=5000, partitions=0), rows)
+                                                      jobs=args.jobs, batch_size=DEFAULT_BATCH_SIZE, partitions=0), rows)
         if "analyze_spark" in stages:
             rec.add(n, "analyze_spark", run_stage("analyze_spark", cohort=str(cohort), out=str(out) + "-spark",
-                                                  master=f"local[{args.jobs}]", batch_size=5000), rows)
+                                                  master=f"local[{args.jobs}]", batch_size=DEFAULT_BATCH_SIZE), rows)
             shutil.rmtree(str(out) + "-spark", ignore_errors=True)
         if "derive" in stages:
-            rec.add(n, "derive", run_stage("derive", cohort=str(cohort), batch_size=5000), rows)
+            rec.add(n, "derive", run_stage("derive", cohort=str(cohort), batch_size=DEFAULT_BATCH_SIZE), rows)
         if "omop" in stages:
             run_omop(rec, n, args, work, cohort, out, rows)
         if "fhir" in stages and n == args.fhir_size:
@@ -208,7 +210,7 @@ def main(argv=None) -> None:
         rec.add(n, "simulate_cli", sim, rows)
         if "error" not in sim:
             rec.add(n, "analyze", run_stage("analyze", cohort=str(cohort), out=str(out), jobs=args.jobs,
-                                            batch_size=5000), rows)
+                                            batch_size=DEFAULT_BATCH_SIZE), rows)
         if not args.keep:
             for d in (cohort, out):
                 shutil.rmtree(d, ignore_errors=True)

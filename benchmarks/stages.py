@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mrdtrack.commands.common import DEFAULT_BATCH_SIZE
+
 
 def _shuffled(tables: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFrame]:
     """Every table's rows in random order (real exports are unsorted)."""
@@ -151,7 +153,7 @@ def analyze(cohort: str, out: str, jobs: int, batch_size: int, partitions: int |
             "buckets": buckets, "timings": timings}
 
 
-def report(cohort: str, out: str, jobs: int, batch_size: int = 5000, partitions: int | None = None) -> dict:
+def report(cohort: str, out: str, jobs: int, batch_size: int = DEFAULT_BATCH_SIZE, partitions: int | None = None) -> dict:
     """``mrdtrack report COHORT --out OUT --jobs J``: ``run_report`` as the command runs it (the analysis
     partitioned when the cohort is large, then the study report); the report's own part
     (``write_report``: figures, tables, page) timed apart."""
@@ -191,7 +193,7 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def analyze_spark(cohort: str, out: str, master: str = "local[2]", batch_size: int = 5000,
+def analyze_spark(cohort: str, out: str, master: str = "local[2]", batch_size: int = DEFAULT_BATCH_SIZE,
                   driver_memory: str = "12g") -> dict:
     """``mrdtrack analyze COHORT --out OUT --engine spark --spark-master MASTER``: the session's
     start, then the analysis; the peak memory of the JVM (the driver and, in local mode, the

@@ -37,7 +37,7 @@ JobsOpt = Annotated[int | None, typer.Option("--jobs", min=1, help="Worker proce
 
 #: Patients per derivation batch: mirrors ``mrdtrack.pipeline.DEFAULT_BATCH_SIZE`` so that ``--help`` need not
 #: import the pipeline (tests/test_cli_startup.py checks the two agree).
-DEFAULT_BATCH_SIZE = 5000
+DEFAULT_BATCH_SIZE = 10_000
 
 
 def default_jobs() -> int:
