@@ -114,6 +114,18 @@ def test_cox_against_R(case):
     assert fit.converged and not fit.warnings
 
 
+@pytest.mark.parametrize("case", CASES["cox"], ids=COX_IDS)
+def test_cox_without_concordance_is_the_same_fit(case):
+    """The cohort statistics skip Harrell's C (they do not report it): nothing else may change."""
+    full, lean = _cox(case), cox_fit(read(case["data"]), case["time"], case["event"], case["covariates"],
+                                     start=case.get("start"), strata=case.get("strata"),
+                                     categorical=case.get("categorical", ()), ties=case.get("ties", "efron"),
+                                     concordance=False)
+    assert np.isnan(lean.concordance) and lean.table["concordance"].isna().all()
+    pd.testing.assert_frame_equal(lean.table.drop(columns="concordance"), full.table.drop(columns="concordance"))
+    assert (lean.lr_test, lean.wald_test, lean.score_test) == (full.lr_test, full.wald_test, full.score_test)
+
+
 @pytest.mark.parametrize("case", [c for c in CASES["cox"] if "model" in c], ids=lambda c: c["model"])
 def test_cox_tests_and_zph_against_R(case):
     fit = _cox(case)

@@ -112,7 +112,7 @@ def _hazard_ratios(df: pd.DataFrame, adjust: list[str], config: Config, label: s
     """Cox HR (Efron ties) of each MRD-trend group vs not_decreasing, optionally adjusted; terms
     that are not estimates (non-convergence, infinite coefficient) are ``_not_estimable``."""
     d, cols = trend_design(df, adjust)
-    fit = cox_fit(d, "time", "event", covariates=cols, ties="efron", conf_level=config.conf_level)
+    fit = cox_fit(d, "time", "event", covariates=cols, ties="efron", conf_level=config.conf_level, concordance=False)
     bad, recs = _fit_issues(fit, label, model)
     recs += _ph_issues(fit, label, model, config.ph_test_alpha)
     code = "COX_NOT_CONVERGED" if not fit.converged else "COX_INFINITE_COEFFICIENT"
@@ -227,7 +227,7 @@ def time_varying_mrd_cox(patients: pd.DataFrame, changes: pd.DataFrame, config: 
         return None, [issue("warning", "mrd", "time-varying Cox: no events or MRD status never varies: not fitted",
                             code="TIME_VARYING_NOT_FITTED")]
     fit = cox_fit(cp, "stop", "event", start="start", covariates=["mrd_negative"], ties="efron",
-                  conf_level=config.conf_level)
+                  conf_level=config.conf_level, concordance=False)
     r = fit.table.iloc[0]
     bad, recs = _fit_issues(fit, "time-varying Cox", "MRD negativity")
     for rec in recs:

@@ -184,8 +184,9 @@ def _test(stat: float, df: int) -> dict:
 
 def cox_fit(df: pd.DataFrame, time: str, event: str, covariates, *, start: str | None = None,
             strata: str | None = None, categorical=(), ties: str = "efron", conf_level: float = 0.95,
-            max_iter: int = 20, eps: float = 1e-9) -> CoxResult:
-    """Fit ``coxph(Surv([start,] time, event) ~ covariates [+ strata(strata)], ties = ties)``."""
+            max_iter: int = 20, eps: float = 1e-9, concordance: bool = True) -> CoxResult:
+    """Fit ``coxph(Surv([start,] time, event) ~ covariates [+ strata(strata)], ties = ties)``;
+    ``concordance=False`` leaves Harrell's C out (NaN): the cohort statistics do not report it."""
     covariates = list(covariates)
     if ties not in TIES:
         raise StatsInputError(f"ties {ties!r}: use efron or breslow")
@@ -240,7 +241,7 @@ def cox_fit(df: pd.DataFrame, time: str, event: str, covariates, *, start: str |
     se = np.sqrt(np.diag(var))
     z = norm_ppf(1 - (1 - conf_level) / 2)
     lp = design.x @ beta
-    conc = concordance_counts(data.time, ev, lp, data.start, scodes)
+    conc = concordance_counts(data.time, ev, lp, data.start, scodes) if concordance else {"concordance": np.nan}
     with np.errstate(over="ignore"):  # an infinite coefficient (flagged above) has an infinite limit, as in R
         table = pd.DataFrame({"term": design.names, "coef": beta, "hr": np.exp(beta), "se": se,
                               "p": 2 * norm_sf(np.abs(beta / se)), "lower": np.exp(beta - z * se),
