@@ -62,6 +62,19 @@ def _small_in_memory(cohort_path, executor) -> bool:
     return 0 < estimate_input_rows(cohort_path) <= EARLY_FIGURE_WORKERS_MAX_ROWS
 
 
+def _early_figures(pool, out_dir: Path, png: bool):
+    """The ``on_derived`` hook that starts the figures needing only the per-patient tables on the
+    figure workers ``pool`` while the cohort statistics are computed (``sections.patient_figure_jobs``;
+    not with ``--pseudonymize``: the report's tables are pseudonymised after the statistics)."""
+    from mrdtrack.report.sections import patient_figure_jobs
+
+    def start(derived, config) -> None:
+        jobs = patient_figure_jobs(derived.patients, derived.anchors, derived.mrd, config)
+        pool.start(jobs, out_dir / "figures", png)
+
+    return start
+
+
 def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
                data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
                batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, partitions: int | None = 0,
@@ -75,8 +88,10 @@ def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_fil
     jobs = default_jobs() if jobs is None else jobs
     executor = choose_executor(cohort_path, engine, partitions, spark, source)
     with figure_pool(jobs if jobs > 1 and _small_in_memory(cohort_path, executor) else 1) as pool:
+        early = _early_figures(pool, Path(out_dir), png) if pool is not None and not pseudonymize else None
         analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
-                               pseudonymize, batch_size, jobs, partitions, engine, spark, source, executor=executor)
+                               pseudonymize, batch_size, jobs, partitions, engine, spark, source, executor=executor,
+                               on_derived=early)
         label = cohort_label(cohort_path)
         if not sys.stderr.isatty():
             return write_report(analysis, out_dir, label, pseudonymized=pseudonymize, png=png, jobs=jobs, pool=pool)
