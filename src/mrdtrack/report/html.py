@@ -93,16 +93,15 @@ def render_report(analysis, out_dir: Path, cohort_label: str, pseudonymized: boo
 
 @contextmanager
 def figure_pool(jobs: int):
-    """``jobs`` worker processes for the figures (``drawing.FigureWorkers``), started now and
-    importing matplotlib at once (None with one job)."""
+    """``jobs`` worker processes for the figures (``drawing.FigureWorkers``), started now: matplotlib
+    is imported at once, by the process they are forked from (``processes.WarmPool``). None with one job."""
     if jobs <= 1:
         yield None
         return
-    from mrdtrack.processes import process_pool
+    from mrdtrack.processes import WarmPool
     from mrdtrack.report.drawing import FigureWorkers, warm_up
 
-    with process_pool(jobs, initializer=warm_up) as pool:
-        pool.submit(int)  # starts the workers (all of them: they are forked), which import matplotlib
+    with WarmPool(jobs, initializer=warm_up) as pool:  # matplotlib imported once, then the workers forked
         yield FigureWorkers(pool)
 
 
