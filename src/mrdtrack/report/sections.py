@@ -154,13 +154,18 @@ def mrd_figure_jobs(patients: pd.DataFrame, anchors: pd.DataFrame, mrd: pd.DataF
     return _spaghetti_job(pf, mrd, cfg), _swimmer_job(pf, mrd, cfg)
 
 
+def _drawn_note(drawn: int, total: int, who: str, why: str = "") -> str:
+    """Which of the ``total`` patients (``who``) a plot draws: all, or a seeded sample of ``drawn``."""
+    if drawn == total:
+        return f"All {total} {who} are drawn."
+    return f"{drawn} of {total} {who} are drawn (a reproducible random sample, seed {plotdata.SAMPLE_SEED}){why}."
+
+
 def _spaghetti_job(pf: pd.DataFrame, mrd: pd.DataFrame, cfg: Config) -> FigureJob | None:
     points, drawn, total = plotdata.spaghetti_points(mrd, pf, cfg)
     if not drawn:
         return None
-    note = (f"All {total} patients with samples are drawn." if drawn == total else
-            f"{drawn} of {total} patients with samples are drawn (a reproducible random sample, seed "
-            f"{plotdata.SAMPLE_SEED}), to keep the lines readable.")
+    note = _drawn_note(drawn, total, "patients with samples", ", to keep the lines readable")
     return FigureJob(
         "spaghetti_figure", (points, cfg.mrd_threshold), "mrd_spaghetti",
         f"log10 MRD level against months from maintenance start, coloured by MRD trend group, from the entry "
@@ -174,9 +179,7 @@ def _swimmer_job(pf: pd.DataFrame, mrd: pd.DataFrame, cfg: Config) -> FigureJob 
     lanes, marks, drawn, total = plotdata.swimmer_lanes(pf, mrd, cfg)
     if not drawn:
         return None
-    note = (f"All {total} maintenance-cohort patients are drawn." if drawn == total else
-            f"{drawn} of {total} maintenance-cohort patients are drawn (a reproducible random sample, "
-            f"seed {plotdata.SAMPLE_SEED}).")
+    note = _drawn_note(drawn, total, "maintenance-cohort patients")
     return FigureJob(
         "swimmer_figure", (lanes, marks), "swimmer",
         "Each lane is one patient: the bar is maintenance, the line follow-up after it; circles are MRD "
