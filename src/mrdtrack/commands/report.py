@@ -47,9 +47,10 @@ def cohort_label(cohort_path) -> str:
     return p.stem if p.suffix.lower() == ".xlsx" else (p.resolve().name or str(p))
 
 
-#: Input rows up to which the figure workers of ``report`` start with the command (they import matplotlib
-#: while the cohort is analysed): below it the analysis forks no child of its own, which the workers'
-#: threads would prevent (``processes.can_fork``; ``cohort_statistics.PARALLEL_MIN_PATIENTS``).
+#: Input rows up to which the figure workers of ``report`` start with the command (matplotlib is imported
+#: while the cohort is analysed, and the per-patient figures drawn while its statistics are computed):
+#: below it the analysis forks no child of its own, which the thread feeding the workers would prevent
+#: (``processes.can_fork``; ``cohort_statistics.PARALLEL_MIN_PATIENTS``).
 EARLY_FIGURE_WORKERS_MAX_ROWS = 250_000
 
 
