@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mrdtrack.processes import WarmPool
+from mrdtrack.processes import WarmPool, process_pool
 
 _WARMED: list[int] = []
 
@@ -69,3 +69,23 @@ def test_results_never_asked_for_do_not_keep_the_pool_from_ending():
     with WarmPool(2, _warm) as pool:
         for _ in range(6):
             pool.submit(bytes, 200_000)  # more than a pipe holds, never read
+
+
+def test_the_figure_workers_run_on_a_process_pool_too(tmp_path):
+    """Where processes cannot fork, ``warm_pool`` gives a ``process_pool``: the figure workers take it
+    as they take a ``WarmPool`` (same ``submit``, same futures)."""
+    from mrdtrack.report.drawing import FigureJob, FigureWorkers, warm_up
+
+    job = FigureJob("forest_figure", (_forest_rows(),), "cox_forest", "caption", "alt text")
+    drawn = {}
+    for name, pool in (("warm", WarmPool(2, warm_up)), ("spawned", process_pool(2, initializer=warm_up))):
+        with pool:
+            drawn[name] = FigureWorkers(pool).submit(job, tmp_path / name).svg
+    assert drawn["warm"] == drawn["spawned"] and "<svg" in drawn["warm"]
+
+
+def _forest_rows():
+    import pandas as pd
+
+    return pd.DataFrame({"model": ["unadjusted"], "term": ["decreasing"], "hr": [0.5], "lower": [0.3],
+                         "upper": [0.9], "p": [0.02]})

@@ -98,6 +98,14 @@ def run_in_child(fn: Callable[[], T]) -> Callable[[], T]:
     return result
 
 
+def warm_pool(workers: int, initializer: Callable[[], None]):
+    """A ``WarmPool`` where processes fork; elsewhere a ``process_pool`` (spawned: each worker runs
+    the initializer). Either is a context manager whose ``submit(fn, *args)`` gives a future."""
+    if hasattr(os, "fork"):
+        return WarmPool(workers, initializer)
+    return process_pool(workers, initializer=initializer)
+
+
 class WarmPool:
     """``workers`` processes running the calls submitted to them (first come, first served), all
     forked from one process after it ran ``initializer``: the initializer's work (importing
@@ -191,6 +199,7 @@ def _first_process(workers: int, initializer: Callable[[], None], tasks, results
     while running:
         for sentinel in wait(list(running), timeout=1.0):
             p = running.pop(sentinel)
+            p.join()  # the sentinel is closed as the process ends: wait for its exit code
             if p.exitcode != 0:
                 err = RuntimeError(f"a worker process ended with exit code {p.exitcode}")
                 results.put(pickle.dumps((0, False, err)))

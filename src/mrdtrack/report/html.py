@@ -98,10 +98,10 @@ def figure_pool(jobs: int):
     if jobs <= 1:
         yield None
         return
-    from mrdtrack.processes import WarmPool
+    from mrdtrack.processes import warm_pool
     from mrdtrack.report.drawing import FigureWorkers, warm_up
 
-    with WarmPool(jobs, initializer=warm_up) as pool:  # matplotlib imported once, then the workers forked
+    with warm_pool(jobs, initializer=warm_up) as pool:  # matplotlib imported once, then the workers forked
         yield FigureWorkers(pool)
 
 
