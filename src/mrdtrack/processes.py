@@ -96,3 +96,139 @@ def run_in_child(fn: Callable[[], T]) -> Callable[[], T]:
         return value
 
     return result
+
+
+def warm_pool(workers: int, initializer: Callable[[], None]):
+    """A ``WarmPool`` where processes fork; elsewhere a ``process_pool`` (spawned: each worker runs
+    the initializer). Either is a context manager whose ``submit(fn, *args)`` gives a future."""
+    if hasattr(os, "fork"):
+        return WarmPool(workers, initializer)
+    return process_pool(workers, initializer=initializer)
+
+
+class WarmPool:
+    """``workers`` processes running the calls submitted to them (first come, first served), all
+    forked from one process after it ran ``initializer``: the initializer's work (importing
+    matplotlib: ``report/drawing.py``) is done once, where a ``process_pool`` forks each worker
+    from this process and each runs it again. A context manager; ``submit`` gives a ``WarmFuture``.
+
+    The first process (forked now, so it shares this process's memory as it is) runs the
+    initializer, forks the workers and watches them: a worker that dies, or this process ending,
+    ends the pool. A call's exception is raised by its future."""
+
+    def __init__(self, workers: int, initializer: Callable[[], None]):
+        ctx = multiprocessing.get_context("fork")
+        self._tasks = ctx.Queue()  # (task id, function, arguments); None: stop
+        self._results = ctx.Queue()  # pickled (task id, ok, value); task id 0: the pool broke
+        self._done: dict[int, tuple[bool, object]] = {}
+        self._submitted = 0
+        self._workers = workers
+        self._first = ctx.Process(target=_first_process, args=(workers, initializer, self._tasks, self._results,
+                                                               os.getpid()), name="mrdtrack-warm-pool")
+        self._first.start()
+
+    def submit(self, fn: Callable, *args) -> WarmFuture:
+        self._submitted += 1
+        self._tasks.put((self._submitted, fn, args))
+        return WarmFuture(self, self._submitted)
+
+    def result(self, task: int):
+        """The result of task ``task`` (waits for it; raises its exception)."""
+        import pickle
+        import queue
+
+        while task not in self._done:
+            try:
+                done, ok, value = pickle.loads(self._results.get(timeout=1.0))
+            except queue.Empty:
+                if not self._first.is_alive():
+                    raise RuntimeError("the worker processes ended before giving every result") from None
+                continue
+            if done == 0:
+                raise value
+            self._done[done] = (ok, value)
+        ok, value = self._done[task]
+        if not ok:
+            raise value
+        return value
+
+    def shutdown(self) -> None:
+        """Stop the workers once the calls submitted are done (results not asked for are dropped)."""
+        import queue
+
+        for _ in range(self._workers):
+            self._tasks.put(None)
+        while self._first.is_alive():  # the workers' results must be read for them to end
+            try:
+                self._results.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._first.join()
+
+    def __enter__(self) -> WarmPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+class WarmFuture:
+    """The result of a call submitted to a ``WarmPool``."""
+
+    def __init__(self, pool: WarmPool, task: int):
+        self._pool = pool
+        self._task = task
+
+    def result(self):
+        return self._pool.result(self._task)
+
+
+def _first_process(workers: int, initializer: Callable[[], None], tasks, results, parent: int) -> None:
+    """``WarmPool``'s first process: the initializer, then the workers forked, then watched."""
+    import pickle
+    import signal
+    from multiprocessing.connection import wait
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    initializer()
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_serve, args=(tasks, results, os.getpid()), daemon=True) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    running = {p.sentinel: p for p in procs}
+    while running:
+        for sentinel in wait(list(running), timeout=1.0):
+            p = running.pop(sentinel)
+            p.join()  # the sentinel is closed as the process ends: wait for its exit code
+            if p.exitcode != 0:
+                err = RuntimeError(f"a worker process ended with exit code {p.exitcode}")
+                results.put(pickle.dumps((0, False, err)))
+                return
+        if os.getppid() != parent:  # the main process is gone
+            return
+
+
+def _serve(tasks, results, first: int) -> None:
+    """A ``WarmPool`` worker: run the calls until told to stop (or the first process is gone); send
+    each outcome back pickled (so that one that cannot be pickled is reported instead of lost)."""
+    import pickle
+    import queue
+
+    while True:
+        try:
+            task = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != first:
+                return
+            continue
+        if task is None:
+            return
+        done, fn, args = task
+        try:
+            payload = pickle.dumps((done, True, fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as err:  # noqa: BLE001 - raised by the future in the main process
+            try:
+                payload = pickle.dumps((done, False, err), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - an exception that cannot be pickled: its words
+                payload = pickle.dumps((done, False, RuntimeError(repr(err))), protocol=pickle.HIGHEST_PROTOCOL)
+        results.put(payload)

@@ -75,12 +75,13 @@ def _pseudonym_key(pseudonymize: bool) -> str | None:
 def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg2016", config_file: Path | None = None,
                 data_cut: str | None = None, exclude_invalid: bool = False, pseudonymize: bool = False,
                 batch_size: int = DEFAULT_BATCH_SIZE, jobs: int | None = None, partitions: int | None = 0,
-                engine: str = "native", spark=None, source=None, executor=None) -> Analysis:
+                engine: str = "native", spark=None, source=None, executor=None, on_derived=None) -> Analysis:
     """The whole ``analyze`` job through the executor ``--engine``/``--partitions`` choose
     (``partitions`` 0: in memory; None: by the cohort's size); writes the outputs when
     ``out_dir`` is given. ``spark``: SparkOptions or an existing SparkSession (engine spark);
     ``source``: the options of an OMOP source (docs/omop.md); ``executor``: the one
-    ``choose_executor`` gave for these options, when the caller already asked."""
+    ``choose_executor`` gave for these options, when the caller already asked; ``on_derived``:
+    ``RunOptions.on_derived``."""
     from mrdtrack.executors import analyze_with, choose_executor
     from mrdtrack.executors.base import RunOptions
     from mrdtrack.io.read import parse_data_cut
@@ -93,7 +94,8 @@ def run_analyze(cohort_path: Path, out_dir: Path | None, profile: str = "imwg201
         err_console.print(f"streaming {cohort_path} into {executor.buckets} buckets of whole patients", highlight=False)
     with _progress(None, "analyzing patients") as advance:
         options = RunOptions(data_cut=parse_data_cut(data_cut), exclude_invalid=exclude_invalid,
-                             batch_size=batch_size, jobs=jobs, pseudonym_key=key, progress=advance, source=source)
+                             batch_size=batch_size, jobs=jobs, pseudonym_key=key, progress=advance, source=source,
+                             on_derived=on_derived)
         return analyze_with(executor, cohort_path, config, options, out_dir)
 
 

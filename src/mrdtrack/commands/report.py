@@ -47,9 +47,10 @@ def cohort_label(cohort_path) -> str:
     return p.stem if p.suffix.lower() == ".xlsx" else (p.resolve().name or str(p))
 
 
-#: Input rows up to which the figure workers of ``report`` start with the command (they import matplotlib
-#: while the cohort is analysed): below it the analysis forks no child of its own, which the workers'
-#: threads would prevent (``processes.can_fork``; ``cohort_statistics.PARALLEL_MIN_PATIENTS``).
+#: Input rows up to which the figure workers of ``report`` start with the command (matplotlib is imported
+#: while the cohort is analysed, and the per-patient figures drawn while its statistics are computed):
+#: below it the analysis forks no child of its own, which the thread feeding the workers would prevent
+#: (``processes.can_fork``; ``cohort_statistics.PARALLEL_MIN_PATIENTS``).
 EARLY_FIGURE_WORKERS_MAX_ROWS = 250_000
 
 
@@ -60,6 +61,19 @@ def _small_in_memory(cohort_path, executor) -> bool:
     if executor.name != "memory" or not Path(str(cohort_path)).is_dir():
         return False
     return 0 < estimate_input_rows(cohort_path) <= EARLY_FIGURE_WORKERS_MAX_ROWS
+
+
+def _early_figures(pool, out_dir: Path, png: bool):
+    """The ``on_derived`` hook that starts the figures needing only the per-patient tables on the
+    figure workers ``pool`` while the cohort statistics are computed (``sections.patient_figure_jobs``;
+    not with ``--pseudonymize``: the report's tables are pseudonymised after the statistics)."""
+    from mrdtrack.report.sections import patient_figure_jobs
+
+    def start(derived, config) -> None:
+        jobs = patient_figure_jobs(derived.patients, derived.anchors, derived.mrd, config)
+        pool.start(jobs, out_dir / "figures", png)
+
+    return start
 
 
 def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_file: Path | None = None,
@@ -75,8 +89,10 @@ def run_report(cohort_path, out_dir: Path, profile: str = "imwg2016", config_fil
     jobs = default_jobs() if jobs is None else jobs
     executor = choose_executor(cohort_path, engine, partitions, spark, source)
     with figure_pool(jobs if jobs > 1 and _small_in_memory(cohort_path, executor) else 1) as pool:
+        early = _early_figures(pool, Path(out_dir), png) if pool is not None and not pseudonymize else None
         analysis = run_analyze(cohort_path, Path(out_dir), profile, config_file, data_cut, exclude_invalid,
-                               pseudonymize, batch_size, jobs, partitions, engine, spark, source, executor=executor)
+                               pseudonymize, batch_size, jobs, partitions, engine, spark, source, executor=executor,
+                               on_derived=early)
         label = cohort_label(cohort_path)
         if not sys.stderr.isatty():
             return write_report(analysis, out_dir, label, pseudonymized=pseudonymize, png=png, jobs=jobs, pool=pool)

@@ -64,8 +64,11 @@ def omop_executor(cohort_path, partitions: int | None, source=None):
 
 def analyze_with(executor, cohort_path, config, options, out_dir=None):
     """An ``Analysis`` of ``cohort_path`` derived by ``executor`` (``RunOptions`` ``options``); the
-    five files written into ``out_dir`` when given."""
+    five files written into ``out_dir`` when given. ``options.on_derived`` sees the derived tables
+    before the cohort statistics are computed."""
     from mrdtrack.executors.base import finish
 
     with executor.derive(cohort_path, config, options) as derived:
+        if options.on_derived is not None:
+            options.on_derived(derived, config)
         return finish(derived, config, out_dir, options.pseudonym_key)

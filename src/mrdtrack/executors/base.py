@@ -40,6 +40,9 @@ class RunOptions:
     jobs: int = 1
     pseudonym_key: str | None = None  # --pseudonymize: ids replaced in every output
     progress: Callable[[int], None] | None = None  # called with the patients of each finished piece
+    # called with the whole cohort's per-patient tables (and the Config) before the cohort statistics
+    # (``mrdtrack report`` starts drawing the figures that need no more: ``analyze_with``)
+    on_derived: Callable[[Derived, Config], None] | None = None
     source: object = None  # the options of an OMOP source (importers.source; docs/omop.md), in memory only
 
 

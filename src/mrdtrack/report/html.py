@@ -93,21 +93,21 @@ def render_report(analysis, out_dir: Path, cohort_label: str, pseudonymized: boo
 
 @contextmanager
 def figure_pool(jobs: int):
-    """``jobs`` worker processes for the figures, started now and importing matplotlib at once
-    (None with one job)."""
+    """``jobs`` worker processes for the figures (``drawing.FigureWorkers``), started now: matplotlib
+    is imported at once, by the process they are forked from (``processes.WarmPool``). None with one job."""
     if jobs <= 1:
         yield None
         return
-    from mrdtrack.processes import process_pool
-    from mrdtrack.report.drawing import warm_up
+    from mrdtrack.processes import warm_pool
+    from mrdtrack.report.drawing import FigureWorkers, warm_up
 
-    with process_pool(jobs, initializer=warm_up) as pool:
-        pool.submit(int)  # starts the workers (all of them: they are forked), which import matplotlib
-        yield pool
+    with warm_pool(jobs, initializer=warm_up) as pool:  # matplotlib imported once, then the workers forked
+        yield FigureWorkers(pool)
 
 
-def remove_previous_outputs(out_dir: Path) -> None:
-    """Delete figures and tables an earlier report left in ``out_dir`` (so none is stale).
+def remove_previous_outputs(out_dir: Path, keep: set[Path] = frozenset()) -> None:
+    """Delete figures and tables an earlier report left in ``out_dir`` (so none is stale), but the
+    files in ``keep`` (this report's figures, already being drawn: ``FigureWorkers.started_files``).
 
     Only ``figures/*.svg``, ``figures/*.png`` and ``tables/*.csv`` are touched: those folders
     belong to the report.
@@ -115,7 +115,7 @@ def remove_previous_outputs(out_dir: Path) -> None:
     for folder, patterns in (("figures", ("*.svg", "*.png")), ("tables", ("*.csv",))):
         for pattern in patterns:
             for f in (out_dir / folder).glob(pattern):
-                if f.is_file():
+                if f.is_file() and f not in keep:
                     f.unlink()
 
 
@@ -124,10 +124,10 @@ def write_report(analysis, out_dir: str | Path, cohort_label: str = "cohort", ps
                  pool=None) -> Path:
     """Write ``report.html`` (with ``figures/`` as SVG, and PNG with ``png``, and ``tables/``) into ``out_dir``;
     return its path. ``jobs``: worker processes drawing the figures (same files whatever it is);
-    ``pool``: those workers, started earlier (``figure_pool``)."""
+    ``pool``: those workers, started earlier (``figure_pool``), perhaps drawing some figures already."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_previous_outputs(out_dir)
+    remove_previous_outputs(out_dir, pool.started_files() if pool is not None else frozenset())
     html = render_report(analysis, out_dir, cohort_label, pseudonymized, progress, png, jobs, pool)
     bad = external_references(html)
     if bad:  # a template or an input smuggled in a link: never write such a page

@@ -14,7 +14,7 @@ import pandas as pd
 from mrdtrack.config import Config
 from mrdtrack.io.outputs import write_csv
 from mrdtrack.report import plotdata, tables
-from mrdtrack.report.drawing import TREND_ORDER, PendingFigure, SavedFigure, render_figure
+from mrdtrack.report.drawing import TREND_ORDER, FigureJob, PendingFigure, SavedFigure, render_figure
 from mrdtrack.report.fmt import estimate, label, pvalue, sci, share
 
 KEY_CONFIG_FIELDS = ("mrd_threshold", "progression_policy", "entry_window_before_days", "entry_window_after_days",
@@ -38,14 +38,17 @@ class Output:
     figures: list[SavedFigure] = field(default_factory=list)
     tables: list[Path] = field(default_factory=list)
     png: bool = False  # also figures/<name>.png (``mrdtrack report --png``)
-    pool: object = None  # a process pool: figures are drawn there, in parallel with the rest
+    pool: object = None  # drawing.FigureWorkers: figures are drawn there, in parallel with the rest
 
     def figure(self, build: str, args: tuple, name: str, caption: str, alt: str,
                **kwargs) -> SavedFigure | PendingFigure:
-        """Draw ``figures.<build>(*args, **kwargs)`` and save it as ``figures/name.svg`` (in the pool
-        when there is one)."""
-        job = (build, args, kwargs, name, self.out_dir / "figures", caption, alt, self.png)
-        saved = PendingFigure(self.pool.submit(render_figure, *job)) if self.pool else render_figure(*job)
+        """Draw ``figures.<build>(*args, **kwargs)`` and save it as ``figures/name.svg``."""
+        return self.draw(FigureJob(build, args, name, caption, alt, kwargs))
+
+    def draw(self, job: FigureJob) -> SavedFigure | PendingFigure:
+        """Draw ``job`` into ``figures/`` (by the workers when there are some: perhaps started already)."""
+        fig_dir = self.out_dir / "figures"
+        saved = self.pool.submit(job, fig_dir, self.png) if self.pool else render_figure(job, fig_dir, self.png)
         self.figures.append(saved)
         return saved
 
@@ -114,58 +117,89 @@ def table1_section(analysis, out: Output) -> dict:
             "n": len(tables.maintenance_cohort(analysis.patients))}
 
 
+def patient_figure_jobs(patients: pd.DataFrame, anchors: pd.DataFrame, mrd: pd.DataFrame,
+                        config: Config) -> list[FigureJob]:
+    """The figures drawn from the per-patient tables alone (response depth, MRD spaghetti, swimmer),
+    the jobs ``response_section`` and ``mrd_section`` ask for: ``mrdtrack report`` starts them while
+    the cohort statistics are computed (``drawing.FigureWorkers.start``)."""
+    jobs = [depth_figure_job(tables.shift_table(patients)), *mrd_figure_jobs(patients, anchors, mrd, config)]
+    return [job for job in jobs if job is not None]
+
+
+def depth_figure_job(shift: pd.DataFrame) -> FigureJob | None:
+    """The response depth bars of the shift table (None when it counts nobody)."""
+    counts = tables.depth_counts(shift)
+    if counts.to_numpy().sum() == 0:
+        return None
+    return FigureJob("depth_bar_figure", (counts,), "response_depth",
+                     "Share of maintenance-cohort patients by confirmed response at maintenance start and by "
+                     "deepest response before progression (depth scale up to MRD-negative CR).",
+                     "Stacked bars of response at maintenance start and deepest response")
+
+
 def response_section(analysis, out: Output) -> dict:
     shift = tables.shift_table(analysis.patients)
-    counts = tables.depth_counts(shift)
-    fig = None
-    if counts.to_numpy().sum() > 0:
-        fig = out.figure("depth_bar_figure", (counts,), "response_depth",
-                         "Share of maintenance-cohort patients by confirmed response at maintenance start and by "
-                         "deepest response before progression (depth scale up to MRD-negative CR).",
-                         "Stacked bars of response at maintenance start and deepest response")
+    job = depth_figure_job(shift)
+    fig = out.draw(job) if job is not None else None
     shown = shift.rename_axis(index=None, columns="at maintenance start ↓ / deepest →")
     return {"shift": out.table(shift, "response_shift", index=True, display=shown), "figure": fig,
             "deepest_during_maintenance": share(analysis.summary.get("deepest_during_maintenance")),
             "empty": shift.to_numpy().sum() == 0}
 
 
+def mrd_figure_jobs(patients: pd.DataFrame, anchors: pd.DataFrame, mrd: pd.DataFrame,
+                    cfg: Config) -> tuple[FigureJob | None, FigureJob | None]:
+    """The MRD section's spaghetti and swimmer plots (None for a plot with no patient to draw)."""
+    pf = plotdata.patient_frame(patients, anchors)
+    return _spaghetti_job(pf, mrd, cfg), _swimmer_job(pf, mrd, cfg)
+
+
+def _drawn_note(drawn: int, total: int, who: str, why: str = "") -> str:
+    """Which of the ``total`` patients (``who``) a plot draws: all, or a seeded sample of ``drawn``."""
+    if drawn == total:
+        return f"All {total} {who} are drawn."
+    return f"{drawn} of {total} {who} are drawn (a reproducible random sample, seed {plotdata.SAMPLE_SEED}){why}."
+
+
+def _spaghetti_job(pf: pd.DataFrame, mrd: pd.DataFrame, cfg: Config) -> FigureJob | None:
+    points, drawn, total = plotdata.spaghetti_points(mrd, pf, cfg)
+    if not drawn:
+        return None
+    note = _drawn_note(drawn, total, "patients with samples", ", to keep the lines readable")
+    return FigureJob(
+        "spaghetti_figure", (points, cfg.mrd_threshold), "mrd_spaghetti",
+        f"log10 MRD level against months from maintenance start, coloured by MRD trend group, from the entry "
+        f"window to the end of maintenance (or progression or a later line, if earlier). Samples with no "
+        f"clone detected are open circles at their limit of detection (the true level is below it). Dashed line: "
+        f"the analysis threshold T = {sci(cfg.mrd_threshold)}. {note}",
+        "Serial MRD levels per patient")
+
+
+def _swimmer_job(pf: pd.DataFrame, mrd: pd.DataFrame, cfg: Config) -> FigureJob | None:
+    lanes, marks, drawn, total = plotdata.swimmer_lanes(pf, mrd, cfg)
+    if not drawn:
+        return None
+    note = _drawn_note(drawn, total, "maintenance-cohort patients")
+    return FigureJob(
+        "swimmer_figure", (lanes, marks), "swimmer",
+        "Each lane is one patient: the bar is maintenance, the line follow-up after it; circles are MRD "
+        "samples (filled green negative, filled orange positive, open grey not evaluable at T), the diamond "
+        f"the date the deepest response was reached, X progression, square death. {note}",
+        "Swimmer plot of patients during maintenance")
+
+
 def mrd_section(analysis, out: Output) -> dict:
     cfg: Config = analysis.config
-    pf = plotdata.patient_frame(analysis.patients, analysis.anchors)
     overview = tables.mrd_overview(analysis.patients)
-    points, drawn, total = plotdata.spaghetti_points(analysis.mrd, pf, cfg)
-    spaghetti = None
-    if drawn:
-        note = (f"All {total} patients with samples are drawn." if drawn == total else
-                f"{drawn} of {total} patients with samples are drawn (a reproducible random sample, seed "
-                f"{plotdata.SAMPLE_SEED}), to keep the lines readable.")
-        spaghetti = out.figure(
-            "spaghetti_figure", (points, cfg.mrd_threshold), "mrd_spaghetti",
-            f"log10 MRD level against months from maintenance start, coloured by MRD trend group, from the entry "
-            f"window to the end of maintenance (or progression or a later line, if earlier). Samples with no "
-            f"clone detected are open circles at their limit of detection (the true level is below it). Dashed line: "
-            f"the analysis threshold T = {sci(cfg.mrd_threshold)}. {note}",
-            "Serial MRD levels per patient")
-    lanes, marks, drawn_s, total_s = plotdata.swimmer_lanes(pf, analysis.mrd, cfg)
-    swimmer = None
-    if drawn_s:
-        note = (f"All {total_s} maintenance-cohort patients are drawn." if drawn_s == total_s else
-                f"{drawn_s} of {total_s} maintenance-cohort patients are drawn (a reproducible random sample, "
-                f"seed {plotdata.SAMPLE_SEED}).")
-        swimmer = out.figure(
-            "swimmer_figure", (lanes, marks), "swimmer",
-            "Each lane is one patient: the bar is maintenance, the line follow-up after it; circles are MRD "
-            "samples (filled green negative, filled orange positive, open grey not evaluable at T), the diamond "
-            f"the date the deepest response was reached, X progression, square death. {note}",
-            "Swimmer plot of patients during maintenance")
+    spaghetti, swimmer = mrd_figure_jobs(analysis.patients, analysis.anchors, analysis.mrd, cfg)
     s = analysis.summary
     return {
         "overview": out.table(overview, "mrd_overview", display=tables.mrd_overview_display(overview)),
         "conversion": share(s.get("mrd_conversion")),
         "threshold": f"{sci(cfg.mrd_threshold)}",
-        "spaghetti": spaghetti,
-        "swimmer": swimmer,
-        "no_samples": not drawn,
+        "spaghetti": out.draw(spaghetti) if spaghetti is not None else None,
+        "swimmer": out.draw(swimmer) if swimmer is not None else None,
+        "no_samples": spaghetti is None,
     }
 
 
