@@ -9,6 +9,8 @@ import-log line with its record and reason; rows matching no selector are summar
 
 Optional columns: ``table`` (``measurement`` / ``observation``: a selector's ``table`` must
 match; without the column any table matches) and ``concept_name`` (named in the unmapped summary).
+A fact names its record by ``record`` (``'Observation/abc'``) or, without that column, by ``table``
+and ``record_id`` (OMOP: the text is built only for the rows that get a log line, ``records``).
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ from mrdtrack.io.parse import STRING
 
 FACT_COLUMNS = ["patient_id", "date", "loinc", "concept_id", "source_concept_id", "source_values", "value_number",
                 "operator", "unit", "value_code", "value_text", "range_low", "record"]
-LAB_OUT = ["patient_id", "date", "test", "value", "unit", "record"]
-MRD_OUT = ["patient_id", "date", "method", "lod", "result", "level", "cells_analyzed", "record"]
-IMAGING_OUT = ["patient_id", "date", "modality", "result", "record"]
+LAB_OUT = ["patient_id", "date", "test", "value", "unit"]
+MRD_OUT = ["patient_id", "date", "method", "lod", "result", "level", "cells_analyzed"]
+IMAGING_OUT = ["patient_id", "date", "modality", "result"]
 
 # import-log codes of this module (registered in issue_codes.py)
 UNMAPPED_CONCEPT = "UNMAPPED_CONCEPT"
@@ -60,7 +62,7 @@ _NONE = 1 << 30  # "not selected" rank (exact in float64)
 
 @dataclass
 class FactsResult:
-    """Contract rows from facts (each with its ``record``), attributes per patient, and the log."""
+    """Contract rows from facts, attributes per patient, and the log (each line naming its record)."""
 
     labs: pd.DataFrame
     mrd: pd.DataFrame
@@ -179,7 +181,7 @@ def prefer_first_code(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     cell = _cell_key(sel)
     best = pd.Series(sel["rank"].to_numpy()).groupby(cell).transform("min").to_numpy()
     later = sel["rank"].to_numpy() > best
-    log = log_rows(SAME_DATE_CODE, "info", sel["record"][later], sel["patient_id"][later],
+    log = fact_log(SAME_DATE_CODE, "info", sel[later],
                    "a code listed earlier in the selector has a result on the same date") if later.any() else log_frame()
     kept, cell = (sel[~later], cell[~later]) if later.any() else (sel, cell)
     shared = pd.Series(cell).duplicated(keep=False).to_numpy()
@@ -220,8 +222,20 @@ def answer(rows: pd.DataFrame, text: pd.Series | None = None) -> pd.Series:
     return by_code.astype(object).where(by_code.notna(), by_text)
 
 
+def records(rows: pd.DataFrame) -> pd.Series:
+    """Each fact's record as the import log names it: ``record``, else ``table:record_id`` (OMOP)."""
+    if "record" in rows:
+        return rows["record"]
+    return rows["table"].astype(str) + ":" + rows["record_id"].astype("int64").astype(str)
+
+
+def fact_log(code: str, severity: str, rows: pd.DataFrame, detail) -> pd.DataFrame:
+    """One import-log line per fact of ``rows``, naming its record and patient."""
+    return log_rows(code, severity, records(rows), rows["patient_id"], detail)
+
+
 def _error(code: str, rows: pd.DataFrame, detail) -> pd.DataFrame:
-    return log_rows(code, "error", rows["record"], rows["patient_id"], detail)
+    return fact_log(code, "error", rows, detail)
 
 
 def _categorical_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
@@ -236,8 +250,7 @@ def _categorical_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     word = word.where(pos_neg.isin(["positive", "negative"]), own)
     left_out = (pos_neg == "negative").to_numpy() & (rows["key"] == "new_lesion").to_numpy()
     bad = word.isna().to_numpy() & ~left_out
-    logs = [log_rows(NEGATIVE_LESION, "info", rows["record"][left_out], rows["patient_id"][left_out],
-                     "new_lesion: a negative result is no row of the contract (left out)"),
+    logs = [fact_log(NEGATIVE_LESION, "info", rows[left_out], "new_lesion: a negative result is no row of the contract (left out)"),
             _error(IMPORT_BAD_VALUE, rows[bad], "value '" + rows["value_code"].astype("string").fillna(
                 rows["value_text"].astype("string")).fillna("").astype(str)[bad] + "' is not a known answer for "
                 + rows["key"][bad].astype(str))]
@@ -267,8 +280,8 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
             _error(IMPORT_NO_UNIT, rows[no_unit], "no unit for " + rows["key"][no_unit].astype(str)
                    + " (unit concept 0 or missing and no source unit)"),
             _error(IMPORT_OPERATOR, rows[above], "value above a limit ('" + original[above] + "') cannot be used"),
-            log_rows(CENSORED_AT_LIMIT, "warning", rows["record"][warn], rows["patient_id"][warn], m[warn]),
-            log_rows(CENSORED_ZERO, "warning", rows["record"][note], rows["patient_id"][note], m[note]),
+            fact_log(CENSORED_AT_LIMIT, "warning", rows[warn], m[warn]),
+            fact_log(CENSORED_ZERO, "warning", rows[note], m[note]),
             _error(CENSORED_NOT_ALLOWED, rows[refused], m[refused])]
     return ~(no_value | no_unit | above | refused), value, unit.to_numpy(dtype=object), logs
 
@@ -286,7 +299,7 @@ def lab_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     ok[at_n], ok[at_c] = True, True
     out = pd.DataFrame({"patient_id": sel["patient_id"].to_numpy()[ok], "date": sel["date"].to_numpy()[ok],
                         "test": sel["key"].to_numpy()[ok], "value": pd.array(value[ok], dtype=STRING),
-                        "unit": unit[ok], "record": sel["record"].to_numpy()[ok]})
+                        "unit": unit[ok]})
     return out, concat_logs(log_n + log_c)
 
 
@@ -321,8 +334,7 @@ def mrd_rows(sel: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, pd.Data
     out = pd.DataFrame({"patient_id": sel["patient_id"].to_numpy(), "date": sel["date"].to_numpy(),
                         "method": sel["key"].to_numpy(), "lod": lod,
                         "result": np.where(detected, "detected", "not_detected"),
-                        "level": np.where(detected, x, np.nan), "cells_analyzed": np.nan,
-                        "record": sel["record"].to_numpy()})
+                        "level": np.where(detected, x, np.nan), "cells_analyzed": np.nan})
     return out[ok].reset_index(drop=True), concat_logs(logs)
 
 
@@ -348,7 +360,7 @@ def imaging_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     log = _error(IMPORT_BAD_VALUE, sel[bad], "imaging value is not positive or negative")
     ok = sel[~bad]
     out = pd.DataFrame({"patient_id": ok["patient_id"].to_numpy(), "date": ok["date"].to_numpy(),
-                        "modality": ok["key"].to_numpy(), "result": res[~bad].to_numpy(), "record": ok["record"].to_numpy()})
+                        "modality": ok["key"].to_numpy(), "result": res[~bad].to_numpy()})
     return out, log
 
 
@@ -368,7 +380,7 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
         dtype="int64")
     log = [log_frame(unmapped_lines(unmapped) if summarise else [])]
     needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
-              "record"]
+              *[c for c in ("record", "table", "record_id") if c in facts]]
     mapped = (facts[needed] if found.all() else facts.loc[found, needed]).assign(kind=kind[found], key=key[found],
                                                                                  rank=rank[found])
     if window is not None:

@@ -68,8 +68,7 @@ def _fact_select(table: str, alias: str, observation: bool) -> str:
             else f"COALESCE(vc.concept_name, {alias}.value_source_value)")
     ops = " ".join(f"WHEN {k} THEN '{v}'" for k, v in OPERATORS.items())
     operator = "CAST(NULL AS VARCHAR)" if observation else f"CASE {alias}.operator_concept_id {ops} END"
-    return (f"SELECT CAST({alias}.person_id AS VARCHAR) AS patient_id, '{table}:' || CAST({alias}.{table}_id AS VARCHAR) "
-            f"AS record, '{table}' AS source_table, CAST({alias}.{table}_id AS BIGINT) AS record_id, "
+    return (f"SELECT CAST({alias}.person_id AS VARCHAR) AS patient_id, '{table}' AS source_table, CAST({alias}.{table}_id AS BIGINT) AS record_id, "
             f"CAST({alias}.{table}_date AS DATE) AS date, "
             f"CAST({alias}.{table}_concept_id AS BIGINT) AS concept_id, "
             f"CAST({alias}.{table}_source_concept_id AS BIGINT) AS source_concept_id, "

@@ -67,9 +67,9 @@ def _ids(x: pd.Series) -> pd.Series:
 
 # ------------------------------------------------------------------------------------- facts frame
 def facts_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS,
-    plus ``table``, ``concept_name``); ids, records, operators and units are already text from the
-    query. Columns are renamed in place: the frame holds a range's every result row."""
+    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS
+    with ``table`` and ``record_id`` naming the record, plus ``concept_name``); ids, operators and
+    units are already text from the query. Columns are renamed in place: the frame holds a range's every result row."""
     rows.columns = [{"source_value": "source_values", "source_table": "table"}.get(c, c) for c in rows.columns]
     for c, t in (("concept_id", "Int64"), ("source_concept_id", "Int64"), ("value_number", "float64"),
                  ("range_low", "float64")):
@@ -324,7 +324,6 @@ def _assemble(conn, cte, options, persons, facts, deaths, contacts, episodes, cu
                                       episodes, progs, cut, pre)
     logs += [l5, l6, log_frame(count_lines("measurement+observation", len(facts),
                                            len(labs) + len(mrd) + len(img) + res.used["patients"]))]
-    tables = {"patients": patients, "treatments": treatments, "labs": labs.drop(columns="record"),
-              "mrd": mrd.drop(columns="record"), "events": events_table(dead, progs, contact, spm),
-              "imaging": img.drop(columns="record")}
+    tables = {"patients": patients, "treatments": treatments, "labs": labs, "mrd": mrd,
+              "events": events_table(dead, progs, contact, spm), "imaging": img}
     return RangeResult(tables, concat_logs(logs), res.unmapped)
