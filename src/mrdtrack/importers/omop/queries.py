@@ -11,6 +11,8 @@ from mrdtrack.importers.mapping import OPERATORS, SPM_ICD10_EXCLUDED, SPM_SNOMED
 from mrdtrack.importers.omop.connect import OmopConnection
 
 DRUG_EXPOSURE_FIELD = 1147094  # episode_event_field_concept_id: drug_exposure.drug_exposure_id
+#: A person_id as the contract's patient_id text, compared in byte order (the plan's person order).
+PERSON_TEXT = 'CAST(CAST({} AS BIGINT) AS VARCHAR) COLLATE "C"'
 
 
 def _codes(codes) -> str:
@@ -28,9 +30,12 @@ def snomed_concepts(conn: OmopConnection, codes) -> str:
     return snomed
 
 
-def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None, persons=None) -> str:
+def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None,
+               span: tuple[str, str] | None = None) -> str:
     """``WITH mm_concepts AS (...), cohort AS (person_id, diagnosis_date)`` for the other queries;
-    ``persons`` (person ids): the cohort restricted to them (one range of a streamed import)."""
+    ``span`` (first, last person_id as text; empty: nobody): the cohort's persons from first to
+    last in text order, one range of a streamed import. Two bounds, not a list of ids: a list of
+    thousands of ids costs more to parse than the query costs to run (docs/omop.md "Large sources")."""
     w = conn.where
     snomed = snomed_concepts(conn, rule.snomed)
     icd = " OR ".join(f"replace(upper(trim(co.condition_source_value)), '.', '') LIKE '{c.replace('.', '').upper()}%'"
@@ -47,9 +52,10 @@ def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None, pe
         body = (f"SELECT c.subject_id AS person_id, COALESCE(MIN(d.diagnosis_date), MIN(CAST(c.cohort_start_date AS DATE))) "
                 f"AS diagnosis_date FROM {w['cohort']} c LEFT JOIN mm_dx d ON d.person_id = c.subject_id "
                 f"WHERE c.cohort_definition_id = {int(cohort_id)} GROUP BY c.subject_id")
-    if persons is not None:
-        ids = ", ".join(str(int(p)) for p in persons) or "NULL"
-        body = f"SELECT person_id, diagnosis_date FROM ({body}) r WHERE person_id IN ({ids})"
+    if span is not None:
+        within = (f"{PERSON_TEXT.format('person_id')} BETWEEN '{int(span[0])}' AND '{int(span[1])}'" if span
+                  else "FALSE")
+        body = f"SELECT person_id, diagnosis_date FROM ({body}) r WHERE {within}"
     return f"WITH mm_concepts AS ({snomed}), mm_dx AS ({mm}), cohort AS ({body}) "
 
 

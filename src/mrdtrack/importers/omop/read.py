@@ -226,14 +226,21 @@ class RangeResult:
     unmapped: pd.Series
 
 
+def text_span(ids: np.ndarray) -> tuple[str, ...]:
+    """The first and the last of person ids in patient_id text order (``queries.cohort_cte``; no ids: ())."""
+    text = sorted(str(int(p)) for p in ids)
+    return (text[0], text[-1]) if text else ()
+
+
 def import_range(plan: SourcePlan, ids: np.ndarray, whole: bool | None = None) -> RangeResult:
-    """The persons ``ids`` (whole persons) read and converted against the plan's global data cut;
-    ``whole``: they are the whole cohort (no filter in the queries; default: as many as the plan's)."""
+    """The persons ``ids`` (whole persons: consecutive persons of the cohort in patient_id text
+    order, as ``SourcePlan.ranges`` cuts them) read and converted against the plan's global data
+    cut; ``whole``: they are the whole cohort (no filter in the queries; default: as many as the plan's)."""
     from mrdtrack.importers.omop.therapy import treatments_table
 
     conn, options = plan.conn, plan.options
     whole = len(ids) == len(plan.persons) if whole is None else whole
-    cte = Q.cohort_cte(conn, options.mapping.cohort, options.cohort_id, None if whole else ids)
+    cte = Q.cohort_cte(conn, options.mapping.cohort, options.cohort_id, None if whole else text_span(ids))
     persons = plan.persons[plan.persons["person_id"].isin(ids)].reset_index(drop=True)
     facts = _result_facts(conn, cte)
     deaths = _frame(conn, Q.deaths(conn, cte)) if conn.has("death") else pd.DataFrame(columns=["person_id", "date"])
