@@ -123,14 +123,22 @@ def combination_codes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
     return gid
 
 
-def selection(facts: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per fact, its ``kind``, ``key`` and ``rank`` (arrays; NA kind: unmapped). The first selector
-    that matches a fact takes it (mapping order). Selectors are matched once per distinct code
-    combination (a handful), then spread to the rows."""
+def _spread(values: pd.Series, gid: np.ndarray) -> pd.Categorical:
+    """Values of the distinct combinations spread to the rows as a categorical (NA kept): a code
+    per row, not a reference to a text object per row to count and copy."""
+    codes, names = pd.factorize(values)
+    return pd.Categorical.from_codes(codes[gid], categories=names)
+
+
+def selection(facts: pd.DataFrame, mapping: Mapping) -> tuple[pd.Categorical, pd.Categorical, np.ndarray]:
+    """Per fact, its ``kind``, ``key`` (categoricals) and ``rank`` (NA kind: unmapped). The first
+    selector that matches a fact takes it (mapping order). Selectors are matched once per distinct
+    code combination (a handful), then spread to the rows."""
     cols = [c for c in ("loinc", "concept_id", "source_concept_id", "source_values", "table") if c in facts]
     gid = combination_codes(facts, cols)
     first = pd.Series(np.arange(len(facts))).groupby(gid).first().to_numpy() if len(facts) else np.zeros(0, "int64")
     uniq = facts.iloc[first][cols].reset_index(drop=True)
+    uniq = uniq.astype({c: object for c in cols if isinstance(uniq[c].dtype, pd.CategoricalDtype)})
     kind = pd.Series(pd.NA, index=uniq.index, dtype=object)
     key = kind.copy()
     rank = pd.Series(_NONE, index=uniq.index, dtype="int64")
@@ -138,7 +146,7 @@ def selection(facts: pd.DataFrame, mapping: Mapping) -> tuple[np.ndarray, np.nda
         r = selector_rank(uniq, sel)
         take = ((r < _NONE) & kind.isna()).to_numpy()
         kind[take], key[take], rank[take] = k, name, r[take]
-    return kind.to_numpy()[gid], key.to_numpy()[gid], rank.to_numpy()[gid]
+    return _spread(kind, gid), _spread(key, gid), rank.to_numpy()[gid]
 
 
 def unmapped_counts(selected: pd.DataFrame, table: str = "measurement") -> pd.Series:
@@ -346,7 +354,8 @@ def attribute_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad = word.isna().to_numpy()
     log = _error(IMPORT_BAD_VALUE, sel[bad], "value '" + sel["value_text"].astype("string").fillna("")[bad].astype(str)
                  + "' is not one of the contract's words for " + sel["key"][bad].astype(str))
-    ok = sel[~bad].assign(word=word[~bad]).sort_values(["patient_id", "key", "date"], kind="stable")
+    ok = sel[~bad].assign(word=word[~bad], key=sel["key"][~bad].astype(object))  # keys sorted as text
+    ok = ok.sort_values(["patient_id", "key", "date"], kind="stable")
     first = ok.drop_duplicates(["patient_id", "key"])
     wide = first.pivot(index="patient_id", columns="key", values="word").reset_index()
     wide.columns.name = None

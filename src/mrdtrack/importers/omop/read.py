@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mrdtrack.config import Config
 from mrdtrack.contract import LAB_TESTS
@@ -162,10 +163,24 @@ def _window(rows: pd.DataFrame, table: str, diagnosis, death, cut, pre_days) -> 
     return keep_in_window(rows, table, why)
 
 
+def coded_text(table: pa.Table, keep: tuple[str, ...] = ()) -> pa.Table:
+    """The table's text columns (but ``keep``) dictionary-encoded: pandas categoricals, whose rows are
+    small integer codes to select and copy, and whose distinct values (a handful of codes, units and
+    answers among a range's 500,000 results) are worked on once each."""
+    for i, f in enumerate(table.schema):
+        if f.name not in keep and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
+            table = table.set_column(i, f.name, pc.dictionary_encode(table.column(i)))
+    return table
+
+
 def _result_facts(conn: OmopConnection, cte: str) -> pd.DataFrame:
-    """Measurement and observation rows of the cohort's persons, in patient_id text order (SQL)."""
+    """Measurement and observation rows of the cohort's persons, in patient_id text order (SQL);
+    their text columns but patient_id as categoricals (``coded_text``)."""
     tables = ["measurement"] + (["observation"] if conn.has("observation") else [])
-    return facts_frame(_frame(conn, Q.facts(conn, cte, tables), {pa.int64(): pd.Int64Dtype()}.get))
+    rows = coded_text(conn.query(Q.facts(conn, cte, tables)), keep=("patient_id",))
+    df = rows.to_pandas(date_as_object=False, types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")
+    return facts_frame(df)
 
 
 def in_person_order(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
