@@ -294,27 +294,39 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     return ~(no_value | no_unit | above | refused), value, unit.to_numpy(dtype=object), logs
 
 
+NUMERIC_TESTS = [k for k, t in LAB_TESTS.items() if t.numeric]
+
+
+def _columns(sel: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> pd.DataFrame:
+    """The ``rows`` of the columns ``cols`` and of those naming the fact (patient, record): one
+    rule's input, without copying the columns it does not read."""
+    ids = [c for c in ("patient_id", "record", "table", "record_id") if c in sel]
+    return sel.loc[rows, ids + cols]
+
+
 def lab_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Contract labs rows in the facts' order (value: a number as text for numeric tests, the
     contract's word otherwise; unit: numeric tests only)."""
-    numeric = sel["key"].isin([k for k, t in LAB_TESTS.items() if t.numeric]).to_numpy()
-    ok_n, number, unit_n, log_n = _numeric_labs(sel[numeric])
-    ok_c, word, log_c = _categorical_labs(sel[~numeric])
+    numeric = sel["key"].isin(NUMERIC_TESTS).to_numpy()
+    ok_n, number, unit_n, log_n = _numeric_labs(_columns(sel, numeric, ["key", "unit", "operator", "value_number"]))
+    ok_c, word, log_c = _categorical_labs(_columns(sel, ~numeric, ["key", "value_code", "value_text"]))
     at_n, at_c = np.flatnonzero(numeric)[ok_n], np.flatnonzero(~numeric)[ok_c]
-    value, unit = np.full(len(sel), None, dtype=object), np.full(len(sel), None, dtype=object)
-    value[at_n], unit[at_n], value[at_c] = number_text(number[ok_n]), unit_n[ok_n], word[ok_c]
-    ok = np.zeros(len(sel), dtype=bool)
-    ok[at_n], ok[at_c] = True, True
+    unit = np.full(len(sel), None, dtype=object)
+    unit[at_n] = unit_n[ok_n]
+    source = np.full(len(sel), -1, dtype="int64")  # each row's position among the values built
+    source[at_n], source[at_c] = np.arange(len(at_n)), len(at_n) + np.arange(len(at_c))
+    ok = source >= 0
+    value = pa.concat_arrays([number_text(number[ok_n]), pa.array(word[ok_c], type=pa.string())]).take(source[ok])
     out = pd.DataFrame({"patient_id": sel["patient_id"].to_numpy()[ok], "date": sel["date"].to_numpy()[ok],
-                        "test": sel["key"].to_numpy()[ok], "value": pd.array(value[ok], dtype=STRING),
+                        "test": np.asarray(sel["key"].array[ok], dtype=object), "value": pd.array(value, dtype=STRING),
                         "unit": unit[ok]})
     return out, concat_logs(log_n + log_c)
 
 
-def number_text(values: np.ndarray) -> np.ndarray:
+def number_text(values: np.ndarray) -> pa.Array:
     """Numbers as a contract file holds them: their shortest round-trip text (Arrow's cast), so the
     validator reads back the same float64."""
-    return pc.cast(pa.array(np.asarray(values, dtype="float64")), pa.string()).to_numpy(zero_copy_only=False)
+    return pc.cast(pa.array(np.asarray(values, dtype="float64")), pa.string())
 
 
 def mrd_rows(sel: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
