@@ -68,13 +68,14 @@ def persons(conn: OmopConnection, cte: str) -> str:
             f"FROM {w['person']} p JOIN cohort c ON c.person_id = p.person_id {site} ORDER BY p.person_id")
 
 
-def _fact_select(table: str, alias: str, observation: bool) -> str:
+def _fact_select(table: str, alias: str, observation: bool, table_rank: int) -> str:
     number = "CAST(NULL AS DOUBLE PRECISION)" if observation else f"CAST({alias}.range_low AS DOUBLE PRECISION)"
     text = (f"COALESCE({alias}.value_as_string, vc.concept_name, {alias}.value_source_value)" if observation
             else f"COALESCE(vc.concept_name, {alias}.value_source_value)")
     ops = " ".join(f"WHEN {k} THEN '{v}'" for k, v in OPERATORS.items())
     operator = "CAST(NULL AS VARCHAR)" if observation else f"CASE {alias}.operator_concept_id {ops} END"
-    return (f"SELECT CAST({alias}.person_id AS VARCHAR) AS patient_id, '{table}' AS source_table, CAST({alias}.{table}_id AS BIGINT) AS record_id, "
+    return (f"SELECT CAST({alias}.person_id AS BIGINT) AS person_id, '{table}' AS source_table, "
+            f"{table_rank} AS table_rank, CAST({alias}.{table}_id AS BIGINT) AS record_id, "
             f"CAST({alias}.{table}_date AS DATE) AS date, "
             f"CAST({alias}.{table}_concept_id AS BIGINT) AS concept_id, "
             f"CAST({alias}.{table}_source_concept_id AS BIGINT) AS source_concept_id, "
@@ -86,10 +87,10 @@ def _fact_select(table: str, alias: str, observation: bool) -> str:
             "mc.concept_name AS concept_name ")
 
 
-def _facts_of(conn: OmopConnection, table: str) -> str:
+def _facts_of(conn: OmopConnection, table: str, table_rank: int) -> str:
     w = conn.where
     a = "m"
-    return (_fact_select(table, a, table == "observation")
+    return (_fact_select(table, a, table == "observation", table_rank)
             + f"FROM {w[table]} {a} JOIN cohort c ON c.person_id = {a}.person_id "
             f"LEFT JOIN {w['concept']} mc ON mc.concept_id = {a}.{table}_concept_id "
             f"LEFT JOIN {w['concept']} uc ON uc.concept_id = {a}.unit_concept_id "
@@ -97,10 +98,10 @@ def _facts_of(conn: OmopConnection, table: str) -> str:
 
 
 def facts(conn: OmopConnection, cte: str, tables) -> str:
-    """Measurement and observation rows of cohort persons, with their codes resolved, in the
-    contract's order: patient_id as text (byte order, "C"), then table, then row id."""
-    union = " UNION ALL ".join(_facts_of(conn, t) for t in tables)
-    return cte + f'SELECT * FROM ({union}) f ORDER BY patient_id COLLATE "C", source_table, record_id'
+    """Measurement and observation rows of cohort persons, with their codes resolved, unordered:
+    the reader puts them in the contract's order (``table_rank``: the table name's place in byte
+    order; ``omop.fact_rows``), cheaper than the database sorting rows of text."""
+    return cte + " UNION ALL ".join(_facts_of(conn, t, sorted(tables).index(t)) for t in tables)
 
 
 def deaths(conn: OmopConnection, cte: str) -> str:

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from mrdtrack.config import Config
 from mrdtrack.contract import LAB_TESTS
@@ -22,6 +20,7 @@ from mrdtrack.importers.log import LOG_COLUMNS, concat_logs, count_lines, log_fr
 from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, GENDER, Mapping
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.omop.connect import OmopConnection, open_source
+from mrdtrack.importers.omop.fact_rows import fact_rows
 from mrdtrack.importers.window import event_rows, keep_in_window, last_contact, out_of_window
 
 LIGHT_CHAIN_FROM_RATIO = "LIGHT_CHAIN_FROM_RATIO"
@@ -64,19 +63,6 @@ def _frame(conn: OmopConnection, sql: str, types_mapper=None) -> pd.DataFrame:
 def _ids(x: pd.Series) -> pd.Series:
     """person_id as the contract's patient_id text (whole numbers without a decimal point)."""
     return pd.Series(x.to_numpy(dtype="int64"), index=x.index).astype(str).astype(object)
-
-
-# ------------------------------------------------------------------------------------- facts frame
-def facts_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """OMOP measurement/observation query rows -> the source-neutral facts frame (facts.FACT_COLUMNS
-    with ``table`` and ``record_id`` naming the record, plus ``concept_name``); ids, operators and
-    units are already text from the query. Columns are renamed in place: the frame holds a range's every result row."""
-    rows.columns = [{"source_value": "source_values", "source_table": "table"}.get(c, c) for c in rows.columns]
-    for c, t in (("concept_id", "Int64"), ("source_concept_id", "Int64"), ("value_number", "float64"),
-                 ("range_low", "float64")):
-        if rows[c].dtype != t:
-            rows[c] = rows[c].astype(t)
-    return rows
 
 
 # ---------------------------------------------------------------------------------------- patients
@@ -163,26 +149,6 @@ def _window(rows: pd.DataFrame, table: str, diagnosis, death, cut, pre_days) -> 
     return keep_in_window(rows, table, why)
 
 
-def coded_text(table: pa.Table, keep: tuple[str, ...] = ()) -> pa.Table:
-    """The table's text columns (but ``keep``) dictionary-encoded: pandas categoricals, whose rows are
-    small integer codes to select and copy, and whose distinct values (a handful of codes, units and
-    answers among a range's 500,000 results) are worked on once each."""
-    for i, f in enumerate(table.schema):
-        if f.name not in keep and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
-            table = table.set_column(i, f.name, pc.dictionary_encode(table.column(i)))
-    return table
-
-
-def _result_facts(conn: OmopConnection, cte: str) -> pd.DataFrame:
-    """Measurement and observation rows of the cohort's persons, in patient_id text order (SQL);
-    their text columns but patient_id as categoricals (``coded_text``)."""
-    tables = ["measurement"] + (["observation"] if conn.has("observation") else [])
-    rows = coded_text(conn.query(Q.facts(conn, cte, tables)), keep=("patient_id",))
-    df = rows.to_pandas(date_as_object=False, types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")
-    return facts_frame(df)
-
-
 def in_person_order(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """Rows ordered by patient_id as text (the contract's order), each person's rows as they came:
     every person-ordered piece of a range then follows the previous range's (docs/omop.md "Large sources")."""
@@ -257,7 +223,7 @@ def import_range(plan: SourcePlan, ids: np.ndarray, whole: bool | None = None) -
     whole = len(ids) == len(plan.persons) if whole is None else whole
     cte = Q.cohort_cte(conn, options.mapping.cohort, options.cohort_id, None if whole else text_span(ids))
     persons = plan.persons[plan.persons["person_id"].isin(ids)].reset_index(drop=True)
-    facts = _result_facts(conn, cte)
+    facts = fact_rows(conn, cte, persons["person_id"].to_numpy(dtype="int64"))
     deaths = _frame(conn, Q.deaths(conn, cte)) if conn.has("death") else pd.DataFrame(columns=["person_id", "date"])
     deaths["patient_id"] = _ids(deaths["person_id"]) if len(deaths) else pd.Series(dtype=object)
     sql = Q.contacts(conn, cte)
