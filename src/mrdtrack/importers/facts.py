@@ -181,25 +181,36 @@ def _cell_key(sel: pd.DataFrame) -> np.ndarray:
     return (p * 1024 + k) * 1_000_000 + d
 
 
+def _shared(cell: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Those of the positions ``rows`` whose cell holds another of them."""
+    return rows[pd.Series(cell[rows]).duplicated(keep=False).to_numpy()]
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Values as text to compare (a categorical's missing value as an object column's: 'None')."""
+    plain = {c: frame[c].astype(object).where(frame[c].notna(), None) for c in frame
+             if isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    return frame.assign(**plain).astype(str)
+
+
 def prefer_first_code(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per patient, key and date, the rows of the first-listed code only; equal values collapse.
+    Codes compete only in cells holding several rows (a few), so only those are grouped.
 
     Returns (kept rows, log of rows set aside for a first-listed code on the same date).
     """
-    cell = _cell_key(sel)
-    best = pd.Series(sel["rank"].to_numpy()).groupby(cell).transform("min").to_numpy()
-    later = sel["rank"].to_numpy() > best
+    cell, rank = _cell_key(sel), sel["rank"].to_numpy()
+    multi = _shared(cell, np.arange(len(sel)))
+    later = np.zeros(len(sel), dtype=bool)
+    later[multi] = rank[multi] > pd.Series(rank[multi]).groupby(cell[multi]).transform("min").to_numpy()
     log = fact_log(SAME_DATE_CODE, "info", sel[later],
                    "a code listed earlier in the selector has a result on the same date") if later.any() else log_frame()
-    kept, cell = (sel[~later], cell[~later]) if later.any() else (sel, cell)
-    shared = pd.Series(cell).duplicated(keep=False).to_numpy()
-    if shared.any():  # only cells holding several rows can hold equal ones
+    shared = _shared(cell, multi[~later[multi]])  # kept rows sharing their cell: only they can be equal
+    if len(shared):
         value_cols = ["value_number", "operator", "unit", "value_code", "value_text"]
-        cand = kept[shared][value_cols].astype(str).assign(_cell=cell[shared])
-        drop = np.zeros(len(kept), dtype=bool)
-        drop[np.flatnonzero(shared)] = cand.duplicated().to_numpy()
-        kept = kept[~drop] if drop.any() else kept
-    return kept, log
+        cand = _as_text(sel.iloc[shared][value_cols]).assign(_cell=cell[shared])
+        later[shared[cand.duplicated().to_numpy()]] = True  # set aside as the equal row before it
+    return (sel[~later] if later.any() else sel), log
 
 
 # ------------------------------------------------------------------------------------- conversions
@@ -385,6 +396,16 @@ def imaging_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out, log
 
 
+def _mapped(facts: pd.DataFrame, found: np.ndarray, kind, key, rank) -> pd.DataFrame:
+    """The selected facts' columns the rules read, with their kind, key and rank: one frame built
+    from the columns' selected rows (not a copy of a copy)."""
+    needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
+              *[c for c in ("record", "table", "record_id") if c in facts]]
+    rows = slice(None) if found.all() else found
+    return pd.DataFrame({**{c: facts[c].array[rows] for c in needed}, "kind": kind[rows], "key": key[rows],
+                         "rank": rank[rows]}, copy=False)
+
+
 def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement",
                       window=None, summarise: bool = True) -> FactsResult:
     """Select and convert facts (FACT_COLUMNS) to contract rows, with the import log.
@@ -400,10 +421,7 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
     unmapped = unmapped_counts(facts[~found].assign(kind=pd.NA), table) if not found.all() else pd.Series(
         dtype="int64")
     log = [log_frame(unmapped_lines(unmapped) if summarise else [])]
-    needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
-              *[c for c in ("record", "table", "record_id") if c in facts]]
-    mapped = (facts[needed] if found.all() else facts.loc[found, needed]).assign(kind=kind[found], key=key[found],
-                                                                                 rank=rank[found])
+    mapped = _mapped(facts, found, kind, key, rank)
     if window is not None:
         results = (mapped["kind"] != "patients").to_numpy()
         why = pd.Series(pd.NA, index=mapped.index, dtype=object)
