@@ -373,7 +373,11 @@ def attribute_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per patient, each mapped attribute's earliest value matched to the contract's words."""
     allowed = {a: {v.lower(): v for v in PATIENTS.column(a).allowed} for a in PATIENT_ATTRIBUTES}
     text = folded_text(sel["value_text"])
-    word = pd.Series([allowed[k].get(t) for k, t in zip(sel["key"], text.fillna(""))], index=sel.index, dtype=object)
+    word, key = np.full(len(sel), None, dtype=object), sel["key"].to_numpy(dtype=object)
+    for name, words in allowed.items():  # per attribute, its words looked up for its rows
+        at = key == name
+        word[at] = text[at].map(words).to_numpy(dtype=object, na_value=None)
+    word = pd.Series(word, index=sel.index, dtype=object)
     bad = word.isna().to_numpy()
     log = _error(IMPORT_BAD_VALUE, sel[bad], "value '" + sel["value_text"].astype("string").fillna("")[bad].astype(str)
                  + "' is not one of the contract's words for " + sel["key"][bad].astype(str))

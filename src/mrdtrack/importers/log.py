@@ -41,11 +41,18 @@ def _check(code: str, severity: str) -> None:
 
 def log_rows(code: str, severity: str, records: pd.Series, patient_ids, detail, count=1) -> pd.DataFrame:
     """One log line per record (``'measurement:12'``, ``'Observation/abc'``): table and id split."""
-    _check(code, severity)
     rec = pd.Series(np.asarray(records, dtype=object)).astype(str)
     parts = rec.str.extract(r"^([^:/]*)[:/](.*)$")
-    return pd.DataFrame({"code": code, "severity": severity, "table": parts[0].fillna("").to_numpy(),
-                         "record": parts[1].fillna(rec).to_numpy(), "patient_id": np.asarray(patient_ids, dtype=object),
+    return record_lines(code, severity, parts[0].fillna("").to_numpy(), parts[1].fillna(rec).to_numpy(), patient_ids,
+                        detail, count)
+
+
+def record_lines(code: str, severity: str, table, record_ids, patient_ids, detail, count=1) -> pd.DataFrame:
+    """One log line per record given by its table (one name or one per record) and id: ``log_rows``
+    without writing and splitting ``'table:id'`` texts, for thousands of lines."""
+    _check(code, severity)
+    return pd.DataFrame({"code": code, "severity": severity, "table": table,
+                         "record": np.asarray(record_ids, dtype=object), "patient_id": np.asarray(patient_ids, dtype=object),
                          "detail": np.asarray(detail, dtype=object) if not isinstance(detail, str) else detail,
                          "count": np.asarray(count, dtype="int64") if not np.isscalar(count) else count},
                         columns=LOG_COLUMNS)

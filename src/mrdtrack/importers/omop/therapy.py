@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.contract import PHASES
-from mrdtrack.importers.log import concat_logs, decision_log, log_frame, log_rows
+from mrdtrack.importers.log import concat_logs, decision_log, log_frame, record_lines
 from mrdtrack.importers.mapping import EPISODE_TREATMENT_REGIMEN
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.window import keep_in_window, out_of_window
@@ -40,9 +40,9 @@ def episode_phases(episodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, 
     t = pd.DataFrame({"patient_id": r["person_id"].astype("int64").astype(str).to_numpy(dtype=object),
                       "phase": phase[named].astype(object).to_numpy(), "regimen": r["object_name"].astype(object).to_numpy(),
                       "start_date": r["start_date"].to_numpy(), "end_date": r["end_date"].to_numpy(), "end_reason": None})
-    log = log_rows(PHASE_FROM_EPISODE, "info", "episode:" + r["episode_id"].astype("int64").astype(str),
-                   t["patient_id"], "phase " + t["phase"].astype(str) + " from episode "
-                   + np.where(name[named].isin(PHASES).to_numpy(), "source value", "number >= 2"))
+    log = record_lines(PHASE_FROM_EPISODE, "info", "episode", r["episode_id"].astype("int64").astype(str),
+                       t["patient_id"], "phase " + t["phase"].astype(str) + " from episode "
+                       + np.where(name[named].isin(PHASES).to_numpy(), "source value", "number >= 2"))
     return t, reg[~named], log
 
 
@@ -124,9 +124,9 @@ def treatments_table(conn, cte, options, patients: pd.DataFrame, episodes: pd.Da
         from_ep, rest, log = episode_phases(episodes)
         logs.append(log)
         if len(rest):  # unnamed first-line episodes: the drug rules on the person's drugs
-            logs.append(log_rows(PHASE_FROM_EPISODE, "info", "episode:" + rest["episode_id"].astype("int64").astype(str),
-                                 rest["person_id"].astype("int64").astype(str),
-                                 "episode names no phase: phases from its person's drugs"))
+            logs.append(record_lines(PHASE_FROM_EPISODE, "info", "episode", rest["episode_id"].astype("int64").astype(str),
+                                     rest["person_id"].astype("int64").astype(str),
+                                     "episode names no phase: phases from its person's drugs"))
         with_ep = set(from_ep["patient_id"]) - set(rest["person_id"].astype("int64").astype(str))
     else:
         from_ep, with_ep = _empty(), set()
