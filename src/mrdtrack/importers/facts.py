@@ -308,20 +308,27 @@ def _numeric_labs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list]:
 NUMERIC_TESTS = [k for k, t in LAB_TESTS.items() if t.numeric]
 
 
+def rows_of(frame: pd.DataFrame, rows, cols: list[str]) -> pd.DataFrame:
+    """The ``rows`` (a mask or a slice) of the columns ``cols``: one frame built from the columns'
+    selected rows, not a copy of every column (and not a copy of a copy)."""
+    return pd.DataFrame({c: frame[c].array[rows] for c in cols}, copy=False)
+
+
 def _columns(sel: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> pd.DataFrame:
     """The ``rows`` of the columns ``cols`` and of those naming the fact (patient, record): one
     rule's input, without copying the columns it does not read."""
-    ids = [c for c in ("patient_id", "record", "table", "record_id") if c in sel]
-    return sel.loc[rows, ids + cols]
+    return rows_of(sel, rows, [c for c in ("patient_id", "record", "table", "record_id") if c in sel] + cols)
 
 
-def lab_rows(sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Contract labs rows in the facts' order (value: a number as text for numeric tests, the
-    contract's word otherwise; unit: numeric tests only)."""
+def lab_rows(sel: pd.DataFrame, rows: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Contract labs rows of the facts ``sel`` (the ``rows`` of it: a mask; None: all) in their order
+    (value: a number as text for numeric tests, the contract's word otherwise; unit: numeric tests only)."""
+    rows = np.ones(len(sel), dtype=bool) if rows is None else rows
     numeric = sel["key"].isin(NUMERIC_TESTS).to_numpy()
+    numeric, words = rows & numeric, rows & ~numeric
     ok_n, number, unit_n, log_n = _numeric_labs(_columns(sel, numeric, ["key", "unit", "operator", "value_number"]))
-    ok_c, word, log_c = _categorical_labs(_columns(sel, ~numeric, ["key", "value_code", "value_text"]))
-    at_n, at_c = np.flatnonzero(numeric)[ok_n], np.flatnonzero(~numeric)[ok_c]
+    ok_c, word, log_c = _categorical_labs(_columns(sel, words, ["key", "value_code", "value_text"]))
+    at_n, at_c = np.flatnonzero(numeric)[ok_n], np.flatnonzero(words)[ok_c]
     unit = np.full(len(sel), None, dtype=object)
     unit[at_n] = unit_n[ok_n]
     source = np.full(len(sel), -1, dtype="int64")  # each row's position among the values built
@@ -406,8 +413,9 @@ def _mapped(facts: pd.DataFrame, found: np.ndarray, kind, key, rank) -> pd.DataF
     needed = ["patient_id", "date", "value_number", "operator", "unit", "value_code", "value_text", "range_low",
               *[c for c in ("record", "table", "record_id") if c in facts]]
     rows = slice(None) if found.all() else found
-    return pd.DataFrame({**{c: facts[c].array[rows] for c in needed}, "kind": kind[rows], "key": key[rows],
-                         "rank": rank[rows]}, copy=False)
+    mapped = rows_of(facts, rows, needed)
+    mapped["kind"], mapped["key"], mapped["rank"] = kind[rows], key[rows], rank[rows]
+    return mapped
 
 
 def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measurement",
@@ -438,8 +446,8 @@ def facts_to_contract(facts: pd.DataFrame, mapping: Mapping, table: str = "measu
     log.append(same_date)
     codes, kinds = pd.factorize(kept["kind"])
     at = {k: i for i, k in enumerate(kinds)}
-    part = {k: kept[codes == at.get(k, -2)] for k in ("labs", "mrd", "patients", "imaging")}
-    labs, l1 = lab_rows(part["labs"])
+    part = {k: kept[codes == at.get(k, -2)] for k in ("mrd", "patients", "imaging")}
+    labs, l1 = lab_rows(kept, codes == at.get("labs", -2))  # most rows: no copy of their every column
     mrd, l2 = mrd_rows(part["mrd"], mapping)
     attrs, l3 = attribute_rows(part["patients"])
     img, l4 = imaging_rows(part["imaging"])

@@ -51,9 +51,9 @@ def fact_rows(conn: OmopConnection, cte: str, persons: np.ndarray) -> pd.DataFra
     rows = conn.query(Q.facts(conn, cte, tables))
     order, place = contract_order(rows, persons)
     rows = coded_text(rows.drop_columns(["person_id", "table_rank"])).take(order)
-    df = rows.to_pandas(date_as_object=False, types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    rows = rows.set_column(rows.schema.get_field_index("date"), "date", rows.column("date").cast(pa.timestamp("ns")))
+    df = rows.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     df.columns = [RENAMED.get(c, c) for c in df.columns]
-    df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ns]")
     text = pd.Series(persons, dtype="int64").astype(str).to_numpy(dtype=object)
     df.insert(0, "patient_id", text[place[order]])
     for c, t in (("concept_id", "Int64"), ("source_concept_id", "Int64"), ("value_number", "float64"),
