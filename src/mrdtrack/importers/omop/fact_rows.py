@@ -33,14 +33,23 @@ def coded_text(table: pa.Table) -> pa.Table:
     return table
 
 
-def contract_order(rows: pa.Table, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the rows' order, each row's person's place in ``persons``): by patient_id text (the place
-    in ``persons``, ids in that order), table name (``table_rank``), then row id."""
-    place = pd.Index(persons).get_indexer(rows.column("person_id").to_numpy())
+def in_text_order(ids: np.ndarray) -> np.ndarray:
+    """Person ids ordered by their patient_id text (byte order)."""
+    return ids[np.argsort(pd.Series(ids, dtype="int64").astype(str).to_numpy(dtype=object), kind="stable")]
+
+
+def contract_order(rows: pa.Table, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the rows' order, each row's person's place in the persons, the persons): by patient_id text
+    (the place in ``persons``, ids in that order), table name (``table_rank``), then row id. A cohort
+    person without a person row (not among the plan's persons, so read only with the whole cohort)
+    keeps its facts, in its text place among the others."""
+    ids = rows.column("person_id").to_numpy()
+    place = pd.Index(persons).get_indexer(ids)
     if (place < 0).any():
-        raise ValueError("a fact of a person outside the range read")  # the cohort expression keeps the range
+        persons = in_text_order(np.union1d(persons, ids[place < 0]))
+        place = pd.Index(persons).get_indexer(ids)
     record = pc.fill_null(rows.column("record_id"), _LAST).to_numpy()
-    return np.lexsort((record, rows.column("table_rank").to_numpy(), place)), place
+    return np.lexsort((record, rows.column("table_rank").to_numpy(), place)), place, persons
 
 
 def fact_rows(conn: OmopConnection, cte: str, persons: np.ndarray) -> pd.DataFrame:
@@ -49,7 +58,7 @@ def fact_rows(conn: OmopConnection, cte: str, persons: np.ndarray) -> pd.DataFra
     plus ``concept_name``), in the contract's order."""
     tables = ["measurement"] + (["observation"] if conn.has("observation") else [])
     rows = conn.query(Q.facts(conn, cte, tables))
-    order, place = contract_order(rows, persons)
+    order, place, persons = contract_order(rows, persons)
     rows = coded_text(rows.drop_columns(["person_id", "table_rank"])).take(order)
     rows = rows.set_column(rows.schema.get_field_index("date"), "date", rows.column("date").cast(pa.timestamp("ns")))
     df = rows.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)

@@ -52,9 +52,9 @@ def cohort_cte(conn: OmopConnection, rule: CohortRule, cohort_id: int | None,
         body = (f"SELECT c.subject_id AS person_id, COALESCE(MIN(d.diagnosis_date), MIN(CAST(c.cohort_start_date AS DATE))) "
                 f"AS diagnosis_date FROM {w['cohort']} c LEFT JOIN mm_dx d ON d.person_id = c.subject_id "
                 f"WHERE c.cohort_definition_id = {int(cohort_id)} GROUP BY c.subject_id")
-    if span is not None:
-        within = (f"{PERSON_TEXT.format('person_id')} BETWEEN '{int(span[0])}' AND '{int(span[1])}'" if span
-                  else "FALSE")
+    if span is not None:  # the plan's persons (with a person row) from first to last
+        within = (f"{PERSON_TEXT.format('person_id')} BETWEEN '{int(span[0])}' AND '{int(span[1])}' "
+                  f"AND person_id IN (SELECT person_id FROM {w['person']})" if span else "FALSE")
         body = f"SELECT person_id, diagnosis_date FROM ({body}) r WHERE {within}"
     return f"WITH mm_concepts AS ({snomed}), mm_dx AS ({mm}), cohort AS ({body}) "
 
