@@ -1,7 +1,7 @@
 """An OMOP CDM v5.4 source -> the data contract's tables and the import log (docs/omop.md).
 
-The shell part (``import_omop``) runs the queries of ``queries.py`` on the source; the rest are
-pure functions from the query results to contract rows: facts (``importers.facts``), windows and
+The shell part (``import_omop``) runs the queries of ``queries.py`` on the source (the facts read
+and ordered by ``fact_rows.py``); the rest are pure functions from the query results to contract rows: facts (``importers.facts``), windows and
 the data cut (``importers.window``), patients, events and therapy (``therapy.py``).
 """
 
