@@ -34,7 +34,7 @@ from mrdtrack.errors import InvalidCohort, UserError
 from mrdtrack.executors.base import Derived, RowPieces, RunOptions, concat_sorted
 from mrdtrack.io import validate as _validate
 from mrdtrack.io.outputs import write_csv
-from mrdtrack.io.parse import as_text
+from mrdtrack.io.parse import as_text, from_distinct
 from mrdtrack.io.partition import Partition, load_bucket, partition_cohort
 from mrdtrack.io.read import parse_data_cut
 from mrdtrack.io.sources import RawTable
@@ -150,9 +150,8 @@ def shared_text(df: pd.DataFrame) -> pd.DataFrame:
         if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string":
             codes, uniques = pd.factorize(s, use_na_sentinel=True)
             if len(uniques) < len(s):
-                values = s.to_numpy(copy=True)
-                known = codes >= 0
-                values[known] = np.asarray(uniques, dtype=object)[codes[known]]
+                values = from_distinct(codes, uniques)
+                values[codes < 0] = s.to_numpy()[codes < 0]  # missing cells as they were (None or NaN)
                 s = pd.Series(values, index=s.index, name=c, dtype=object)
         out[c] = s
     return pd.DataFrame(out, index=df.index, copy=False) if out else df

@@ -18,6 +18,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from mrdtrack.io.parse import from_distinct
 from mrdtrack.issues import ISSUE_COLUMNS
 
 FLOAT_FORMAT = "%.10g"
@@ -53,11 +54,14 @@ def _format_column(s: pd.Series) -> pd.Series:
 
 
 def format_table(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with booleans and dates rendered per the output contract."""
-    out = df.copy()
-    for c in out.columns:
-        out[c] = _format_column(out[c])
-    return out
+    """A new frame: ``df`` with booleans and dates rendered per the output contract (the other
+    columns are shared with ``df``, not copied: the writers only read them)."""
+    if not df.columns.is_unique:
+        out = df.copy()
+        for i in range(df.shape[1]):
+            out.isetitem(i, _format_column(df.iloc[:, i]))
+        return out
+    return pd.DataFrame({c: _format_column(df[c]) for c in df.columns}, index=df.index, copy=False)
 
 
 #: Characters that make Python's csv writer quote a field (QUOTE_MINIMAL, "\n" line ends; "\r" too,
@@ -73,7 +77,7 @@ def _plain_text(s: pd.Series) -> np.ndarray | None:
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     if any(_NEEDS_QUOTES.search(u) for u in uniques):
         return None
-    return np.append(uniques.to_numpy(dtype=object), "")[np.where(codes < 0, len(uniques), codes)]
+    return from_distinct(codes, uniques, "")
 
 
 def _plain_csv(df: pd.DataFrame, header: bool) -> str | None:
