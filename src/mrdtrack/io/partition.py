@@ -96,11 +96,10 @@ class PatientRanges:
         return self._buckets(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text))
 
     def _buckets(self, text: pa.Array) -> np.ndarray:
-        idx = pc.index_in(text, value_set=self.uniq).to_numpy(zero_copy_only=False)
-        found = ~np.isnan(idx)
-        out = np.zeros(len(idx), dtype=np.int64)
-        out[found] = self.known[idx[found].astype(np.int64)]
-        unknown = ~found & pc.is_valid(text).to_numpy(zero_copy_only=False)
+        # position among the known ids, -1 for none (missing or unknown): taken from known + [0]
+        idx = pc.fill_null(pc.index_in(text, value_set=self.uniq), -1).to_numpy(zero_copy_only=False)
+        out = np.append(self.known, 0)[idx]
+        unknown = (idx < 0) & pc.is_valid(text).to_numpy(zero_copy_only=False)
         if unknown.any():  # ids missing from the patients table: the range they sort into
             values = np.asarray(text.filter(pa.array(unknown)).to_pylist(), dtype=object)
             out[unknown] = np.searchsorted(self.bounds, values, side="right")
