@@ -36,38 +36,66 @@ def tmerge(base: pd.DataFrame, changes: pd.DataFrame, *, id_col: str = "id", tim
     if b[id_col].duplicated().any():
         dup = b.loc[b[id_col].duplicated(), id_col].iloc[0]
         raise StatsInputError(f"column {id_col!r}: id {dup!r} appears more than once in the baseline table")
-    b = b.assign(_fut=fut, _ev=event_column(b, event_col))
-    c = changes[[id_col, change_time_col, change_value_col]].copy()
+    ev = event_column(b, event_col)
+    # subjects by code: the rank of their id (ids are unique), so the rows come out sorted by id
+    code, ids = pd.factorize(b[id_col], sort=True)
+    row_of = np.empty(len(code), dtype=np.int64)
+    row_of[code] = np.arange(len(code))  # the baseline row of each code
+    fut_of, ev_of = fut[row_of], ev[row_of]
+
+    c = changes[[id_col, change_time_col, change_value_col]]
     c = c[c[id_col].notna() & c[change_time_col].notna()]
-    c["_t"] = numeric_column(c, change_time_col) if len(c) else np.zeros(0)
-    c["_seq"] = np.arange(len(c))
+    c_code = pd.Index(ids).get_indexer(c[id_col]) if len(c) else np.zeros(0, dtype=np.int64)
     warnings = []
-    unknown = ~c[id_col].isin(b[id_col])
+    unknown = c_code < 0
     if unknown.any():
         warnings.append(f"{int(unknown.sum())} change(s) for ids not in the baseline table were ignored")
-    c = c[~unknown].merge(b[[id_col, "_fut"]], on=id_col, how="left")
-    c = c[c["_t"] < c["_fut"]]  # at or after the end of follow-up: ignored
-    c["_t"] = np.maximum(c["_t"].to_numpy(float), 0.0)  # at or before the start: holds from the start
-    cuts = c.loc[c["_t"] > 0, [id_col, "_t"]].drop_duplicates()
-    starts = pd.concat([pd.DataFrame({id_col: b[id_col].to_numpy(), "_t": 0.0}), cuts], ignore_index=True)
-    starts = starts.merge(b[[id_col, "_fut"]], on=id_col).sort_values([id_col, "_t"], kind="stable")
-    nxt = starts.groupby(id_col, sort=False)["_t"].shift(-1)
-    starts["stop"] = nxt.fillna(starts["_fut"]).to_numpy(float)
-    starts = starts.rename(columns={"_t": "start"})
-    # value: the latest change (last listed among equal times) at or before the interval start
-    c = c.sort_values(["_t", "_seq"], kind="stable")
-    left = starts.sort_values("start", kind="stable")
-    merged = pd.merge_asof(left, c[[id_col, "_t", change_value_col]], left_on="start", right_on="_t",
-                           by=id_col, direction="backward", allow_exact_matches=True)
-    merged[tdc_name] = merged[change_value_col]
+    c_t = numeric_column(c, change_time_col) if len(c) else np.zeros(0)
+    keep = ~unknown
+    keep[keep] = c_t[keep] < fut_of[c_code[keep]]  # at or after the end of follow-up: ignored
+    values = c[change_value_col].iloc[np.flatnonzero(keep)].reset_index(drop=True)  # in listed order
+    c_code, c_t = c_code[keep], np.maximum(c_t[keep], 0.0)  # at or before the start: holds from the start
+
+    # intervals: (0, first cut], ..., (last cut, follow-up] per subject; cuts are the distinct change times
+    cut = c_t > 0
+    i_code = np.concatenate([np.arange(len(row_of)), c_code[cut]])
+    i_start = np.concatenate([np.zeros(len(row_of)), c_t[cut]])
+    order = np.lexsort((i_start, i_code))
+    i_code, i_start = i_code[order], i_start[order]
+    new = np.r_[True, (i_code[1:] != i_code[:-1]) | (i_start[1:] != i_start[:-1])]
+    i_code, i_start = i_code[new], i_start[new]
+    same_next = np.r_[i_code[1:] == i_code[:-1], False]
+    i_stop = np.where(same_next, np.r_[i_start[1:], 0.0], fut_of[i_code])
+
+    # value: the latest change at or before the interval start (the last listed among equal times).
+    # Changes and interval starts sorted together by (subject, time), changes first at a tie; the
+    # running maximum of the change positions is the latest change so far, if it is the subject's.
+    c_order = np.lexsort((np.arange(len(c_code)), c_t, c_code))
+    n_c = len(c_order)
+    key_code = np.concatenate([c_code[c_order], i_code])
+    key_t = np.concatenate([c_t[c_order], i_start])
+    kind = np.r_[np.zeros(n_c, dtype=np.int8), np.ones(len(i_code), dtype=np.int8)]
+    merged = np.lexsort((kind, key_t, key_code))
+    last = np.maximum.accumulate(np.where(merged < n_c, merged, -1)) if len(merged) else merged
+    at = np.empty(len(merged), dtype=np.int64)
+    at[merged] = np.arange(len(merged))
+    latest = last[at[n_c:]]  # for each interval: position in the sorted changes, or -1
+    ok = latest >= 0
+    ok[ok] = c_code[c_order[latest[ok]]] == i_code[ok]  # a change of an earlier subject does not count
+    taken = np.full(len(latest), -1, dtype=np.int64)
+    taken[ok] = c_order[latest[ok]]  # the change's row among the kept changes
+    arr = values.array if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else values.to_numpy()
+    tdc = pd.Series(pd.api.extensions.take(arr, taken, allow_fill=True))  # none yet: NaN (ints become floats)
     if initial is not None:
-        merged[tdc_name] = merged[tdc_name].fillna(initial)
-    merged = merged.sort_values([id_col, "start"], kind="stable").reset_index(drop=True)
-    other = [col for col in b.columns if col not in (id_col, time_col, event_col, "_fut", "_ev", tdc_name)]
-    out = merged[[id_col, "start", "stop", tdc_name]].merge(b[[id_col, *other, "_fut", "_ev"]], on=id_col,
-                                                            how="left")
-    out["event"] = np.where(out["stop"].to_numpy() == out["_fut"].to_numpy(), out["_ev"], 0).astype(int)
-    out = out[[id_col, *other, "start", "stop", "event", tdc_name]].reset_index(drop=True)
+        tdc = tdc.fillna(initial)
+
+    rows = row_of[i_code]  # each interval's baseline row: its id and other columns, dtypes kept
+    other = [col for col in b.columns if col not in (id_col, time_col, event_col, tdc_name)]
+    out = pd.DataFrame({col: b[col].iloc[rows].array for col in (id_col, *other)})
+    out["start"] = i_start
+    out["stop"] = i_stop
+    out["event"] = np.where(i_stop == fut_of[i_code], ev_of[i_code], 0).astype(int)  # on the last interval
+    out[tdc_name] = tdc.array
     out.attrs["warnings"] = warnings
     out.attrs["n_dropped"] = dropped
     return out
