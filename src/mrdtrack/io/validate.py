@@ -178,8 +178,11 @@ def _long_cells(t: _Table, limit: int) -> None:
         s = t.raw[c]
         if not (isinstance(s.dtype, pd.StringDtype) or s.dtype == object):
             continue
-        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "mixed", "mixed-integer"):
+        kind = pd.api.types.infer_dtype(s, skipna=True) if s.dtype == object else None
+        if kind is not None and kind not in ("string", "mixed", "mixed-integer"):
             continue  # no text cells (numbers, dates from a typed frame)
+        if kind == "string":  # text of a typed frame (an import): Arrow text once, as a file's, for every later step
+            s = t.raw[c] = s.astype(STRING)
         if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and _longest(s) <= limit:
             continue  # the usual case, told by one pass of Arrow
         n = (s if isinstance(s.dtype, pd.StringDtype) else as_text(s)).str.len()  # Arrow: vectorised
