@@ -40,9 +40,6 @@ from mrdtrack.io.parse import STRING
 
 FACT_COLUMNS = ["patient_id", "date", "loinc", "concept_id", "source_concept_id", "source_values", "value_number",
                 "operator", "unit", "value_code", "value_text", "range_low", "record"]
-LAB_OUT = ["patient_id", "date", "test", "value", "unit"]
-MRD_OUT = ["patient_id", "date", "method", "lod", "result", "level", "cells_analyzed"]
-IMAGING_OUT = ["patient_id", "date", "modality", "result"]
 
 # import-log codes of this module (registered in issue_codes.py)
 UNMAPPED_CONCEPT = "UNMAPPED_CONCEPT"
