@@ -72,7 +72,6 @@ class PatientRanges:
         self.bounds = uniq[step::step]
         self.uniq = pa.array(uniq.tolist(), type=pa.string())
         self.known = np.searchsorted(self.bounds, uniq, side="right").astype(np.int64)
-        self._index: pd.Index | None = None  # the known ids' hash index, built when first needed
 
     @classmethod
     def from_bounds(cls, bounds) -> PatientRanges:
@@ -82,7 +81,6 @@ class PatientRanges:
         self.bounds = np.asarray(list(bounds), dtype=object)
         self.uniq = pa.array(list(self.bounds), type=pa.string())
         self.known = np.arange(1, len(self.bounds) + 1, dtype=np.int64)
-        self._index = None
         return self
 
     def bucket_of(self, patient_ids: pd.Series) -> np.ndarray:
@@ -108,7 +106,7 @@ class PatientRanges:
         Arrow's ``index_in`` builds its own per call, cheap only beside a long column."""
         if 8 * len(text) >= len(self.uniq):
             return pc.fill_null(pc.index_in(text, value_set=self.uniq), -1).to_numpy(zero_copy_only=False)
-        if self._index is None:
+        if getattr(self, "_index", None) is None:
             self._index = pd.Index(self.uniq.to_numpy(zero_copy_only=False), dtype=object)
         return self._index.get_indexer(text.to_numpy(zero_copy_only=False))
 
