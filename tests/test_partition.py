@@ -83,24 +83,6 @@ def test_buckets_are_ranges_of_sorted_patient_ids():
     assert numeric.bucket_of(pd.Series([3, 1])).tolist() == [1, 0]
 
 
-def test_arrow_columns_are_bucketed_as_the_text_is():
-    """A text column, the same column read as a dictionary (Parquet ids: each distinct id looked up
-    once, in the hash index of the known ids) and a long column (Arrow's index_in) agree with
-    ``bucket_of``: padded, orphan, blank and missing ids included."""
-    import pyarrow as pa
-
-    ids = np.array([f"P{i:02d}" for i in range(40)], dtype=object)
-    ranges = PatientRanges(ids, 3)
-    cells = ["P00", " P13 ", "P27", "P39", "P045", "Z", "A", None, "", "  ", "P13"]
-    expected = ranges.bucket_of(pd.Series(cells, dtype=object)).tolist()
-    text = pa.array(cells, type=pa.string())
-    assert ranges.bucket_of_arrow(text).tolist() == expected  # few values: the cached index
-    assert ranges.bucket_of_arrow(text.dictionary_encode()).tolist() == expected
-    long = pa.array(cells * 40, type=pa.string())  # as long as the known ids: index_in
-    assert ranges.bucket_of_arrow(long).tolist() == expected * 40
-    assert ranges.bucket_of_arrow(long.dictionary_encode()).tolist() == expected * 40
-
-
 def test_bucket_order_is_patient_order(cohort, part):
     rows = bucket_frames(part, "patients")
     ids = rows.assign(pid=rows["patient_id"].str.strip()).groupby("_bucket")["pid"].agg(["min", "max"])
