@@ -89,30 +89,16 @@ class PatientRanges:
         return self._buckets(pa.array(text.astype(object).where(text.notna(), None).tolist(), type=pa.string()))
 
     def bucket_of_arrow(self, patient_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """``bucket_of`` on an Arrow column; text columns are looked up in Arrow (no Python objects),
-        a dictionary column (Parquet text read as such) by its distinct values, each once."""
-        if isinstance(patient_ids, pa.DictionaryArray) and pa.types.is_string(patient_ids.type.value_type):
-            per_value = self.bucket_of_arrow(patient_ids.dictionary)
-            codes = pc.fill_null(patient_ids.indices, -1).to_numpy(zero_copy_only=False)
-            return np.append(per_value, 0)[codes]  # a missing id: bucket 0, as a blank one
+        """``bucket_of`` on an Arrow column; text columns are looked up in Arrow (no Python objects)."""
         if not pa.types.is_string(patient_ids.type) and not pa.types.is_large_string(patient_ids.type):
             return self.bucket_of(pd.Series(patient_ids.to_pandas()))
         text = pc.utf8_trim_whitespace(patient_ids)
         return self._buckets(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text))
 
-    def _positions(self, text: pa.Array) -> np.ndarray:
-        """Position of each id among the known ids, -1 for none (missing or unknown). A few values
-        (a dictionary's) are looked up in a hash index of the known ids built once per process;
-        Arrow's ``index_in`` builds its own per call, cheap only beside a long column."""
-        if 8 * len(text) >= len(self.uniq):
-            return pc.fill_null(pc.index_in(text, value_set=self.uniq), -1).to_numpy(zero_copy_only=False)
-        if getattr(self, "_index", None) is None:
-            self._index = pd.Index(self.uniq.to_numpy(zero_copy_only=False), dtype=object)
-        return self._index.get_indexer(text.to_numpy(zero_copy_only=False))
-
     def _buckets(self, text: pa.Array) -> np.ndarray:
-        idx = self._positions(text)
-        out = np.append(self.known, 0)[idx]  # -1 (none) takes the appended 0
+        # position among the known ids, -1 for none (missing or unknown): taken from known + [0]
+        idx = pc.fill_null(pc.index_in(text, value_set=self.uniq), -1).to_numpy(zero_copy_only=False)
+        out = np.append(self.known, 0)[idx]
         unknown = (idx < 0) & pc.is_valid(text).to_numpy(zero_copy_only=False)
         if unknown.any():  # ids missing from the patients table: the range they sort into
             values = np.asarray(text.filter(pa.array(unknown)).to_pylist(), dtype=object)
@@ -281,15 +267,6 @@ class _Pass:
 
     def feed(self, name: str, file: str, writer: _BucketWriter, batch: pa.RecordBatch, names: list[str],
              rows: np.ndarray) -> int:
-        buckets = np.zeros(batch.num_rows, dtype=np.int64)
-        if "patient_id" in names:
-            i = names.index("patient_id")
-            ids = batch.column(i)
-            buckets = self.ranges.bucket_of_arrow(ids)
-            if isinstance(ids, pa.DictionaryArray):  # read as dictionary (Parquet): kept as the text it holds
-                batch = pa.RecordBatch.from_arrays(
-                    [pc.cast(ids, ids.type.value_type) if j == i else c for j, c in enumerate(batch.columns)],
-                    names=batch.schema.names)
         dates = cut_date_columns(name)
         keep = list(range(len(names))) if self.cut_config else [i for i, n in enumerate(names) if n in dates]
         frame = arrow_frame(pa.RecordBatch.from_arrays([batch.column(i) for i in keep], names=[f"c{i}" for i in keep]))
@@ -297,6 +274,10 @@ class _Pass:
         latest = latest_date(name, frame, rows, file, self.cut_config)
         if pd.notna(latest):
             self.cut = latest if pd.isna(self.cut) else max(self.cut, latest)
+        if "patient_id" in names:
+            buckets = self.ranges.bucket_of_arrow(batch.column(names.index("patient_id")))
+        else:
+            buckets = np.zeros(batch.num_rows, dtype=np.int64)
         writer.write(_with_rows(batch, names, rows), buckets)
         return len(rows)
 
@@ -420,9 +401,6 @@ def _partition_parquet_run(run: _ParquetRun) -> tuple[list[str], int, str | None
     index = [c for c in (pf.schema_arrow.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
     fields = [f for f in pf.schema_arrow if f.name not in index]
     names = [str(f.name).strip() for f in fields]
-    ids = [f.name for f, n in zip(fields, names) if n == "patient_id" and pa.types.is_string(f.type)]
-    if ids:  # the ids read as a dictionary: each batch's distinct ids are bucketed once (``bucket_of_arrow``)
-        pf = pq.ParquetFile(run.path, read_dictionary=ids[:1])
     schema = pa.schema([f.with_name(n) for f, n in zip(fields, names)] + [(SOURCE_ROW, pa.int64())])
     writer = _BucketWriter(part, run.name, run.piece)
     n_rows = 0
