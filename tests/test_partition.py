@@ -83,6 +83,18 @@ def test_buckets_are_ranges_of_sorted_patient_ids():
     assert numeric.bucket_of(pd.Series([3, 1])).tolist() == [1, 0]
 
 
+def test_arrow_text_is_bucketed_as_bucket_of_buckets_it():
+    """``bucket_of_arrow`` (Arrow's index_in, missing positions -1) agrees with ``bucket_of``: padded,
+    orphan, blank and missing ids included."""
+    import pyarrow as pa
+
+    ranges = PatientRanges(np.array([f"P{i:02d}" for i in range(40)], dtype=object), 3)
+    cells = ["P00", " P13 ", "P27", "P39", "P045", "Z", "A", None, "", "  ", "P13"]
+    expected = ranges.bucket_of(pd.Series(cells, dtype=object)).tolist()
+    assert ranges.bucket_of_arrow(pa.array(cells, type=pa.string())).tolist() == expected
+    assert ranges.bucket_of_arrow(pa.array(cells * 40, type=pa.large_string())).tolist() == expected * 40
+
+
 def test_bucket_order_is_patient_order(cohort, part):
     rows = bucket_frames(part, "patients")
     ids = rows.assign(pid=rows["patient_id"].str.strip()).groupby("_bucket")["pid"].agg(["min", "max"])
