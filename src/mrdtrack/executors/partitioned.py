@@ -150,8 +150,8 @@ def shared_text(df: pd.DataFrame) -> pd.DataFrame:
         if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string":
             codes, uniques = pd.factorize(s, use_na_sentinel=True)
             if len(uniques) < len(s):
-                values = from_distinct(codes, uniques)
-                values[codes < 0] = s.to_numpy()[codes < 0]  # missing cells as they were (None or NaN)
+                values, missing = from_distinct(codes, uniques), codes < 0
+                values[missing] = s.to_numpy()[missing]  # missing cells as they were (None or NaN)
                 s = pd.Series(values, index=s.index, name=c, dtype=object)
         out[c] = s
     return pd.DataFrame(out, index=df.index, copy=False) if out else df

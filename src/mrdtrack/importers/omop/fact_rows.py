@@ -33,9 +33,14 @@ def coded_text(table: pa.Table) -> pa.Table:
     return table
 
 
+def person_text(ids) -> np.ndarray:
+    """person_id numbers as the contract's patient_id text (whole numbers, no decimal point)."""
+    return pd.Series(np.asarray(ids, dtype="int64")).astype(str).to_numpy(dtype=object)
+
+
 def in_text_order(ids: np.ndarray) -> np.ndarray:
     """Person ids ordered by their patient_id text (byte order)."""
-    return ids[np.argsort(pd.Series(ids, dtype="int64").astype(str).to_numpy(dtype=object), kind="stable")]
+    return ids[np.argsort(person_text(ids), kind="stable")]
 
 
 def contract_order(rows: pa.Table, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,8 +68,7 @@ def fact_rows(conn: OmopConnection, cte: str, persons: np.ndarray) -> pd.DataFra
     rows = rows.set_column(rows.schema.get_field_index("date"), "date", rows.column("date").cast(pa.timestamp("ns")))
     df = rows.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     df.columns = [RENAMED.get(c, c) for c in df.columns]
-    text = pd.Series(persons, dtype="int64").astype(str).to_numpy(dtype=object)
-    df.insert(0, "patient_id", text[place[order]])
+    df.insert(0, "patient_id", person_text(persons)[place[order]])
     for c, t in (("concept_id", "Int64"), ("source_concept_id", "Int64"), ("value_number", "float64"),
                  ("range_low", "float64")):
         if df[c].dtype != t:

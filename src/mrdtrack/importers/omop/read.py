@@ -20,7 +20,7 @@ from mrdtrack.importers.log import LOG_COLUMNS, concat_logs, count_lines, log_fr
 from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, GENDER, Mapping
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.omop.connect import OmopConnection, open_source
-from mrdtrack.importers.omop.fact_rows import fact_rows
+from mrdtrack.importers.omop.fact_rows import fact_rows, in_text_order, person_text
 from mrdtrack.importers.window import event_rows, keep_in_window, last_contact, out_of_window
 
 LIGHT_CHAIN_FROM_RATIO = "LIGHT_CHAIN_FROM_RATIO"
@@ -62,7 +62,7 @@ def _frame(conn: OmopConnection, sql: str, types_mapper=None) -> pd.DataFrame:
 
 def _ids(x: pd.Series) -> pd.Series:
     """person_id as the contract's patient_id text (whole numbers without a decimal point)."""
-    return pd.Series(x.to_numpy(dtype="int64"), index=x.index).astype(str).astype(object)
+    return pd.Series(person_text(x.to_numpy(dtype="int64")), index=x.index, dtype=object)
 
 
 # ---------------------------------------------------------------------------------------- patients
@@ -209,8 +209,8 @@ class RangeResult:
 
 def text_span(ids: np.ndarray) -> tuple[str, ...]:
     """The first and the last of person ids in patient_id text order (``queries.cohort_cte``; no ids: ())."""
-    text = sorted(str(int(p)) for p in ids)
-    return (text[0], text[-1]) if text else ()
+    text = person_text(in_text_order(np.asarray(ids, dtype="int64")))
+    return (text[0], text[-1]) if len(text) else ()
 
 
 def import_range(plan: SourcePlan, ids: np.ndarray, whole: bool | None = None) -> RangeResult:
