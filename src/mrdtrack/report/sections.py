@@ -40,11 +40,6 @@ class Output:
     png: bool = False  # also figures/<name>.png (``mrdtrack report --png``)
     pool: object = None  # drawing.FigureWorkers: figures are drawn there, in parallel with the rest
 
-    def figure(self, build: str, args: tuple, name: str, caption: str, alt: str,
-               **kwargs) -> SavedFigure | PendingFigure:
-        """Draw ``figures.<build>(*args, **kwargs)`` and save it as ``figures/name.svg``."""
-        return self.draw(FigureJob(build, args, name, caption, alt, kwargs))
-
     def draw(self, job: FigureJob) -> SavedFigure | PendingFigure:
         """Draw ``job`` into ``figures/`` (by the workers when there are some: perhaps started already)."""
         fig_dir = self.out_dir / "figures"
@@ -211,12 +206,13 @@ def _at_risk(statistics: dict, key: str) -> pd.DataFrame:
     return ar[ar["curve"].astype(str).isin(names)][["strata", "time", "n_risk"]].reset_index(drop=True)
 
 
-def _km(analysis, out: Output, key: str, title: str, xlabel: str, caption: str, logrank_p=None):
+def _km_job(analysis, key: str, title: str, xlabel: str, caption: str, logrank_p=None) -> FigureJob | None:
+    """The Kaplan-Meier figure of ``statistics[key]`` with its numbers at risk (None without a curve)."""
     curves = analysis.statistics.get(key)
     if curves is None or curves.empty:
         return None
     at_risk = _at_risk(analysis.statistics, key)
-    return out.figure("km_figure", (curves, at_risk, title, xlabel), key, caption, title, logrank_p=logrank_p)
+    return FigureJob("km_figure", (curves, at_risk, title, xlabel), key, caption, title, {"logrank_p": logrank_p})
 
 
 def _missing_groups(block: dict | None) -> list[str]:
@@ -224,47 +220,68 @@ def _missing_groups(block: dict | None) -> list[str]:
     return [label(g) for g in TREND_ORDER if not (groups.get(g) or {}).get("n")]
 
 
-def outcomes_section(analysis, out: Output) -> dict:
+def outcome_figure_jobs(analysis) -> dict[str, FigureJob]:
+    """The outcomes section's figures by name, those with something to draw: Kaplan-Meier curves by
+    endpoint and by MRD trend, the forest plot of the Cox models, the landmark curves."""
     s, cfg = analysis.summary, analysis.config
     band = f"shaded: pointwise {cfg.conf_level:.0%} limits ({cfg.km_conf_type} transform)"
-    km = [
-        _km(analysis, out, "km_pfs", "Progression-free survival from maintenance start",
-            "Months from maintenance start",
-            f"Kaplan-Meier estimate of PFS (progression or death) from maintenance start; {band}; ticks: censored. "
-            f"Median {estimate(s.get('median_pfs_months'), 'months')}."),
-        _km(analysis, out, "km_os", "Overall survival from maintenance start", "Months from maintenance start",
-            f"Kaplan-Meier estimate of OS from maintenance start; {band}. "
-            f"Median {estimate(s.get('median_os_months'), 'months')}."),
-        _km(analysis, out, "km_pfs_dx", "Progression-free survival from diagnosis", "Months from diagnosis",
-            f"PFS from diagnosis; {band}. Median {estimate(s.get('median_pfs_dx_months'), 'months')}."),
-        _km(analysis, out, "km_os_dx", "Overall survival from diagnosis", "Months from diagnosis",
-            f"OS from diagnosis; {band}. Median {estimate(s.get('median_os_dx_months'), 'months')}."),
-    ]
     trend = s.get("pfs_by_mrd_trend") or {}
-    by_trend = _km(analysis, out, "km_pfs_by_trend", "PFS from maintenance start by MRD trend",
-                   "Months from maintenance start",
-                   "The naive comparison the seed study made: PFS from maintenance start by MRD trend during "
-                   "maintenance. It is prone to guarantee-time bias (see the note below).",
-                   logrank_p=trend.get("logrank_p"))
+    jobs = [
+        _km_job(analysis, "km_pfs", "Progression-free survival from maintenance start",
+                "Months from maintenance start",
+                f"Kaplan-Meier estimate of PFS (progression or death) from maintenance start; {band}; ticks: censored. "
+                f"Median {estimate(s.get('median_pfs_months'), 'months')}."),
+        _km_job(analysis, "km_os", "Overall survival from maintenance start", "Months from maintenance start",
+                f"Kaplan-Meier estimate of OS from maintenance start; {band}. "
+                f"Median {estimate(s.get('median_os_months'), 'months')}."),
+        _km_job(analysis, "km_pfs_dx", "Progression-free survival from diagnosis", "Months from diagnosis",
+                f"PFS from diagnosis; {band}. Median {estimate(s.get('median_pfs_dx_months'), 'months')}."),
+        _km_job(analysis, "km_os_dx", "Overall survival from diagnosis", "Months from diagnosis",
+                f"OS from diagnosis; {band}. Median {estimate(s.get('median_os_dx_months'), 'months')}."),
+        _km_job(analysis, "km_pfs_by_trend", "PFS from maintenance start by MRD trend",
+                "Months from maintenance start",
+                "The naive comparison the seed study made: PFS from maintenance start by MRD trend during "
+                "maintenance. It is prone to guarantee-time bias (see the note below).",
+                logrank_p=trend.get("logrank_p")),
+    ]
     cox = analysis.statistics.get("cox_pfs_by_trend")
-    forest = None
     if cox is not None and len(tables.finite_hazard_ratios(cox)):
-        forest = out.figure("forest_figure", (tables.finite_hazard_ratios(cox),), "cox_forest",
-                            "Hazard ratios of progression or death against the not-decreasing group, unadjusted and "
-                            "adjusted for cytogenetic risk and ISS where recorded (Cox proportional hazards, "
-                            "Efron ties); from maintenance start (the naive comparison) and from each landmark. "
-                            "Hazard ratios that could not be estimated are left out of the plot (see the table).",
-                            "Forest plot of Cox hazard ratios")
+        jobs.append(FigureJob(
+            "forest_figure", (tables.finite_hazard_ratios(cox),), "cox_forest",
+            "Hazard ratios of progression or death against the not-decreasing group, unadjusted and "
+            "adjusted for cytogenetic risk and ISS where recorded (Cox proportional hazards, "
+            "Efron ties); from maintenance start (the naive comparison) and from each landmark. "
+            "Hazard ratios that could not be estimated are left out of the plot (see the table).",
+            "Forest plot of Cox hazard ratios"))
+    for lm in cfg.landmarks_months:
+        key = f"{lm:g}"
+        block = (s.get("landmark") or {}).get(key) or {}
+        jobs.append(_km_job(
+            analysis, f"km_landmark_{key}", f"PFS from the {key}-month landmark by MRD trend",
+            f"Months from the {key}-month landmark",
+            f"Patients alive and progression-free {key} months after maintenance start, grouped by the MRD "
+            f"trend seen in samples up to that landmark; time counted from the landmark.",
+            logrank_p=block.get("logrank_p")))
+    return {job.name: job for job in jobs if job is not None}
+
+
+def outcomes_section(analysis, out: Output) -> dict:
+    s, cfg = analysis.summary, analysis.config
+    jobs = outcome_figure_jobs(analysis)
+
+    def draw(name: str):
+        return out.draw(jobs[name]) if name in jobs else None
+
+    km = [draw(name) for name in ("km_pfs", "km_os", "km_pfs_dx", "km_os_dx")]
+    trend = s.get("pfs_by_mrd_trend") or {}
+    by_trend = draw("km_pfs_by_trend")
+    cox = analysis.statistics.get("cox_pfs_by_trend")
+    forest = draw("cox_forest")
     landmarks = []
     for lm in cfg.landmarks_months:
         key = f"{lm:g}"
         block = (s.get("landmark") or {}).get(key) or {}
-        fig = _km(analysis, out, f"km_landmark_{key}", f"PFS from the {key}-month landmark by MRD trend",
-                  f"Months from the {key}-month landmark",
-                  f"Patients alive and progression-free {key} months after maintenance start, grouped by the MRD "
-                  f"trend seen in samples up to that landmark; time counted from the landmark.",
-                  logrank_p=block.get("logrank_p"))
-        landmarks.append({"months": key, "figure": fig, "n_at_landmark": block.get("n_at_landmark"),
+        landmarks.append({"months": key, "figure": draw(f"km_landmark_{key}"), "n_at_landmark": block.get("n_at_landmark"),
                           "logrank": pvalue(block.get("logrank_p")),
                           "table": out.table(tables.trend_groups(block), f"landmark_{key}"),
                           "missing": _missing_groups(block)})
@@ -285,41 +302,60 @@ def outcomes_section(analysis, out: Output) -> dict:
     }
 
 
-def _cif_figure(analysis, out: Output, curve: str, title: str, caption: str, gray_p=None):
-    """A cumulative incidence figure from the pipeline's long CIF table and its numbers at risk."""
+def _cif_job(analysis, curve: str, title: str, caption: str, gray_p=None) -> FigureJob | None:
+    """A cumulative incidence figure from the pipeline's long CIF table and its numbers at risk (None
+    without that curve)."""
     cif = analysis.statistics.get("cif_curves")
     if cif is None or cif.empty or not (cif["curve"] == curve).any():
         return None
     c = cif[cif["curve"] == curve].rename(columns={"group": "strata", "cif": "survival"})
     ar = analysis.statistics.get("cif_at_risk")
     ar = ar[ar["curve"] == curve][["strata", "time", "n_risk"]].reset_index(drop=True)
-    return out.figure("km_figure", (c, ar, title, "Months from maintenance start"), curve, caption, title,
-                      logrank_p=gray_p, ylabel="Cumulative incidence", rising=True, test="Gray's test")
+    return FigureJob("km_figure", (c, ar, title, "Months from maintenance start"), curve, caption, title,
+                     {"logrank_p": gray_p, "ylabel": "Cumulative incidence", "rising": True, "test": "Gray's test"})
+
+
+def competing_figure_jobs(analysis) -> dict[str, FigureJob]:
+    """The competing-risks section's figures by name, those with something to draw: cumulative
+    incidence of progression and of death without progression by MRD trend, and of a second
+    primary malignancy."""
+    cr = analysis.summary.get("competing_risks") or {}
+    gray = cr.get("gray_test") or {}
+    band = f"shaded: pointwise {analysis.config.conf_level:.0%} limits ({analysis.config.km_conf_type} transform)"
+    jobs = [
+        _cif_job(analysis, "cif_by_trend_progression", "Cumulative incidence of progression by MRD trend",
+                 f"Aalen-Johansen cumulative incidence of progression from maintenance start, death without "
+                 f"progression competing; {band}; ticks: censored. Gray's test across the groups.",
+                 (gray.get("progression") or {}).get("p")),
+        _cif_job(analysis, "cif_by_trend_death", "Cumulative incidence of death without progression by MRD trend",
+                 f"Aalen-Johansen cumulative incidence of death without progression from maintenance start, "
+                 f"progression competing; {band}. Gray's test across the groups.",
+                 (gray.get("death") or {}).get("p")),
+        _cif_job(analysis, "cif_spm_spm", "Cumulative incidence of second primary malignancy",
+                 f"Aalen-Johansen cumulative incidence of a first second primary malignancy from "
+                 f"maintenance start, death competing; {band}."),
+    ]
+    return {job.name: job for job in jobs if job is not None}
+
+
+def statistics_figure_jobs(analysis) -> list[FigureJob]:
+    """The figures drawn from the cohort statistics (outcomes and competing risks), in page order:
+    ``mrdtrack report`` starts them on its figure workers before it builds the sections."""
+    return [*outcome_figure_jobs(analysis).values(), *competing_figure_jobs(analysis).values()]
 
 
 def competing_section(analysis, out: Output) -> dict:
     """Progression vs death without progression, Fine-Gray by MRD trend, SPM (docs/statistics.md)."""
     cr = analysis.summary.get("competing_risks") or {}
-    gray = cr.get("gray_test") or {}
-    band = f"shaded: pointwise {analysis.config.conf_level:.0%} limits ({analysis.config.km_conf_type} transform)"
-    figs = [
-        _cif_figure(analysis, out, "cif_by_trend_progression", "Cumulative incidence of progression by MRD trend",
-                    f"Aalen-Johansen cumulative incidence of progression from maintenance start, death without "
-                    f"progression competing; {band}; ticks: censored. Gray's test across the groups.",
-                    (gray.get("progression") or {}).get("p")),
-        _cif_figure(analysis, out, "cif_by_trend_death",
-                    "Cumulative incidence of death without progression by MRD trend",
-                    f"Aalen-Johansen cumulative incidence of death without progression from maintenance start, "
-                    f"progression competing; {band}. Gray's test across the groups.",
-                    (gray.get("death") or {}).get("p")),
-    ]
+    jobs = competing_figure_jobs(analysis)
+    figs = [out.draw(jobs[name]) for name in ("cif_by_trend_progression", "cif_by_trend_death") if name in jobs]
     fg = analysis.statistics.get("finegray_pfs_by_trend")
     spm = cr.get("spm") or {}
     cif_tab = pd.concat([tables.cif_at(cr, "progression_cif_at_months", "progression"),
                          tables.cif_at(cr, "death_without_progression_cif_at_months", "death")], ignore_index=True)
     naive = tables.naive_versus_cif(cr)
     return {
-        "figures": [f for f in figs if f is not None],
+        "figures": figs,
         "n": cr.get("n"), "events": cr.get("events") or {},
         "cif_table": out.table(cif_tab, "cif_by_mrd_trend") if len(cif_tab) else None,
         "gray": out.table(tables.gray_tests(cr), "gray_tests"),
@@ -327,9 +363,7 @@ def competing_section(analysis, out: Output) -> dict:
                      if fg is not None and len(fg) else None),
         "naive": out.table(naive, "progression_km_vs_cif") if len(naive) else None,
         "spm": spm,
-        "spm_figure": _cif_figure(analysis, out, "cif_spm_spm", "Cumulative incidence of second primary malignancy",
-                                  f"Aalen-Johansen cumulative incidence of a first second primary malignancy from "
-                                  f"maintenance start, death competing; {band}."),
+        "spm_figure": out.draw(jobs["cif_spm_spm"]) if "cif_spm_spm" in jobs else None,
         "spm_table": (out.table(tables.cif_at({"x": spm.get("cif_at_months")}, "x", "spm"), "cif_spm")
                       if spm.get("cif_at_months") else None),
     }
