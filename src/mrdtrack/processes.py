@@ -172,12 +172,15 @@ class WarmPool:
 
         for _ in range(self._workers):
             self._tasks.put(None)
-        while self._first.is_alive():  # the workers' results must be read for them to end
+        while True:  # the workers' results must be read for them to end
             try:
-                self._results.get(timeout=0.05)
+                while True:
+                    self._results.get_nowait()
             except queue.Empty:
                 pass
-        self._first.join()
+            self._first.join(timeout=0.002)  # checked often: the pool ends within milliseconds of its last call
+            if not self._first.is_alive():
+                break
 
     def __enter__(self) -> WarmPool:
         return self
