@@ -23,8 +23,11 @@ SECTION_IDS = ("header", "attrition", "table1", "response-depth", "mrd", "outcom
 
 _TAG = re.compile(r"<[A-Za-z][^>]*>")
 _STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.IGNORECASE | re.DOTALL)
-_EXTERNAL_ATTR = re.compile(r"""\b(?:src|href|xlink:href|action|poster|srcset|data|background)\s*=\s*["']?\s*"""
-                            r"""(?:https?:)?//""", re.IGNORECASE)
+_FETCHING_ATTRS = r"""\b(?:src|href|xlink:href|action|poster|srcset|data|background)\s*"""
+_URL_START = r"""=\s*["']?\s*(?:https?:)?//"""
+_EXTERNAL_ATTR = re.compile(_FETCHING_ATTRS + _URL_START, re.IGNORECASE)
+_URL_VALUE = re.compile(_URL_START, re.IGNORECASE)
+_ATTR_NAME = re.compile(_FETCHING_ATTRS + r"\Z", re.IGNORECASE)
 _EXTERNAL_CSS = re.compile(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", re.IGNORECASE)
 
 
@@ -49,6 +52,11 @@ def external_references(html: str) -> list[str]:
     ``url()`` in ``style``) and at every ``<style>`` block (``url()`` to elsewhere, ``@import``);
     text shown on the page (a message quoting a URL) is not a reference.
     """
+    return _tag_references(html) if _may_reference(html) else []
+
+
+def _tag_references(html: str) -> list[str]:
+    """``external_references``, tag by tag."""
     found = []
     for tag in _TAG.finditer(html):
         found += [m.group(0) for m in _EXTERNAL_ATTR.finditer(tag.group(0))]
@@ -56,6 +64,19 @@ def external_references(html: str) -> list[str]:
     for block in _STYLE_BLOCK.finditer(html):
         found += [m.group(0) for m in _EXTERNAL_CSS.finditer(block.group(1))]
     return found
+
+
+def _may_reference(html: str) -> bool:
+    """False only where ``_tag_references`` finds nothing; known in a few milliseconds where that tag
+    by tag search takes 40 ms on the demo report (700 KB, 6,000 tags, mostly SVG).
+
+    Every attribute reference it finds is a ``=`` then a URL start (``_URL_VALUE``), with an
+    attribute name of ``_EXTERNAL_ATTR`` right before it, after the last ``<``; every CSS one is
+    matched by ``_EXTERNAL_CSS`` in the whole text."""
+    for m in _URL_VALUE.finditer(html):
+        if _ATTR_NAME.search(html, max(0, html.rfind("<", 0, m.start())), m.start()):
+            return True
+    return bool(_EXTERNAL_CSS.search(html))
 
 
 #: (template variable, section builder, words for a progress display), in page order.
