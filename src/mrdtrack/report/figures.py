@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
 from mrdtrack.report.drawing import TREND_ORDER
 from mrdtrack.report.fmt import label, pvalue, sci
@@ -76,7 +76,7 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, title: str, xlabel: s
     fig = plt.figure(figsize=(7.2, 4.2 + 0.25 * n_rows))
     grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.45 + 0.28 * n_rows], hspace=0.45)
     ax = fig.add_subplot(grid[0])
-    tab = fig.add_subplot(grid[1], sharex=ax)
+    tab = fig.add_subplot(grid[1])  # the curves' time axis (limits set below), drawn without ticks
     risk = at_risk.copy()
     risk["strata"] = risk["strata"].astype(str)
     handles = []
@@ -105,6 +105,7 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, title: str, xlabel: s
     times = sorted(set(risk["time"].astype(float)))
     tmax = max([*times, float(curves["time"].max()) if len(curves) else 0.0, 1.0])
     ax.set_xlim(0, tmax * 1.02)
+    tab.set_xlim(0, tmax * 1.02)
     step = max(1, int(np.ceil(len(times) / MAX_TIME_TICKS)))
     ax.set_xticks(times[::step] if times else ax.get_xticks())
     ax.tick_params(labelbottom=True)
@@ -127,7 +128,7 @@ def _at_risk_rows(tab, risk: pd.DataFrame, strata: list[str], times: list[float]
     tab.set_yticklabels([("All" if strata_name(s) == "all" else label(strata_name(s))) for s in reversed(strata)],
                         fontsize=8)
     tab.set_title("Number at risk", loc="left", fontsize=8)
-    tab.tick_params(axis="x", bottom=False, labelbottom=False)
+    tab.xaxis.set_major_locator(NullLocator())
     tab.tick_params(axis="y", left=False, pad=14)
     for side in ("left", "bottom", "top", "right"):
         tab.spines[side].set_visible(False)
