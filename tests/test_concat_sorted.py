@@ -1,4 +1,4 @@
-"""``concat_sorted`` skips the sort only when the pieces are already in order (executors.base)."""
+"""``concat_sorted`` skips the sort only when the pieces are already in order (sorting.py; executors and pipeline)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mrdtrack.executors.base import concat_sorted, is_sorted
+from mrdtrack.sorting import concat_sorted, is_sorted
 
 rows = st.lists(st.tuples(st.sampled_from(["P1", "P10", "P2", "Q"]), st.integers(0, 5),
                           st.one_of(st.none(), st.floats(0, 3, allow_nan=False))), max_size=30)

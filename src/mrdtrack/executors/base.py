@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import pandas as pd
 
 from mrdtrack.cohort import Cohort, empty_table
@@ -220,34 +219,4 @@ class _Writer:
                     raise RuntimeError(f"writing patients.csv and mrd.csv in {self.out} failed in a child process: "
                                        f"{err}") \
                         from err
-
-
-def is_sorted(df: pd.DataFrame, by: list[str]) -> bool:
-    """Whether the rows are already in ``by`` order (a stable sort would leave them as they are).
-    Missing or incomparable keys answer False (the caller then sorts)."""
-    if len(df) < 2:
-        return True
-    tied = np.ones(len(df) - 1, dtype=bool)  # consecutive rows equal on the keys so far
-    try:
-        with np.errstate(invalid="ignore"):
-            for c in by:
-                v = df[c].to_numpy()
-                before, after = v[:-1], v[1:]
-                equal = np.asarray(before == after, dtype=bool)
-                if (tied & ~equal & ~np.asarray(before < after, dtype=bool)).any():
-                    return False
-                tied &= equal
-    except TypeError:
-        return False
-    return True
-
-
-def concat_sorted(frames: list[pd.DataFrame], by: list[str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Pieces of a per-patient table put together in patient order (the buckets' pieces, each
-    sorted and holding consecutive ranges of patients, usually are already: then no sort)."""
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=columns or by)
-    df = pd.concat(frames, ignore_index=True)
-    return df if is_sorted(df, by) else df.sort_values(by, kind="stable").reset_index(drop=True)
 

@@ -31,7 +31,7 @@ import pandas as pd
 from mrdtrack.config import Config
 from mrdtrack.contract import REQUIRED_TABLES, TABLES
 from mrdtrack.errors import InvalidCohort, UserError
-from mrdtrack.executors.base import Derived, RowPieces, RunOptions, concat_sorted
+from mrdtrack.executors.base import Derived, RowPieces, RunOptions
 from mrdtrack.io import validate as _validate
 from mrdtrack.io.outputs import write_csv
 from mrdtrack.io.parse import as_text, from_distinct
@@ -49,6 +49,7 @@ from mrdtrack.pipeline import (
 )
 from mrdtrack.pipeline import sort_issues as sort_derivation_issues
 from mrdtrack.processes import default_jobs, process_pool, release_memory
+from mrdtrack.sorting import concat_sorted
 
 DEFAULT_BUCKETS = 16
 #: ``analyze`` streams a cohort folder through buckets (instead of loading it whole) from this many
