@@ -418,4 +418,7 @@ STAGES = {"cox": cox, "simulate": simulate, "simulate_cli": simulate_cli, "start
 
 if __name__ == "__main__":
     result = STAGES[sys.argv[1]](**json.loads(sys.argv[2]))
-    print(json.dumps(result))
+    print(json.dumps(result), flush=True)
+    import gc
+
+    gc.freeze()  # as ``cli.main`` does once a command is done: the exit walks nothing

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.stats.competing import competing_data
-from mrdtrack.stats.inputs import group_codes
+from mrdtrack.stats.inputs import cell_counts, group_codes, signed_sums
 from mrdtrack.stats.km import _at_risk, _check_options, confidence_limits
 
 
@@ -26,9 +26,8 @@ def _hazards(stop, cause, start, n_causes):
     """Times, n at risk, event and censoring counts, cause-specific hazard increments."""
     times, inv = np.unique(stop, return_inverse=True)
     n = _at_risk(start, stop, times).astype(float)
-    d = np.zeros((len(times), n_causes))
     ev = cause > 0
-    np.add.at(d, (inv[ev], cause[ev] - 1), 1.0)
+    d = cell_counts(inv[ev], cause[ev] - 1, len(times), n_causes)
     n_all = np.bincount(inv, minlength=len(times))
     lam_c = d / n[:, None]
     lam = lam_c.sum(axis=1)
@@ -37,10 +36,8 @@ def _hazards(stop, cause, start, n_causes):
 
 def _sum_sq(idx_from, idx_to, coefs, length):
     """Per time k, the sums over observations with idx_from <= k < idx_to of each coefficient column."""
-    acc = np.zeros((length + 1, coefs.shape[1]))
     ok = idx_from < idx_to
-    np.add.at(acc, idx_from[ok], coefs[ok])
-    np.add.at(acc, idx_to[ok], -coefs[ok])
+    acc = signed_sums(idx_from[ok], idx_to[ok], coefs[ok], length + 1)
     return np.cumsum(acc, axis=0)[:length]
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from mrdtrack.stats.competing import competing_data
 from mrdtrack.stats.distributions import chi2_sf
-from mrdtrack.stats.inputs import StatsInputError, group_codes
+from mrdtrack.stats.inputs import StatsInputError, cell_counts, group_codes
 
 GRAY_COLUMNS = ["cause", "statistic", "df", "p"]
 
@@ -26,12 +26,9 @@ GRAY_COLUMNS = ["cause", "statistic", "df", "p"]
 def _counts(time, status, group, ng):
     """Per distinct time with an event: n at risk, cause-1, cause-2 counts per group."""
     times, inv = np.unique(time, return_inverse=True)
-    d1 = np.zeros((len(times), ng))
-    d2 = np.zeros((len(times), ng))
-    np.add.at(d1, (inv[status == 1], group[status == 1]), 1.0)
-    np.add.at(d2, (inv[status == 2], group[status == 2]), 1.0)
-    exits = np.zeros((len(times), ng))
-    np.add.at(exits, (inv, group), 1.0)
+    d1 = cell_counts(inv[status == 1], group[status == 1], len(times), ng)
+    d2 = cell_counts(inv[status == 2], group[status == 2], len(times), ng)
+    exits = cell_counts(inv, group, len(times), ng)
     rs = exits[::-1].cumsum(axis=0)[::-1]  # at risk: time >= t
     keep = (d1.sum(axis=1) + d2.sum(axis=1)) > 0
     return rs[keep], d1[keep], d2[keep]
