@@ -211,10 +211,11 @@ def _landmark_frame(patients: pd.DataFrame, months: float) -> pd.DataFrame:
 
 def time_varying_mrd_cox(patients: pd.DataFrame, changes: pd.DataFrame, config: Config) -> tuple[dict | None, list]:
     """Cox model of PFS with MRD negativity as a time-varying covariate (docs/outcomes.md section 3)."""
-    p = patients[patients["in_maintenance_cohort"].astype(bool) & patients["pfs_days"].notna()]
-    # a patient with no time at risk after maintenance start (event or censoring on that day)
-    # contributes no counting-process interval, as in R (tmerge needs futime > 0)
-    p = p[p["pfs_days"] > 0]
+    # maintenance-cohort patients with PFS known; a patient with no time at risk after maintenance
+    # start (event or censoring on that day) contributes no counting-process interval, as in R
+    # (tmerge needs futime > 0). Only the columns read are selected (patients has some 60).
+    keep = patients["in_maintenance_cohort"].astype(bool) & (patients["pfs_days"] > 0)
+    p = patients.loc[keep, ["patient_id", "pfs_days", "pfs_event"]]
     base = pd.DataFrame({"id": p["patient_id"].to_numpy(), "futime": p["pfs_days"].to_numpy(float),
                          "status": p["pfs_event"].astype(bool).astype(int).to_numpy()})
     ch = changes[changes["patient_id"].isin(base["id"])]
