@@ -57,7 +57,9 @@ def mrd_cohort_figures(patients: pd.DataFrame, config: Config) -> dict:
     """Headline shares of docs/mrd.md section 4 over the maintenance cohort, each
     ``{numerator, denominator, value, ci_low, ci_high}`` with a Wilson interval at
     ``config.conf_level``."""
-    cohort = patients[patients["in_maintenance_cohort"].astype("boolean").fillna(False).to_numpy(bool)]
+    read = [c for c in ("deepest_during_maintenance", "mrd_converted", "mrd_ever_negative", "progression_date",
+                        "first_negative_date") if c in patients.columns]  # not all 60 columns copied
+    cohort = patients.loc[patients["in_maintenance_cohort"].astype("boolean").fillna(False).to_numpy(bool), read]
     return {
         "deepest_during_maintenance": deepest_during_maintenance_share(cohort, config.conf_level),
         "mrd_conversion": mrd_conversion_share(cohort, config.conf_level),

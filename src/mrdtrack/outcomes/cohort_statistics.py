@@ -279,7 +279,7 @@ def _curves_and_trends(patients: pd.DataFrame, config: Config) -> tuple:
             zip(s["time"], s["survival"], s["lower"], s["upper"])}
 
     pfs = _survival_frame(patients, "pfs_months", "pfs_event")
-    by_id = patients.set_index("patient_id")[["mrd_trend", *ADJUSTMENT_COVARIATES]]
+    by_id = patients[["patient_id", "mrd_trend", *ADJUSTMENT_COVARIATES]].set_index("patient_id")
     pfs["trend"] = pfs["patient_id"].map(by_id["mrd_trend"])
     for c in ADJUSTMENT_COVARIATES:
         pfs[c] = pfs["patient_id"].map(by_id[c])
