@@ -30,6 +30,7 @@ from mrdtrack.io.censored import (
 from mrdtrack.io.parse import (
     STRING,
     as_text,
+    contains_any,
     out_of_range,
     parse_date,
     parse_number,
@@ -241,7 +242,7 @@ def _censored_values(t: _Table, test: pd.Series, is_num: np.ndarray, num: pd.Ser
     """Values written below a limit ('<0.1', '<= 0.1'), docs/data-model.md "Censored values": serum or
     urine M-protein = 0, free light chains = the limit (each with a warning keeping the original),
     any other test an error. Returns the numbers and the parse reasons with these rows resolved."""
-    if not is_num.any() or not vtext.str.contains("<|≤", regex=True).fillna(False).any():
+    if not is_num.any() or not contains_any(vtext, ("<", "≤")):
         return num, reason
     op, limit_text = split_censored(vtext)
     cens = is_num & op.notna().to_numpy()
@@ -273,7 +274,7 @@ def _parse_lab_values(t: _Table) -> None:
     is_txt = known & ~is_num
 
     raw_v = t.raw["value"]
-    num, vtext, reason = parse_number(raw_v)
+    num, vtext, reason = parse_number(raw_v, explain=is_num)  # a text test's value is no number: no reason
     num, reason = _censored_values(t, test, is_num, num, vtext, reason)
     _missing(t, "value", vtext, known)
     t.report("error", "LAB_INVALID_VALUE", is_num & reason.notna().to_numpy(), "value", _shown(vtext), reason)
