@@ -263,14 +263,14 @@ def _censored_values(t: _Table, test: pd.Series, is_num: np.ndarray, num: pd.Ser
 def _parse_lab_values(t: _Table) -> None:
     """Per test: numeric value in an accepted unit (normalised to the canonical unit) or text value."""
     test = t.cols["test"]
-    known = test.notna().to_numpy()
-    unknown = test.notna().to_numpy() & ~text_isin(test, list(LAB_TESTS))
+    names = list(LAB_TESTS)
+    code = text_positions(test, pd.Index(names))  # each row's test by its place in LAB_TESTS, -1: blank or unknown
+    known = code >= 0
+    unknown = test.notna().to_numpy() & ~known
     # the generic category check does not apply (test has no 'allowed' in the schema): do it here
     t.report("error", "LAB_UNKNOWN_TEST", unknown, "test", _shown(test),
              cat("unknown test '", _shown(test), f"' (accepted: {', '.join(LAB_TESTS)})"))
-    known &= ~unknown
-    numeric_tests = [k for k, v in LAB_TESTS.items() if v.numeric]
-    is_num = known & text_isin(test, numeric_tests)
+    is_num = known & np.array([v.numeric for v in LAB_TESTS.values()] + [False])[code]
     is_txt = known & ~is_num
 
     raw_v = t.raw["value"]
@@ -282,12 +282,14 @@ def _parse_lab_values(t: _Table) -> None:
     raw_u = t.raw["unit"] if "unit" in t.raw.columns else pd.Series(pd.NA, index=range(t.n), dtype=STRING)
     unit = as_text(raw_u)
     lookup = {(k, u.lower()): (f, lt.canonical_unit) for k, lt in LAB_TESTS.items() for u, f in lt.units.items()}
-    # each distinct (test, unit) pair is looked up once: codes of the two columns, combined
-    t_codes, t_uniq = pd.factorize(test.fillna(""))
+    # each distinct (test, unit) pair is looked up once: codes of the two columns, combined (a pair
+    # of an unknown test is negative: no unit of it is known)
     u_codes, u_uniq = pd.factorize(unit.fillna(""))
     u_uniq = [u.lower() for u in u_uniq]  # units compare without case
-    codes, pairs = pd.factorize(t_codes.astype(np.int64) * (len(u_uniq) + 1) + u_codes)
-    found = [lookup.get((t_uniq[p // (len(u_uniq) + 1)], u_uniq[p % (len(u_uniq) + 1)]), (np.nan, None)) for p in pairs]
+    width = len(u_uniq) + 1
+    codes, pairs = pd.factorize(code.astype(np.int64) * width + u_codes)
+    found = [lookup.get((names[p // width], u_uniq[p % width]), (np.nan, None)) if p >= 0 else (np.nan, None)
+             for p in pairs]
     factor = np.array([f for f, _ in found] + [np.nan])[codes]
     canonical = np.array([c for _, c in found] + [None], dtype=object)[codes]
     no_unit = is_num & unit.isna().to_numpy()
@@ -300,11 +302,10 @@ def _parse_lab_values(t: _Table) -> None:
     value_num = num.to_numpy() * factor
     ok_num = is_num & ~np.isnan(value_num)
     # range by test, on the canonical value (the bounds are unit-free: 0 and 100 %)
-    t_pos = {name: i for i, name in enumerate(t_uniq)}  # a test's rows by its code, not by text comparison
-    for name, lt in LAB_TESTS.items():
+    for i, (name, lt) in enumerate(LAB_TESTS.items()):  # a test's rows by its code, not by text comparison
         if not lt.numeric:
             continue
-        m = ok_num & (t_codes == t_pos.get(name, -2))
+        m = ok_num & (code == i)
         if not m.any():
             continue
         oor = m & out_of_range(pd.Series(value_num), lt.minimum, lt.maximum, lt.min_exclusive)
@@ -312,15 +313,18 @@ def _parse_lab_values(t: _Table) -> None:
         t.report("error", "LAB_OUT_OF_RANGE", oor, "value", _shown(vtext), cat("value ", _shown(vtext), f" is out of range for {name} (must be {rng})"))
         ok_num &= ~oor
     # text tests
-    allowed = {k: v.values for k, v in LAB_TESTS.items() if not v.numeric}
+    words = pd.Index(list(dict.fromkeys(w for lt in LAB_TESTS.values() if not lt.numeric for w in lt.values)))
+    word = text_positions(vtext, words)  # each value's place among the words of every text test, -1: none
     ok_txt = is_txt & vtext.notna().to_numpy()
-    for name, vals in allowed.items():
-        m = ok_txt & (t_codes == t_pos.get(name, -2))
+    for i, (name, lt) in enumerate(LAB_TESTS.items()):
+        if lt.numeric:
+            continue
+        m = ok_txt & (code == i)
         if not m.any():
             continue
-        wrong = m & ~text_isin(vtext, vals)
+        wrong = m & ~np.append(words.isin(lt.values), False)[word]
         t.report("error", "LAB_UNKNOWN_VALUE", wrong, "value", _shown(vtext),
-                 cat("unknown value '", _shown(vtext), f"' for {name} (accepted: {', '.join(vals)})"))
+                 cat("unknown value '", _shown(vtext), f"' for {name} (accepted: {', '.join(lt.values)})"))
         ok_txt &= ~wrong
     t.report("warning", "LAB_UNIT_IGNORED", is_txt & unit.notna().to_numpy(), "unit", _shown(unit),
              cat("unit '", _shown(unit), "' ignored: ", test, " has no unit"))
