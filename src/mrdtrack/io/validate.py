@@ -560,8 +560,12 @@ def _typed_out(t: _Table, used: np.ndarray) -> pd.DataFrame:
     spec = TABLES[t.name]
     out = {}
     names = LAB_COLUMNS[:-1] if t.name == "labs" else spec.column_names
+    every = bool(used.all())  # usually: then the columns are taken as they are, not copied by a mask
     for c in names:
-        s = t.cols[c][used] if c in t.cols else pd.Series(None, index=np.flatnonzero(used), dtype=object)
+        if c not in t.cols:
+            s = pd.Series(None, index=np.flatnonzero(used), dtype=object)
+        else:
+            s = t.cols[c] if every else t.cols[c][used]
         if isinstance(s.dtype, pd.StringDtype):
             s = pd.Series(text_objects(s), dtype=object)
         out[c] = s.reset_index(drop=True)
