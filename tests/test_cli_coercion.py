@@ -64,7 +64,7 @@ def test_every_command_is_covered():
     assert len({path for path, _ in PARAMETERS}) >= 8
 
 
-SAMPLES = ["", "x", " spaced ", "2024-01-01", "/tmp/out", "rel/dir", "3", "0", "-1", "1e3", "abc",
+SAMPLES = ["", "x", " spaced ", "2024-01-01", "/tmp/out", "rel/dir", "3", "0", "-1", "1e3", "abc", "\x00", "a\x00b", "/",
            0, 1, -1, 2, 10_000, True, False, None, Path("p"), ["a=b"], ("k=v", "a=b")]
 
 
