@@ -286,3 +286,21 @@ def test_exclude_invalid_lists_an_orphan_row_as_excluded():
     assert res.issues[["severity", "row", "message"]].values.tolist() == [
         ["excluded", 8, "patient_id 'P9' is not in patients"]]
     assert "P9" not in set(res.cohort.labs["patient_id"])
+
+
+@pytest.mark.parametrize("chars,reported", [(10_000, False), (10_001, True)])
+def test_cell_length_counts_characters_not_bytes(tmp_path, chars, reported):
+    """A cell of 10,000 two-byte characters (20,000 bytes) is within the limit; one more is not
+    (the quick test on bytes decides only when no cell has more bytes than the limit)."""
+    import shutil
+
+    cohort = tmp_path / "cohort"
+    shutil.copytree(EXAMPLE, cohort)
+    events = pd.read_csv(cohort / "events.csv", dtype=str, keep_default_na=False)
+    events.loc[0, "detail"] = "é" * chars
+    events.to_csv(cohort / "events.csv", index=False)
+    res = read_cohort(cohort)
+    long = res.issues[res.issues["code"] == "CELL_TOO_LONG"]
+    assert len(long) == int(reported)
+    if reported:
+        assert long.iloc[0]["message"] == f"value is too long ({chars} characters; at most 10000)"
