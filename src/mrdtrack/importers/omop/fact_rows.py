@@ -33,9 +33,15 @@ def coded_text(table: pa.Table) -> pa.Table:
     return table
 
 
+def id_text(ids: pd.Series) -> pd.Series:
+    """OMOP ids (person_id, episode_id, drug_exposure_id ...) as text: whole numbers, no decimal
+    point (a driver may hand them over as floats), the way patient_id and record ids are written."""
+    return ids.astype("int64").astype(str)
+
+
 def person_text(ids) -> np.ndarray:
-    """person_id numbers as the contract's patient_id text (whole numbers, no decimal point)."""
-    return pd.Series(np.asarray(ids, dtype="int64")).astype(str).to_numpy(dtype=object)
+    """person_id numbers as the contract's patient_id text (``id_text``), an object array."""
+    return id_text(pd.Series(np.asarray(ids, dtype="int64"))).to_numpy(dtype=object)
 
 
 def in_text_order(ids: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from mrdtrack.importers.log import LOG_COLUMNS, concat_logs, count_lines, log_fr
 from mrdtrack.importers.mapping import DEFAULT_MAPPING, EPISODE_PROGRESSION, GENDER, Mapping
 from mrdtrack.importers.omop import queries as Q
 from mrdtrack.importers.omop.connect import OmopConnection, open_source
-from mrdtrack.importers.omop.fact_rows import fact_rows, in_text_order, person_text
+from mrdtrack.importers.omop.fact_rows import fact_rows, id_text, in_text_order, person_text
 from mrdtrack.importers.window import event_rows, keep_in_window, last_contact, out_of_window
 
 LIGHT_CHAIN_FROM_RATIO = "LIGHT_CHAIN_FROM_RATIO"
@@ -152,7 +152,7 @@ def _window(rows: pd.DataFrame, table: str, diagnosis, death, cut, pre_days) -> 
 def in_person_order(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """Rows ordered by patient_id as text (the contract's order), each person's rows as they came:
     every person-ordered piece of a range then follows the previous range's (docs/omop.md "Large sources")."""
-    text = ids.astype("int64").astype(str) if ids.dtype.kind in "iuf" else ids.astype(str)
+    text = id_text(ids) if ids.dtype.kind in "iuf" else ids.astype(str)
     codes = pd.factorize(text.to_numpy(dtype=object), sort=True)[0]
     return rows.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
 

@@ -17,6 +17,7 @@ from mrdtrack.contract import PHASES
 from mrdtrack.importers.log import concat_logs, decision_log, log_frame, record_lines
 from mrdtrack.importers.mapping import EPISODE_TREATMENT_REGIMEN
 from mrdtrack.importers.omop import queries as Q
+from mrdtrack.importers.omop.fact_rows import id_text
 from mrdtrack.importers.window import keep_in_window, out_of_window
 
 TREATMENT_COLUMNS = ["patient_id", "phase", "regimen", "start_date", "end_date", "end_reason"]
@@ -37,10 +38,10 @@ def episode_phases(episodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, 
     phase = phase.fillna(pd.Series(np.where(number >= 2, "later_line", None), index=reg.index, dtype="string"))
     named = phase.notna().to_numpy()
     r = reg[named]
-    t = pd.DataFrame({"patient_id": r["person_id"].astype("int64").astype(str).to_numpy(dtype=object),
+    t = pd.DataFrame({"patient_id": id_text(r["person_id"]).to_numpy(dtype=object),
                       "phase": phase[named].astype(object).to_numpy(), "regimen": r["object_name"].astype(object).to_numpy(),
                       "start_date": r["start_date"].to_numpy(), "end_date": r["end_date"].to_numpy(), "end_reason": None})
-    log = record_lines(PHASE_FROM_EPISODE, "info", "episode", r["episode_id"].astype("int64").astype(str),
+    log = record_lines(PHASE_FROM_EPISODE, "info", "episode", id_text(r["episode_id"]),
                        t["patient_id"], "phase " + t["phase"].astype(str) + " from episode "
                        + np.where(name[named].isin(PHASES).to_numpy(), "source value", "number >= 2"))
     return t, reg[~named], log
@@ -57,8 +58,8 @@ def drug_records(drugs: pd.DataFrame, mapping, rules) -> pd.DataFrame:
     from mrdtrack.importers.ingredients import ingredients_in_text
 
     known = set(rules.known_ingredients())
-    d = drugs.assign(patient_id=drugs["person_id"].astype("int64").astype(str),
-                     record_id=drugs["drug_exposure_id"].astype("int64").astype(str))
+    d = drugs.assign(patient_id=id_text(drugs["person_id"]),
+                     record_id=id_text(drugs["drug_exposure_id"]))
     ing = d["ingredient_name"].astype("string").str.lower()
     for name, sel in mapping.drugs.items():
         hit = d["drug_concept_id"].isin(sel.concept_id) | d["drug_source_value"].astype("string").str.strip() \
@@ -86,8 +87,8 @@ def transplant_procedures(procs: pd.DataFrame, mapping, rules) -> pd.DataFrame:
     hit = by_name | procs["procedure_concept_id"].isin(sel.concept_id) | procs["procedure_source_value"].astype(
         "string").str.strip().str.lower().isin([s.lower() for s in sel.source_value]).fillna(False)
     p = procs[hit.to_numpy()]
-    return pd.DataFrame({"patient_id": p["person_id"].astype("int64").astype(str).to_numpy(dtype=object),
-                         "date": p["date"].to_numpy(), "record_id": p["procedure_occurrence_id"].astype("int64").astype(str)})
+    return pd.DataFrame({"patient_id": id_text(p["person_id"]).to_numpy(dtype=object),
+                         "date": p["date"].to_numpy(), "record_id": id_text(p["procedure_occurrence_id"])})
 
 
 def drug_phases(conn, cte, options, patients, progressions, cut, persons_wanted) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -101,7 +102,7 @@ def drug_phases(conn, cte, options, patients, progressions, cut, persons_wanted)
     rules = options.mapping.phase_rules()
     drugs = _frame(conn, Q.drugs(conn, cte))
     drugs = in_person_order(drugs, drugs["person_id"])
-    drugs = drugs[drugs["person_id"].astype("int64").astype(str).isin(persons_wanted)]
+    drugs = drugs[id_text(drugs["person_id"]).isin(persons_wanted)]
     procs = _frame(conn, Q.procedures(conn, cte)) if conn.has("procedure_occurrence") else pd.DataFrame(
         columns=["procedure_occurrence_id", "person_id", "date", "procedure_concept_id", "concept_name",
                  "procedure_source_value"])
@@ -124,10 +125,10 @@ def treatments_table(conn, cte, options, patients: pd.DataFrame, episodes: pd.Da
         from_ep, rest, log = episode_phases(episodes)
         logs.append(log)
         if len(rest):  # unnamed first-line episodes: the drug rules on the person's drugs
-            logs.append(record_lines(PHASE_FROM_EPISODE, "info", "episode", rest["episode_id"].astype("int64").astype(str),
-                                     rest["person_id"].astype("int64").astype(str),
+            logs.append(record_lines(PHASE_FROM_EPISODE, "info", "episode", id_text(rest["episode_id"]),
+                                     id_text(rest["person_id"]),
                                      "episode names no phase: phases from its person's drugs"))
-        with_ep = set(from_ep["patient_id"]) - set(rest["person_id"].astype("int64").astype(str))
+        with_ep = set(from_ep["patient_id"]) - set(id_text(rest["person_id"]))
     else:
         from_ep, with_ep = _empty(), set()
     wanted = patients.loc[~patients["patient_id"].isin(with_ep), "patient_id"]
