@@ -100,6 +100,10 @@ class FigureWorkers:
             files = [fig_dir / f"{job.name}.svg", *([fig_dir / f"{job.name}.png"] if png else [])]
             self.started[job.name] = (job, PendingFigure(self.pool.submit(render_figure, job, fig_dir, png)), files)
 
+    def started_jobs(self) -> dict:
+        """The jobs started and not asked for yet, by name."""
+        return {name: job for name, (job, _, _) in self.started.items()}
+
     def started_files(self) -> set[Path]:
         """The files the started figures write (an earlier report's leftovers are removed around them)."""
         return {f for _, _, files in self.started.values() for f in files}

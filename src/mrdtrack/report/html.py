@@ -102,9 +102,8 @@ def render_report(analysis, out_dir: Path, cohort_label: str, pseudonymized: boo
     (the files and the page are the same); ``pool``: such workers already started (``figure_pool``).
     """
     with (nullcontext(pool) if pool is not None else figure_pool(jobs)) as pool:
-        if pool is not None:
-            start_figures(analysis, pool, Path(out_dir) / "figures", png)
-        out = sections.Output(Path(out_dir), png=png, pool=pool)
+        jobs = report_figures(analysis, pool, Path(out_dir) / "figures", png)
+        out = sections.Output(Path(out_dir), png=png, pool=pool, jobs=jobs)
         context = {"css": stylesheet(), "pseudonymized": pseudonymized, "png": png,
                    "header": sections.header_section(analysis, cohort_label)}
         for key, build, words in BUILDERS:
@@ -114,14 +113,16 @@ def render_report(analysis, out_dir: Path, cohort_label: str, pseudonymized: boo
         return environment().get_template("report.html.j2").render(**context)
 
 
-def start_figures(analysis, pool, fig_dir: Path, png: bool) -> None:
-    """Start every figure of the report on the workers ``pool`` before the sections are built (the
-    workers draw while this process builds the tables): the per-patient ones unless they were
-    started with the analysis (``commands/report.py``), then those of the cohort statistics."""
-    if not pool.started:
-        pool.start(sections.patient_figure_jobs(analysis.patients, analysis.anchors, analysis.mrd, analysis.config),
-                   fig_dir, png)
-    pool.start(sections.statistics_figure_jobs(analysis), fig_dir, png)
+def report_figures(analysis, pool, fig_dir: Path, png: bool) -> dict:
+    """The report's figure jobs by name (``sections.figure_jobs``), every one not started yet
+    started on the workers ``pool`` (when there are some) before the sections are built, so the
+    workers draw while this process builds the tables. The per-patient figures started with the
+    analysis (``commands/report.py``) are taken as they were started, not built again."""
+    started = pool.started_jobs() if pool is not None else {}
+    jobs = sections.figure_jobs(analysis, started)
+    if pool is not None:
+        pool.start([job for name, job in jobs.items() if name not in started], fig_dir, png)
+    return jobs
 
 
 @contextmanager

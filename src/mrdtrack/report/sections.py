@@ -39,6 +39,12 @@ class Output:
     tables: list[Path] = field(default_factory=list)
     png: bool = False  # also figures/<name>.png (``mrdtrack report --png``)
     pool: object = None  # drawing.FigureWorkers: figures are drawn there, in parallel with the rest
+    jobs: dict[str, FigureJob] = field(default_factory=dict)  # the report's figures by name (``figure_jobs``)
+
+    def draw_named(self, name: str) -> SavedFigure | PendingFigure | None:
+        """The figure ``name`` of ``jobs`` drawn (None: it has nothing to draw)."""
+        job = self.jobs.get(name)
+        return self.draw(job) if job is not None else None
 
     def draw(self, job: FigureJob) -> SavedFigure | PendingFigure:
         """Draw ``job`` into ``figures/`` (by the workers when there are some: perhaps started already)."""
@@ -115,8 +121,8 @@ def table1_section(analysis, out: Output) -> dict:
 def patient_figure_jobs(patients: pd.DataFrame, anchors: pd.DataFrame, mrd: pd.DataFrame,
                         config: Config) -> list[FigureJob]:
     """The figures drawn from the per-patient tables alone (response depth, MRD spaghetti, swimmer),
-    the jobs ``response_section`` and ``mrd_section`` ask for: ``mrdtrack report`` starts them while
-    the cohort statistics are computed (``drawing.FigureWorkers.start``)."""
+    those ``response_section`` and ``mrd_section`` draw: ``mrdtrack report`` starts them while the
+    cohort statistics are computed (``drawing.FigureWorkers.start``)."""
     jobs = [depth_figure_job(tables.shift_table(patients)), *mrd_figure_jobs(patients, anchors, mrd, config)]
     return [job for job in jobs if job is not None]
 
@@ -134,8 +140,7 @@ def depth_figure_job(shift: pd.DataFrame) -> FigureJob | None:
 
 def response_section(analysis, out: Output) -> dict:
     shift = tables.shift_table(analysis.patients)
-    job = depth_figure_job(shift)
-    fig = out.draw(job) if job is not None else None
+    fig = out.draw_named("response_depth")
     shown = shift.rename_axis(index=None, columns="at maintenance start ↓ / deepest →")
     return {"shift": out.table(shift, "response_shift", index=True, display=shown), "figure": fig,
             "deepest_during_maintenance": share(analysis.summary.get("deepest_during_maintenance")),
@@ -186,15 +191,14 @@ def _swimmer_job(pf: pd.DataFrame, mrd: pd.DataFrame, cfg: Config) -> FigureJob 
 def mrd_section(analysis, out: Output) -> dict:
     cfg: Config = analysis.config
     overview = tables.mrd_overview(analysis.patients)
-    spaghetti, swimmer = mrd_figure_jobs(analysis.patients, analysis.anchors, analysis.mrd, cfg)
     s = analysis.summary
     return {
         "overview": out.table(overview, "mrd_overview", display=tables.mrd_overview_display(overview)),
         "conversion": share(s.get("mrd_conversion")),
         "threshold": f"{sci(cfg.mrd_threshold)}",
-        "spaghetti": out.draw(spaghetti) if spaghetti is not None else None,
-        "swimmer": out.draw(swimmer) if swimmer is not None else None,
-        "no_samples": spaghetti is None,
+        "spaghetti": out.draw_named("mrd_spaghetti"),
+        "swimmer": out.draw_named("swimmer"),
+        "no_samples": "mrd_spaghetti" not in out.jobs,
     }
 
 
@@ -267,21 +271,16 @@ def outcome_figure_jobs(analysis) -> dict[str, FigureJob]:
 
 def outcomes_section(analysis, out: Output) -> dict:
     s, cfg = analysis.summary, analysis.config
-    jobs = outcome_figure_jobs(analysis)
-
-    def draw(name: str):
-        return out.draw(jobs[name]) if name in jobs else None
-
-    km = [draw(name) for name in ("km_pfs", "km_os", "km_pfs_dx", "km_os_dx")]
+    km = [out.draw_named(name) for name in ("km_pfs", "km_os", "km_pfs_dx", "km_os_dx")]
     trend = s.get("pfs_by_mrd_trend") or {}
-    by_trend = draw("km_pfs_by_trend")
+    by_trend = out.draw_named("km_pfs_by_trend")
     cox = analysis.statistics.get("cox_pfs_by_trend")
-    forest = draw("cox_forest")
+    forest = out.draw_named("cox_forest")
     landmarks = []
     for lm in cfg.landmarks_months:
         key = f"{lm:g}"
         block = (s.get("landmark") or {}).get(key) or {}
-        landmarks.append({"months": key, "figure": draw(f"km_landmark_{key}"), "n_at_landmark": block.get("n_at_landmark"),
+        landmarks.append({"months": key, "figure": out.draw_named(f"km_landmark_{key}"), "n_at_landmark": block.get("n_at_landmark"),
                           "logrank": pvalue(block.get("logrank_p")),
                           "table": out.table(tables.trend_groups(block), f"landmark_{key}"),
                           "missing": _missing_groups(block)})
@@ -338,17 +337,19 @@ def competing_figure_jobs(analysis) -> dict[str, FigureJob]:
     return {job.name: job for job in jobs if job is not None}
 
 
-def statistics_figure_jobs(analysis) -> list[FigureJob]:
-    """The figures drawn from the cohort statistics (outcomes and competing risks), in page order:
-    ``mrdtrack report`` starts them on its figure workers before it builds the sections."""
-    return [*outcome_figure_jobs(analysis).values(), *competing_figure_jobs(analysis).values()]
+def figure_jobs(analysis, started: dict[str, FigureJob] | None = None) -> dict[str, FigureJob]:
+    """Every figure of the report with something to draw, by name, in page order, each built once:
+    the per-patient ones (those ``started`` with the analysis when given: ``commands/report.py``)
+    and those of the cohort statistics. The sections draw them by name (``Output.draw_named``)."""
+    patient = started or {job.name: job for job in patient_figure_jobs(analysis.patients, analysis.anchors,
+                                                                       analysis.mrd, analysis.config)}
+    return {**patient, **outcome_figure_jobs(analysis), **competing_figure_jobs(analysis)}
 
 
 def competing_section(analysis, out: Output) -> dict:
     """Progression vs death without progression, Fine-Gray by MRD trend, SPM (docs/statistics.md)."""
     cr = analysis.summary.get("competing_risks") or {}
-    jobs = competing_figure_jobs(analysis)
-    figs = [out.draw(jobs[name]) for name in ("cif_by_trend_progression", "cif_by_trend_death") if name in jobs]
+    figs = [out.draw_named(name) for name in ("cif_by_trend_progression", "cif_by_trend_death") if name in out.jobs]
     fg = analysis.statistics.get("finegray_pfs_by_trend")
     spm = cr.get("spm") or {}
     cif_tab = pd.concat([tables.cif_at(cr, "progression_cif_at_months", "progression"),
@@ -363,7 +364,7 @@ def competing_section(analysis, out: Output) -> dict:
                      if fg is not None and len(fg) else None),
         "naive": out.table(naive, "progression_km_vs_cif") if len(naive) else None,
         "spm": spm,
-        "spm_figure": out.draw(jobs["cif_spm_spm"]) if "cif_spm_spm" in jobs else None,
+        "spm_figure": out.draw_named("cif_spm_spm"),
         "spm_table": (out.table(tables.cif_at({"x": spm.get("cif_at_months")}, "x", "spm"), "cif_spm")
                       if spm.get("cif_at_months") else None),
     }

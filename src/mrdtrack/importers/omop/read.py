@@ -209,8 +209,8 @@ class RangeResult:
 
 def text_span(ids: np.ndarray) -> tuple[str, ...]:
     """The first and the last of person ids in patient_id text order (``queries.cohort_cte``; no ids: ())."""
-    text = person_text(in_text_order(np.asarray(ids, dtype="int64")))
-    return (text[0], text[-1]) if len(text) else ()
+    ordered = in_text_order(np.asarray(ids, dtype="int64"))
+    return tuple(person_text(ordered[[0, -1]])) if len(ordered) else ()
 
 
 def import_range(plan: SourcePlan, ids: np.ndarray, whole: bool | None = None) -> RangeResult:
