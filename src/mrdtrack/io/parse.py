@@ -94,6 +94,19 @@ def as_text(s: pd.Series) -> pd.Series:
             text[is_time] = text[is_time].str.replace(_TIME_PART, "", regex=True)
         t = pd.Series(pd.NA, index=s.index, dtype=STRING)
         t[mask] = text.astype(STRING).to_numpy()
+    return _stripped(t)
+
+
+def _stripped(t: pd.Series) -> pd.Series:
+    """Text stripped of surrounding whitespace (as ``str.strip``), blank -> NA; Arrow-backed text
+    in Arrow (pandas' mask copies the column through Python-level NA handling)."""
+    if t.dtype == STRING:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = pc.utf8_trim_whitespace(t.array.__arrow_array__())
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+        return pd.Series(text, index=t.index, name=t.name, dtype=STRING)
     t = t.str.strip()
     return t.mask(t == "")
 
