@@ -48,7 +48,7 @@ from mrdtrack.pipeline import (
     derive_all,
 )
 from mrdtrack.pipeline import sort_issues as sort_derivation_issues
-from mrdtrack.processes import default_jobs, process_pool, release_memory
+from mrdtrack.processes import WORKER_KEEP_BYTES, default_jobs, process_pool, release_memory
 from mrdtrack.sorting import concat_sorted
 
 DEFAULT_BUCKETS = 16
@@ -83,6 +83,9 @@ class _BucketJob:
     batch_size: int
     pseudonym_key: str | None = None
     derive: bool = True  # False: validation only (``validate_partitioned``)
+    #: remove the bucket's input files once read (no second run with another data cut can need them):
+    #: the pass's copy of the cohort is freed while the other buckets run, not all at the end
+    drop_input: bool = False
 
 
 def _missing_file(name: str) -> str:
@@ -134,11 +137,15 @@ def analyze_bucket(raw: dict[str, RawTable], data_cut, exclude_invalid: bool, co
 def _analyze_bucket(job: _BucketJob) -> dict:
     """``analyze_bucket`` on bucket ``job.index``; outputs under the work folder. Returns counts."""
     part = Partition.load(job.root)
-    out = analyze_bucket(load_bucket(part, job.index), job.data_cut, job.exclude_invalid, job.config, job.batch_size,
+    raw = load_bucket(part, job.index)
+    if job.drop_input:
+        shutil.rmtree(part.bucket_dir(job.index), ignore_errors=True)  # read already (mapped pages stay valid)
+    out = analyze_bucket(raw, job.data_cut, job.exclude_invalid, job.config, job.batch_size,
                          job.pseudonym_key, job.derive)
+    del raw
     saved = save_bucket(job.work, job.index, out)
     del out
-    release_memory()
+    release_memory(above=WORKER_KEEP_BYTES)
     return saved
 
 
@@ -400,12 +407,15 @@ def _partition_and_check(cohort_path, work: Path, config: Config, buckets: int, 
         raise InvalidCohort(cohort_path, header_issues)
     t0 = time.perf_counter()
 
+    may_rerun = exact_cut and found_cut
+
     def run(cut) -> list[dict]:
         return _run_buckets([_BucketJob(part.root, i, str(work), cut, exclude_invalid, config, batch_size,
-                                        pseudonym_key, derive) for i in range(part.buckets)], jobs, progress)
+                                        pseudonym_key, derive, drop_input=not may_rerun)
+                             for i in range(part.buckets)], jobs, progress)
 
     infos = run(cut)
-    if exact_cut and found_cut:
+    if may_rerun:
         # the pass took the latest date of any row; the validator's cut ignores rows with a cell
         # error: when such a row held the latest date, every bucket runs again with the exact cut
         exact = max((i["latest_valid"] for i in infos if pd.notna(i["latest_valid"])), default=None)

@@ -42,7 +42,7 @@ from mrdtrack.executors.partitioned import (
     validation_issues,
 )
 from mrdtrack.io.sources import RawTable
-from mrdtrack.processes import release_memory
+from mrdtrack.processes import WORKER_KEEP_BYTES, release_memory
 
 #: Persons per bucket when the number of buckets is not given: one range of the import each
 #: (about 1 GB peak per process with 100 result rows per person).
@@ -90,7 +90,7 @@ def _import_and_analyze(job: _RangeJob) -> dict:
     out = analyze_bucket(raw, cut, job.exclude_invalid, job.config, job.batch_size, job.pseudonym_key, job.derive)
     saved = save_bucket(job.work, job.index, out)
     del out, raw
-    release_memory()
+    release_memory(above=WORKER_KEEP_BYTES)
     return {**saved, "log": imported.log, "unmapped": imported.unmapped, "rows": rows}
 
 
