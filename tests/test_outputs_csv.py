@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mrdtrack.io import outputs
 from mrdtrack.io.outputs import FLOAT_FORMAT, _plain_csv, format_table, write_csv
 
 # words, blanks, missing cells and every character the csv writer quotes for
@@ -83,3 +85,28 @@ def test_a_text_buffer_gets_the_same_text(tmp_path):
     write_csv(df, buffer, header=False)
     write_csv(df, tmp_path / "rows.csv", header=False)
     assert buffer.getvalue() == (tmp_path / "rows.csv").read_text() == "P1,CR\nP2,\n"
+
+
+@settings(max_examples=100, deadline=None)
+@given(cells=st.lists(st.tuples(_CELLS, _CELLS, _FLOATS), min_size=1, max_size=12), header=st.booleans(),
+       chunk_cells=st.integers(1, 12))
+def test_chunks_of_rows_give_the_same_bytes(tmp_path_factory, cells, header, chunk_cells):
+    """Written a few rows at a time (CSV_CHUNK_CELLS), the file is the same; a cell to quote in a
+    later chunk sends the whole table to ``to_csv`` (the unfinished direct file is overwritten)."""
+    df = pd.DataFrame({"patient_id": pd.Series([c[0] for c in cells], dtype=object),
+                       "note": pd.Series([c[1] for c in cells], dtype=object),
+                       "months": pd.Series([c[2] for c in cells], dtype="float64")})
+    d = tmp_path_factory.mktemp("csv")
+    with pytest.MonkeyPatch.context() as mp:  # a function-scoped fixture does not reset between examples
+        mp.setattr(outputs, "CSV_CHUNK_CELLS", chunk_cells)
+        write_csv(df, d / "ours.csv", header=header)
+    assert (d / "ours.csv").read_bytes() == _pandas_bytes(df, d / "pandas.csv", header)
+
+
+def test_a_later_chunk_to_quote_falls_back_to_pandas(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "CSV_CHUNK_CELLS", 2)  # one row per chunk
+    df = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "note": ["plain", "plain", "a,b"]})
+    assert _plain_csv(df, header=True) is None
+    write_csv(df, tmp_path / "ours.csv")
+    assert (tmp_path / "ours.csv").read_bytes() == _pandas_bytes(df, tmp_path / "pandas.csv", True)
+    assert (tmp_path / "ours.csv").read_text(encoding="utf-8").endswith('P3,"a,b"\n')

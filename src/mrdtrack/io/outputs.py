@@ -111,12 +111,21 @@ def _plain_cells(s: pd.Series):
     return _plain_text(s)
 
 
-def _plain_csv_bytes(df: pd.DataFrame, header: bool) -> bytes | None:
-    """The UTF-8 CSV bytes pandas' ``to_csv`` writes for a table of text, float64 and int64 columns
-    with nothing to quote, written by Arrow's CSV writer without quoting (the cells were checked:
-    none needs quotes); None for any other table."""
-    if df.shape[1] < 2 or any(not isinstance(c, str) or _NEEDS_QUOTES.search(c) for c in df.columns):
-        return None  # a lone empty field would be quoted: not this path
+#: The direct path formats and writes this many cells at a time (about 60 MB of Arrow text): the
+#: writer's memory is bounded by a chunk, not by the table (patients.csv of 1,000,000 patients).
+CSV_CHUNK_CELLS = 4_000_000
+
+
+def _plain_header(df: pd.DataFrame) -> bool:
+    """Whether the table's shape and names allow the direct path (``_plain_chunks``)."""
+    return df.shape[1] >= 2 and all(isinstance(c, str) and not _NEEDS_QUOTES.search(c) for c in df.columns)
+
+
+def _plain_rows(df: pd.DataFrame):
+    """The CSV rows pandas' ``to_csv`` writes for a table of text, float64 and int64 columns with
+    nothing to quote, as an Arrow buffer of UTF-8 written by Arrow's CSV writer without quoting
+    (the cells were checked: none needs quotes); None when a column is of another kind or a cell
+    would be quoted."""
     cols = []
     for c in df.columns:
         col = _plain_cells(df[c])
@@ -126,36 +135,59 @@ def _plain_csv_bytes(df: pd.DataFrame, header: bool) -> bytes | None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    head = (",".join(df.columns) + "\n").encode("utf-8") if header else b""
-    if not len(df):
-        return head
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(pa.table(cols, names=[f"c{i}" for i in range(len(cols))]), sink,
-                    pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    return head + sink.getvalue().to_pybytes()
+    if len(df):
+        pacsv.write_csv(pa.table(cols, names=[f"c{i}" for i in range(len(cols))]), sink,
+                        pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    return sink.getvalue()
+
+
+def _plain_chunks(df: pd.DataFrame, header: bool):
+    """The direct path's CSV as successive pieces (the header, then the rows by CSV_CHUNK_CELLS
+    cells); a None piece means the table is not for the direct path (``to_csv`` writes it)."""
+    if not _plain_header(df):
+        yield None
+        return
+    if header:
+        yield (",".join(df.columns) + "\n").encode("utf-8")
+    step = max(1, CSV_CHUNK_CELLS // df.shape[1])
+    for start in range(0, len(df), step):
+        yield _plain_rows(df.iloc[start:start + step])
 
 
 def _plain_csv(df: pd.DataFrame, header: bool) -> str | None:
-    """``_plain_csv_bytes`` as text (what a text buffer takes)."""
-    data = _plain_csv_bytes(df, header)
-    return None if data is None else data.decode("utf-8")
+    """The direct path's CSV text (``_plain_chunks``), None for a table it does not take."""
+    pieces = []
+    for piece in _plain_chunks(df, header):
+        if piece is None:
+            return None
+        pieces.append(piece if isinstance(piece, bytes) else piece.to_pybytes())
+    return b"".join(pieces).decode("utf-8")
+
+
+def _write_plain(df: pd.DataFrame, path: Path, header: bool) -> bool:
+    """The direct path's CSV written to ``path`` piece by piece; False (the file then holds an
+    unfinished part) for a table it does not take."""
+    with Path(path).open("wb") as f:
+        for piece in _plain_chunks(df, header):
+            if piece is None:
+                return False
+            f.write(piece)  # an Arrow buffer as it is: no copy into Python bytes
+    return True
 
 
 def write_csv(df: pd.DataFrame, path: Path | TextIO, header: bool = True) -> None:
     """``df`` as CSV per the output contract; ``header=False`` writes the rows only (a piece of a file).
-    A table of plain text and numbers (every output but issues.csv) is written by Arrow, to the
-    same bytes as ``to_csv``."""
+    A table of plain text and numbers (every output but issues.csv) is written by Arrow, a chunk
+    of rows at a time, to the same bytes as ``to_csv``."""
     table = format_table(df)
     if hasattr(path, "write"):  # a text buffer (the Spark workers')
         text = _plain_csv(table, header)
         if text is not None:
             path.write(text)
             return
-    else:
-        data = _plain_csv_bytes(table, header)
-        if data is not None:
-            Path(path).write_bytes(data)
-            return
+    elif _write_plain(table, path, header):
+        return
     table.to_csv(path, index=False, header=header, lineterminator="\n", float_format=FLOAT_FORMAT, na_rep="")
 
 
