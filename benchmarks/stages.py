@@ -337,13 +337,12 @@ def pg_fetch(url: str, schema: str, driver: str) -> dict:
 
 
 def fhir_export(n: int, seed: int, out: str, scenario: str = "registry") -> dict:
-    """A simulated cohort written as a FHIR R4 Bulk Data export (what ``simulate --format fhir`` runs)."""
-    from mrdtrack.importers.fhir.export import write_fhir
-    from mrdtrack.simulate import simulate_cohort
+    """A simulated cohort written as a FHIR R4 Bulk Data export by ``mrdtrack simulate --format fhir``'s
+    function (simulated and written a chunk of patients at a time)."""
+    from mrdtrack.commands.simulate import write_simulated_cohort
 
     t0 = time.perf_counter()
-    tables = simulate_cohort(n=n, seed=seed, scenario=scenario).tables
-    paths = write_fhir(tables, out)
+    paths = write_simulated_cohort(n, seed, out, scenario=scenario, fmt="fhir")
     lines = {p.stem: sum(1 for _ in p.open("rb")) for p in paths if p.suffix == ".ndjson"}
     return {"work_s": time.perf_counter() - t0, "resources": lines, "resources_total": sum(lines.values()),
             "bytes": sum(p.stat().st_size for p in paths)}

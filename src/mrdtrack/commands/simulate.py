@@ -25,8 +25,9 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
     """Simulate and write ``out/<table>.<fmt>`` (and ``out/truth/truth.csv`` with ``truth``), ``chunk_size``
     patients at a time (memory bounded by a chunk; the files do not depend on it); ``omop`` writes one
     DuckDB file, ``omop-folder`` a folder of OMOP Parquet tables (docs/omop.md); ``fhir`` a FHIR R4 Bulk
-    Data export, ``fhir-bundles`` one Bundle per patient (docs/fhir.md); these three from the whole cohort."""
-    from mrdtrack.io.write import FORMATS, TableWriter, write_tables
+    Data export, ``fhir-bundles`` one Bundle per patient (docs/fhir.md), streamed by chunks too; the two
+    OMOP formats from the whole cohort."""
+    from mrdtrack.io.write import FORMATS, TableWriter
     from mrdtrack.simulate.cohort import CHUNK_PATIENTS, simulate_chunks
 
     if n < 1:
@@ -53,14 +54,17 @@ def write_simulated_cohort(n: int, seed: int, out: str | Path, scenario: str | P
         omop = contract_to_omop(simulate_cohort(n, seed, str(scenario)).tables, episodes=omop_therapy == "episodes")
         return [write_duckdb(omop, out)] if fmt == "omop" else write_folder(omop, out, "parquet")
     if fmt in FHIR_FORMATS:
-        from mrdtrack.importers.fhir.export import write_fhir
-        from mrdtrack.simulate import simulate_cohort
+        from mrdtrack.importers.fhir.export import write_fhir_parts
 
-        sim = simulate_cohort(n, seed, str(scenario))
-        paths = write_fhir(sim.tables, out, bundles=fmt == "fhir-bundles")
-        if truth:
-            paths += write_tables({"truth": sim.truth}, out / "truth", "csv")
-        return paths
+        with TableWriter(out / "truth" if truth else out, "csv") as truth_out:
+            def parts():
+                for part in simulate_chunks(n, seed, str(scenario), chunk_size or CHUNK_PATIENTS, truth):
+                    if truth:
+                        truth_out.write({"truth": part.truth})
+                    yield part.tables
+
+            paths = write_fhir_parts(parts(), out, bundles=fmt == "fhir-bundles")
+        return paths + truth_out.paths
     with TableWriter(out, fmt) as tables_out, TableWriter(out / "truth" if truth else out, "csv") as truth_out:
         for part in simulate_chunks(n, seed, str(scenario), chunk_size or CHUNK_PATIENTS, truth):
             tables = part.tables

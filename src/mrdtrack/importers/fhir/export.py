@@ -52,6 +52,18 @@ def _dates(s: pd.Series) -> np.ndarray:
     return pd.to_datetime(s, errors="coerce").dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
 
 
+#: Patients turned into resources and written at a time (``write_fhir_parts``): the writer's memory is
+#: bounded by a chunk (about 200 resources per registry patient), not by the cohort.
+FHIR_CHUNK_PATIENTS = 500
+#: A row's 1-based place in its whole table, from which its resource id is made ("lab-17"): the
+#: same ids whatever the chunks a cohort is written in.
+ROW_NUMBER = "_n"
+
+
+def _row_numbers(df: pd.DataFrame) -> np.ndarray:
+    return df[ROW_NUMBER].to_numpy() if ROW_NUMBER in df.columns else np.arange(1, len(df) + 1)
+
+
 def _subject(pid: str) -> dict:
     return {"reference": f"Patient/{pid}"}
 
@@ -103,13 +115,13 @@ def lab_observations(labs: pd.DataFrame) -> list[tuple[str, dict]]:
     """One Observation per lab row: numbers as UCUM quantities, words as answers (styles vary by test)."""
     styles = {"serum_ife": 0, "urine_ife": 1, "bm_clonality": 2, "new_lesion": 0}
     out = []
-    for i, (pid, date, test, value, unit) in enumerate(zip(labs["patient_id"], _dates(labs["date"]), labs["test"],
-                                                           labs["value"], labs["unit"])):
+    for i, pid, date, test, value, unit in zip(_row_numbers(labs), labs["patient_id"], _dates(labs["date"]),
+                                               labs["test"], labs["value"], labs["unit"]):
         if test in styles:
             value_part = _answer(value, styles[test])
         else:
             value_part = _quantity(float(value), str(unit))
-        out.append((pid, _observation(f"lab-{i + 1}", pid, date, _lab_code(test), value_part)))
+        out.append((pid, _observation(f"lab-{i}", pid, date, _lab_code(test), value_part)))
     return out
 
 
@@ -117,8 +129,9 @@ def mrd_observations(mrd: pd.DataFrame) -> list[tuple[str, dict]]:
     """MRD samples: MFC on the percent scale (LOINC 93021-4), other methods as fractions (unit 1);
     not detected = ``<`` the limit of detection, detected = the level with the LOD as range low."""
     out = []
-    for i, (pid, date, method, lod, result, level) in enumerate(zip(
-            mrd["patient_id"], _dates(mrd["date"]), mrd["method"], mrd["lod"], mrd["result"], mrd["level"])):
+    for i, pid, date, method, lod, result, level in zip(
+            _row_numbers(mrd), mrd["patient_id"], _dates(mrd["date"]), mrd["method"], mrd["lod"], mrd["result"],
+            mrd["level"]):
         percent = method == "MFC"
         unit, factor = ("%", 100.0) if percent else ("1", 1.0)
         code = _code(coding(LOINC, "93021-4"), "MRD by flow") if percent else \
@@ -126,7 +139,7 @@ def mrd_observations(mrd: pd.DataFrame) -> list[tuple[str, dict]]:
         lod = float(lod) * factor
         value = _quantity(lod, unit, "<") if result == "not_detected" else \
             _quantity(float(level) * factor, unit, low=lod)
-        out.append((pid, _observation(f"mrd-{i + 1}", pid, date, code, value)))
+        out.append((pid, _observation(f"mrd-{i}", pid, date, code, value)))
     return out
 
 
@@ -147,10 +160,10 @@ def attribute_observations(patients: pd.DataFrame) -> list[tuple[str, dict]]:
 
 def imaging_observations(imaging: pd.DataFrame) -> list[tuple[str, dict]]:
     out = []
-    for i, (pid, date, modality, result) in enumerate(zip(imaging["patient_id"], _dates(imaging["date"]),
-                                                           imaging["modality"], imaging["result"])):
+    for i, pid, date, modality, result in zip(_row_numbers(imaging), imaging["patient_id"], _dates(imaging["date"]),
+                                               imaging["modality"], imaging["result"]):
         key = "imaging_" + str(modality).lower().replace("-", "_")
-        out.append((pid, _observation(f"imaging-{i + 1}", pid, date, _code(coding(LOCAL, key), key),
+        out.append((pid, _observation(f"imaging-{i}", pid, date, _code(coding(LOCAL, key), key),
                                       _answer(result, 0), "imaging")))
     return out
 
@@ -159,16 +172,17 @@ def event_resources(events: pd.DataFrame) -> list[tuple[str, dict]]:
     """progression -> mCODE CancerDiseaseStatus (worsened); last_contact -> a finished Encounter;
     spm -> a Condition (another cancer, read as an unrelated condition). Death goes on the Patient."""
     out = []
-    for i, (pid, date, event) in enumerate(zip(events["patient_id"], _dates(events["date"]), events["event"])):
+    for i, pid, date, event in zip(_row_numbers(events), events["patient_id"], _dates(events["date"]),
+                                   events["event"]):
         if event == "progression":
-            out.append((pid, _observation(f"progression-{i + 1}", pid, date, _code(CANCER_STATUS),
+            out.append((pid, _observation(f"progression-{i}", pid, date, _code(CANCER_STATUS),
                                           {"valueCodeableConcept": _code(WORSENED)}, "survey")))
         elif event == "last_contact":
-            out.append((pid, {"resourceType": "Encounter", "id": f"contact-{i + 1}", "status": "finished",
+            out.append((pid, {"resourceType": "Encounter", "id": f"contact-{i}", "status": "finished",
                               "class": AMBULATORY,
                               "subject": _subject(pid), "period": {"start": date, "end": date}}))
         elif event == "spm":
-            out.append((pid, {"resourceType": "Condition", "id": f"spm-{i + 1}", "code": _code(SECOND_PRIMARY),
+            out.append((pid, {"resourceType": "Condition", "id": f"spm-{i}", "code": _code(SECOND_PRIMARY),
                               "subject": _subject(pid), "onsetDateTime": date}))
     return out
 
@@ -209,16 +223,16 @@ def drug_resources(records: pd.DataFrame, procedures: pd.DataFrame) -> list[tupl
     out = []
     for pid, ingredient in records[["patient_id", "ingredient"]].drop_duplicates().itertuples(index=False):
         out.append((pid, _medication(ingredient)))
-    for i, (pid, ingredient, start, end) in enumerate(zip(records["patient_id"], records["ingredient"],
-                                                          _dates(records["start_date"]), _dates(records["end_date"]))):
-        r = {"resourceType": "MedicationAdministration", "id": f"drug-{i + 1}", "status": "completed",
+    for i, pid, ingredient, start, end in zip(_row_numbers(records), records["patient_id"], records["ingredient"],
+                                              _dates(records["start_date"]), _dates(records["end_date"])):
+        r = {"resourceType": "MedicationAdministration", "id": f"drug-{i}", "status": "completed",
              "medicationReference": {"reference": f"Medication/{_medication_id(ingredient)}"},
              "subject": _subject(pid), "effectivePeriod": {"start": start, "end": end}}
         if not isinstance(end, str):
             r.update(resourceType="MedicationStatement", status="active", effectivePeriod={"start": start})
         out.append((pid, r))
-    for i, (pid, date) in enumerate(zip(procedures["patient_id"], _dates(procedures["date"]))):
-        out.append((pid, {"resourceType": "Procedure", "id": f"transplant-{i + 1}", "status": "completed",
+    for i, pid, date in zip(_row_numbers(procedures), procedures["patient_id"], _dates(procedures["date"])):
+        out.append((pid, {"resourceType": "Procedure", "id": f"transplant-{i}", "status": "completed",
                           "code": _code(TRANSPLANT, "autologous stem cell transplant"), "subject": _subject(pid),
                           "performedDateTime": date}))
     return out
@@ -232,10 +246,10 @@ def _medication(ingredient: str) -> dict:
     return {"resourceType": "Medication", "id": _medication_id(ingredient), "code": {"text": str(ingredient)}}
 
 
-def contract_to_fhir(tables: dict[str, pd.DataFrame], rules=None) -> list[tuple[str, dict]]:
-    """Every resource of a cohort (contract tables as the simulator or a CSV reader gives them),
-    each with its patient id, in patient order. Treatments become drug records and transplant
-    procedures through ``treatments_to_drug_records`` (ongoing phases: open-ended, active)."""
+def fhir_inputs(tables: dict[str, pd.DataFrame], rules=None) -> dict[str, pd.DataFrame]:
+    """The tables the resources are made from: patients, events, labs, mrd, imaging, and the
+    treatments as drug records and transplant procedures through ``treatments_to_drug_records``
+    (ongoing phases: open-ended, active)."""
     from mrdtrack.importers.drug_records import treatments_to_drug_records
     from mrdtrack.importers.phase_rules import PhaseRules
 
@@ -245,39 +259,91 @@ def contract_to_fhir(tables: dict[str, pd.DataFrame], rules=None) -> list[tuple[
     treatments = treatments.assign(start_date=pd.to_datetime(treatments["start_date"]),
                                    end_date=pd.to_datetime(treatments["end_date"]))
     drugs, procedures = treatments_to_drug_records(treatments, rules or PhaseRules())
-    events = tables.get("events", empty.assign(event=[]))
-    out = patient_resources(tables["patients"], events)
-    out += attribute_observations(tables["patients"])
-    out += lab_observations(tables.get("labs", empty.assign(test=[], value=[], unit=[])))
-    out += mrd_observations(tables.get("mrd", empty.assign(method=[], lod=[], result=[], level=[])))
-    out += imaging_observations(tables.get("imaging", empty.assign(modality=[], result=[])))
-    out += event_resources(events)
-    out += drug_resources(drugs, procedures)
+    return {"patients": tables["patients"], "events": tables.get("events", empty.assign(event=[])),
+            "labs": tables.get("labs", empty.assign(test=[], value=[], unit=[])),
+            "mrd": tables.get("mrd", empty.assign(method=[], lod=[], result=[], level=[])),
+            "imaging": tables.get("imaging", empty.assign(modality=[], result=[])),
+            "drugs": drugs, "procedures": procedures}
+
+
+def _resources(inputs: dict[str, pd.DataFrame]) -> list[tuple[str, dict]]:
+    """Every resource of ``fhir_inputs``, each with its patient id, in patient order."""
+    out = patient_resources(inputs["patients"], inputs["events"])
+    out += attribute_observations(inputs["patients"])
+    out += lab_observations(inputs["labs"])
+    out += mrd_observations(inputs["mrd"])
+    out += imaging_observations(inputs["imaging"])
+    out += event_resources(inputs["events"])
+    out += drug_resources(inputs["drugs"], inputs["procedures"])
     order = np.argsort(np.asarray([pid for pid, _ in out], dtype=object), kind="stable")
     return [out[i] for i in order]
 
 
+def contract_to_fhir(tables: dict[str, pd.DataFrame], rules=None) -> list[tuple[str, dict]]:
+    """Every resource of a cohort (contract tables as the simulator or a CSV reader gives them),
+    each with its patient id, in patient order (``fhir_inputs``)."""
+    return _resources(fhir_inputs(tables, rules))
+
+
+def _by_patients(inputs: dict[str, pd.DataFrame], chunk: int):
+    """``inputs`` cut into parts of ``chunk`` whole patients (in patient order, each table's rows in
+    their order); each row keeps its place in its table (``ROW_NUMBER``), so the resources' ids do
+    not depend on the parts."""
+    from mrdtrack.sorting import group_order
+
+    ids = pd.Index(sorted(pd.unique(pd.concat([df["patient_id"] for df in inputs.values()], ignore_index=True))))
+    n_parts = max(1, -(-len(ids) // chunk))
+    if n_parts == 1:
+        yield inputs
+        return
+    cuts = {}
+    for name, df in inputs.items():
+        part = ids.get_indexer(df["patient_id"]) // chunk
+        order = group_order(part, n_parts)
+        cuts[name] = (df, order, np.searchsorted(part[order], np.arange(n_parts + 1)))
+    for k in range(n_parts):
+        yield {name: df.iloc[order[bounds[k]:bounds[k + 1]]] for name, (df, order, bounds) in cuts.items()}
+
+
+class _BulkFiles:
+    """``<Type>.ndjson`` per resource type, appended to as resources come (Medication once per id),
+    and the Bulk Data manifest at the end."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.files: dict = {}
+        self.counts: dict[str, int] = defaultdict(int)
+        self.seen: set[str] = set()
+
+    def add(self, resources: list[tuple[str, dict]]) -> None:
+        for _, r in resources:
+            rtype = r["resourceType"]
+            if rtype == "Medication":
+                if r["id"] in self.seen:
+                    continue
+                self.seen.add(r["id"])
+            if rtype not in self.files:
+                self.files[rtype] = (self.folder / f"{rtype}.ndjson").open("wb")
+            self.files[rtype].write(orjson.dumps(r) + b"\n")
+            self.counts[rtype] += 1
+
+    def finish(self, transaction_time: str) -> list[Path]:
+        for f in self.files.values():
+            f.close()
+        paths = [self.folder / f"{rtype}.ndjson" for rtype in sorted(self.files)]
+        manifest = {"transactionTime": transaction_time, "request": "$export", "requiresAccessToken": False,
+                    "output": [{"type": p.stem, "url": p.name, "count": self.counts[p.stem]} for p in paths],
+                    "error": []}
+        (self.folder / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        return paths + [self.folder / "manifest.json"]
+
+
 def write_bulk(resources: list[tuple[str, dict]], folder: str | Path, transaction_time: str) -> list[Path]:
     """``<Type>.ndjson`` per resource type (Medication once per id) and a Bulk Data manifest."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    by_type: dict[str, list[bytes]] = defaultdict(list)
-    seen: set[str] = set()
-    for _, r in resources:
-        if r["resourceType"] == "Medication":
-            if r["id"] in seen:
-                continue
-            seen.add(r["id"])
-        by_type[r["resourceType"]].append(orjson.dumps(r))
-    paths = []
-    for rtype in sorted(by_type):
-        path = folder / f"{rtype}.ndjson"
-        path.write_bytes(b"\n".join(by_type[rtype]) + b"\n")
-        paths.append(path)
-    manifest = {"transactionTime": transaction_time, "request": "$export", "requiresAccessToken": False,
-                "output": [{"type": p.stem, "url": p.name, "count": len(by_type[p.stem])} for p in paths], "error": []}
-    (folder / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    return paths + [folder / "manifest.json"]
+    files = _BulkFiles(folder)
+    files.add(resources)
+    return files.finish(transaction_time)
 
 
 def _full_url(rtype: str, rid: str) -> str:
@@ -318,10 +384,32 @@ def latest_date(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
     return max((d for d in dates if pd.notna(d)), default=pd.Timestamp("1970-01-01"))
 
 
-def write_fhir(tables: dict[str, pd.DataFrame], folder: str | Path, bundles: bool = False, rules=None) -> list[Path]:
-    """A cohort's contract tables as a Bulk Data export (or one Bundle per patient) in ``folder``.
-    Recorded responses have no FHIR form here and are not written."""
-    resources = contract_to_fhir(tables, rules)
-    if bundles:
-        return write_bundles(resources, folder)
-    return write_bulk(resources, folder, latest_date(tables).strftime("%Y-%m-%dT00:00:00Z"))
+def write_fhir(tables: dict[str, pd.DataFrame], folder: str | Path, bundles: bool = False, rules=None,
+               chunk_patients: int = FHIR_CHUNK_PATIENTS) -> list[Path]:
+    """A cohort's contract tables as a Bulk Data export (or one Bundle per patient) in ``folder``,
+    ``chunk_patients`` patients' resources at a time (the files do not depend on it). Recorded
+    responses have no FHIR form here and are not written."""
+    return write_fhir_parts([tables], folder, bundles, rules, chunk_patients)
+
+
+def write_fhir_parts(parts, folder: str | Path, bundles: bool = False, rules=None,
+                     chunk_patients: int = FHIR_CHUNK_PATIENTS) -> list[Path]:
+    """``write_fhir`` of the cohort given as consecutive parts of whole patients, in patient order
+    (``simulate_chunks``): the same files as the parts put together, one part in memory at a time."""
+    offsets: dict[str, int] = defaultdict(int)
+    latest = pd.Timestamp("1970-01-01")
+    files = None if bundles else _BulkFiles(folder)
+    paths: list[Path] = []
+    for tables in parts:
+        latest = max(latest, latest_date(tables))
+        inputs = {}
+        for name, df in fhir_inputs(tables, rules).items():  # rows numbered as in the whole cohort
+            inputs[name] = df.assign(**{ROW_NUMBER: np.arange(offsets[name] + 1, offsets[name] + len(df) + 1)})
+            offsets[name] += len(df)
+        for chunk in _by_patients(inputs, chunk_patients):
+            resources = _resources(chunk)
+            if bundles:
+                paths += write_bundles(resources, folder)
+            else:
+                files.add(resources)
+    return paths if bundles else files.finish(latest.strftime("%Y-%m-%dT00:00:00Z"))
