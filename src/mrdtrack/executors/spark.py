@@ -238,6 +238,7 @@ class _BucketTask:
 
         from mrdtrack.executors.partitioned import analyze_bucket
         from mrdtrack.io.outputs import write_csv
+        from mrdtrack.processes import WORKER_KEEP_BYTES, release_memory
 
         bucket = key[0].as_py()
         raw = {t.name: _raw_table(table.filter(pc.equal(table.column("_t"), t.index)), t) for t in self.layouts}
@@ -251,8 +252,11 @@ class _BucketTask:
             text = io.StringIO()
             write_csv(out.assessments, text, header=False)
             kinds.append(("assessments", text.getvalue().encode("utf-8")))
-        return pa.table({"bucket": pa.array([bucket] * len(kinds), pa.int32()), "kind": [k for k, _ in kinds],
-                         "payload": pa.array([p for _, p in kinds], pa.binary())})
+        result = pa.table({"bucket": pa.array([bucket] * len(kinds), pa.int32()), "kind": [k for k, _ in kinds],
+                           "payload": pa.array([p for _, p in kinds], pa.binary())})
+        del out, raw, kinds
+        release_memory(above=WORKER_KEEP_BYTES)  # a reused Python worker stays at about one bucket's size
+        return result
 
 
 def _run_buckets(wide, buckets: int, task: _BucketTask, work: Path | None) -> dict:
