@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mrdtrack.contract import ROW, TABLES
-from mrdtrack.sorting import group_order
+from mrdtrack.sorting import group_bounds
 
 #: Extra normalised columns of the in-memory labs table.
 LAB_COLUMNS = ["patient_id", "date", "test", "value_num", "value_text", "unit", ROW]
@@ -93,8 +93,7 @@ class Cohort:
         for name in self.TABLE_NAMES:
             df = self.table(name)
             b = df["patient_id"].map(batch_of).fillna(-1).to_numpy(dtype=np.int64)  # -1: not a cohort patient
-            order = group_order(b, n_batches)
-            cuts[name] = (df, order, np.searchsorted(b[order], np.arange(n_batches + 1)))
+            cuts[name] = (df, *group_bounds(b, n_batches))
         for k in range(n_batches):
             yield replace(self, **{name: df.iloc[order[bounds[k]:bounds[k + 1]]]
                                    for name, (df, order, bounds) in cuts.items()})

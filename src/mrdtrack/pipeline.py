@@ -26,7 +26,7 @@ from mrdtrack.outcomes.endpoints import derive_endpoints, progression_discrepanc
 from mrdtrack.outcomes.progression import analysis_progression
 from mrdtrack.processes import process_pool
 from mrdtrack.response import derive_assessments, recorded_response_issues, summarise_responses
-from mrdtrack.sorting import is_sorted
+from mrdtrack.sorting import concat_sorted
 from mrdtrack.timeline import patient_anchors
 
 #: Patients per derivation batch: a bucket of the partitioned engine (about 750,000 input rows:
@@ -212,10 +212,8 @@ def derive_all(cohort: Cohort, config: Config, batch_size: int = DEFAULT_BATCH_S
         frames = [getattr(r, name) for r in results if len(getattr(r, name))]
         if not frames:
             return getattr(results[0], name) if results else pd.DataFrame()
-        df = pd.concat(frames, ignore_index=True)
-        if not sort or is_sorted(df, sort):  # one batch (a registry bucket) usually is in order already
-            return df
-        return df.sort_values(sort, kind="stable").reset_index(drop=True)
+        # one batch (a registry bucket) usually is in order already: then no sort
+        return concat_sorted(frames, sort) if sort else pd.concat(frames, ignore_index=True)
 
     return BatchResult(
         anchors=cat("anchors", ["patient_id"]),

@@ -15,6 +15,14 @@ def group_order(groups: np.ndarray, n_groups: int) -> np.ndarray:
     return np.argsort(groups, kind="stable")
 
 
+def group_bounds(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(``group_order``, bounds): the rows of group ``k`` are ``order[bounds[k]:bounds[k + 1]]``, in
+    their order (rows of group -1, if any, are in none)."""
+    groups = np.asarray(groups)
+    order = group_order(groups, n_groups)
+    return order, np.searchsorted(groups[order], np.arange(n_groups + 1))
+
+
 def is_sorted(df: pd.DataFrame, by: list[str]) -> bool:
     """Whether the rows are already in ``by`` order (a stable sort would leave them as they are).
     Missing or incomparable keys answer False (the caller then sorts)."""

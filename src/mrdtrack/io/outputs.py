@@ -136,9 +136,8 @@ def _plain_rows(df: pd.DataFrame):
     import pyarrow.csv as pacsv
 
     sink = pa.BufferOutputStream()
-    if len(df):
-        pacsv.write_csv(pa.table(cols, names=[f"c{i}" for i in range(len(cols))]), sink,
-                        pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    pacsv.write_csv(pa.table(cols, names=[f"c{i}" for i in range(len(cols))]), sink,
+                    pacsv.WriteOptions(include_header=False, quoting_style="none"))
     return sink.getvalue()
 
 

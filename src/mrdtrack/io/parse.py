@@ -30,14 +30,22 @@ def shown(text: pd.Series) -> pd.Series:
     return t
 
 
+def arrow_text(s: pd.Series):
+    """The Arrow array behind Arrow-backed text (pyarrow ``StringDtype``), None for any other column:
+    such text is searched and transformed by Arrow's kernels, without Python string objects."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        return s.array.__arrow_array__()
+    return None
+
+
 def text_isin(text: pd.Series, values) -> np.ndarray:
     """``text.isin(values)`` as a bool array; Arrow-backed text is looked up by Arrow's hash set
     (pandas builds a Python list of the values and boxes them for every call)."""
-    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+    arr = arrow_text(text)
+    if arr is not None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        arr = text.array.__arrow_array__()
         vals = pa.array([v for v in pd.unique(pd.Series(values, dtype=object)) if isinstance(v, str)],
                         type=arr.type)
         return pc.is_in(arr, value_set=vals).to_numpy(zero_copy_only=False).astype(bool, copy=False)
@@ -47,11 +55,11 @@ def text_isin(text: pd.Series, values) -> np.ndarray:
 def text_positions(text: pd.Series, values: pd.Index) -> np.ndarray:
     """Position of each cell of ``text`` in ``values`` (distinct text), -1 where absent or blank;
     Arrow-backed text is looked up by Arrow (no Python string objects)."""
-    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+    arr = arrow_text(text)
+    if arr is not None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        arr = text.array.__arrow_array__()
         pos = pc.index_in(arr, value_set=pa.array(np.asarray(values, dtype=object), type=arr.type))
         return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     return pd.Index(values).get_indexer(text.astype(object))
@@ -100,13 +108,14 @@ def as_text(s: pd.Series) -> pd.Series:
 def _stripped(t: pd.Series) -> pd.Series:
     """Text stripped of surrounding whitespace (as ``str.strip``), blank -> NA; Arrow-backed text
     in Arrow (pandas' mask copies the column through Python-level NA handling)."""
-    if t.dtype == STRING:
+    arr = arrow_text(t)
+    if arr is not None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        text = pc.utf8_trim_whitespace(t.array.__arrow_array__())
+        text = pc.utf8_trim_whitespace(arr)
         text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
-        return pd.Series(text, index=t.index, name=t.name, dtype=STRING)
+        return pd.Series(text, index=t.index, name=t.name, dtype=t.dtype)
     t = t.str.strip()
     return t.mask(t == "")
 
@@ -184,10 +193,10 @@ def parse_number(s: pd.Series, explain: np.ndarray | None = None) -> tuple[pd.Se
 def contains_any(text: pd.Series, parts: tuple[str, ...]) -> bool:
     """Whether any cell of ``text`` holds one of ``parts`` (plain substrings); Arrow-backed text is
     searched by Arrow's substring kernel (twice as fast as a regular expression)."""
-    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+    arr = arrow_text(text)
+    if arr is not None:
         import pyarrow.compute as pc
 
-        arr = text.array.__arrow_array__()
         return any(pc.any(pc.match_substring(arr, part)).as_py() for part in parts)
     return any(text.str.contains(part, regex=False, na=False).any() for part in parts)
 

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from mrdtrack.config import Config
 from mrdtrack.errors import UserError
-from mrdtrack.io.parse import as_text, parse_date
+from mrdtrack.io.parse import arrow_text, as_text, parse_date
 from mrdtrack.io.sources import (
     _BLOCK_BYTES,
     RawTable,
@@ -50,7 +50,7 @@ from mrdtrack.io.sources import (
 )
 from mrdtrack.io.validate import cut_date_columns, latest_valid_date
 from mrdtrack.processes import process_pool
-from mrdtrack.sorting import group_order
+from mrdtrack.sorting import group_bounds
 
 #: Column of every bucket table holding the user-visible row number in the original file.
 SOURCE_ROW = "_source_row"
@@ -131,8 +131,9 @@ def patient_ids_of(path: Path) -> np.ndarray:
 
 def _distinct(s: pd.Series) -> pd.Series:
     """The distinct cells of a column (Arrow text: by Arrow's hash, far faster than pandas' here)."""
-    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
-        return pd.Series(pc.unique(s.array.__arrow_array__()).to_pandas(types_mapper=pd.ArrowDtype)).astype(s.dtype)
+    arr = arrow_text(s)
+    if arr is not None:
+        return pd.Series(pc.unique(arr).to_pandas(types_mapper=pd.ArrowDtype)).astype(s.dtype)
     return s.drop_duplicates()
 
 
@@ -193,9 +194,8 @@ class _BucketWriter:
         if self.schema is None:
             self.schema = batch.schema
         batch = batch.cast(self.schema) if batch.schema != self.schema else batch
-        order = group_order(buckets, self.part.buckets)
+        order, bounds = group_bounds(buckets, self.part.buckets)
         grouped = batch.take(pa.array(order))
-        bounds = np.searchsorted(buckets[order], np.arange(self.part.buckets + 1))
         for i in np.flatnonzero(np.diff(bounds)):
             if i not in self.writers:
                 self.writers[i] = pa.ipc.new_file(self.path(i), self.schema)

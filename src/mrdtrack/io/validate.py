@@ -29,6 +29,7 @@ from mrdtrack.io.censored import (
 )
 from mrdtrack.io.parse import (
     STRING,
+    arrow_text,
     as_text,
     contains_any,
     out_of_range,
@@ -165,13 +166,12 @@ def _check_columns(t: _Table) -> str | None:
     return None
 
 
-def _none_longer(s: pd.Series, limit: int) -> bool:
-    """Whether no cell of an Arrow-backed text column has more than ``limit`` characters: told by
-    the cells' bytes (from Arrow's offsets, no decoding) when none has more bytes than that, since a
-    character takes one byte at least; else by counting characters."""
+def _none_longer(arr, limit: int) -> bool:
+    """Whether no cell of Arrow text ``arr`` has more than ``limit`` characters: told by the cells'
+    bytes (from Arrow's offsets, no decoding) when none has more bytes than that, since a character
+    takes one byte at least; else by counting characters."""
     import pyarrow.compute as pc
 
-    arr = s.array.__arrow_array__()
     if (pc.max(pc.binary_length(arr)).as_py() or 0) <= limit:
         return True
     return (pc.max(pc.utf8_length(arr)).as_py() or 0) <= limit
@@ -188,7 +188,8 @@ def _long_cells(t: _Table, limit: int) -> None:
             continue  # no text cells (numbers, dates from a typed frame)
         if kind == "string":  # text of a typed frame (an import): Arrow text once, as a file's, for every later step
             s = t.raw[c] = s.astype(STRING)
-        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and _none_longer(s, limit):
+        arr = arrow_text(s)
+        if arr is not None and _none_longer(arr, limit):
             continue  # the usual case, told by one pass of Arrow
         n = (s if isinstance(s.dtype, pd.StringDtype) else as_text(s)).str.len()  # Arrow: vectorised
         long = (n.fillna(0) > limit).to_numpy(dtype=bool)

@@ -46,6 +46,10 @@ class Output:
         job = self.jobs.get(name)
         return self.draw(job) if job is not None else None
 
+    def draw_present(self, names) -> list[SavedFigure | PendingFigure]:
+        """The figures ``names`` of ``jobs`` drawn, in that order, those with something to draw."""
+        return [self.draw(self.jobs[name]) for name in names if name in self.jobs]
+
     def draw(self, job: FigureJob) -> SavedFigure | PendingFigure:
         """Draw ``job`` into ``figures/`` (by the workers when there are some: perhaps started already)."""
         fig_dir = self.out_dir / "figures"
@@ -271,7 +275,7 @@ def outcome_figure_jobs(analysis) -> dict[str, FigureJob]:
 
 def outcomes_section(analysis, out: Output) -> dict:
     s, cfg = analysis.summary, analysis.config
-    km = [out.draw_named(name) for name in ("km_pfs", "km_os", "km_pfs_dx", "km_os_dx")]
+    km = out.draw_present(("km_pfs", "km_os", "km_pfs_dx", "km_os_dx"))
     trend = s.get("pfs_by_mrd_trend") or {}
     by_trend = out.draw_named("km_pfs_by_trend")
     cox = analysis.statistics.get("cox_pfs_by_trend")
@@ -285,7 +289,7 @@ def outcomes_section(analysis, out: Output) -> dict:
                           "table": out.table(tables.trend_groups(block), f"landmark_{key}"),
                           "missing": _missing_groups(block)})
     return {
-        "km": [k for k in km if k is not None],
+        "km": km,
         "medians": out.table(tables.medians(s), "medians"),
         "by_trend": by_trend,
         "trend_table": out.table(tables.trend_groups(trend), "pfs_by_mrd_trend"),
@@ -349,7 +353,7 @@ def figure_jobs(analysis, started: dict[str, FigureJob] | None = None) -> dict[s
 def competing_section(analysis, out: Output) -> dict:
     """Progression vs death without progression, Fine-Gray by MRD trend, SPM (docs/statistics.md)."""
     cr = analysis.summary.get("competing_risks") or {}
-    figs = [out.draw_named(name) for name in ("cif_by_trend_progression", "cif_by_trend_death") if name in out.jobs]
+    figs = out.draw_present(("cif_by_trend_progression", "cif_by_trend_death"))
     fg = analysis.statistics.get("finegray_pfs_by_trend")
     spm = cr.get("spm") or {}
     cif_tab = pd.concat([tables.cif_at(cr, "progression_cif_at_months", "progression"),

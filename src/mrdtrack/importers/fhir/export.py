@@ -289,7 +289,7 @@ def _by_patients(inputs: dict[str, pd.DataFrame], chunk: int):
     """``inputs`` cut into parts of ``chunk`` whole patients (in patient order, each table's rows in
     their order); each row keeps its place in its table (``ROW_NUMBER``), so the resources' ids do
     not depend on the parts."""
-    from mrdtrack.sorting import group_order
+    from mrdtrack.sorting import group_bounds
 
     ids = pd.Index(sorted(pd.unique(pd.concat([df["patient_id"] for df in inputs.values()], ignore_index=True))))
     n_parts = max(1, -(-len(ids) // chunk))
@@ -298,9 +298,7 @@ def _by_patients(inputs: dict[str, pd.DataFrame], chunk: int):
         return
     cuts = {}
     for name, df in inputs.items():
-        part = ids.get_indexer(df["patient_id"]) // chunk
-        order = group_order(part, n_parts)
-        cuts[name] = (df, order, np.searchsorted(part[order], np.arange(n_parts + 1)))
+        cuts[name] = (df, *group_bounds(ids.get_indexer(df["patient_id"]) // chunk, n_parts))
     for k in range(n_parts):
         yield {name: df.iloc[order[bounds[k]:bounds[k + 1]]] for name, (df, order, bounds) in cuts.items()}
 
