@@ -118,3 +118,10 @@ def test_recorded_nearest_assessment_tie_takes_earlier():
     # 03-06 is 5 days from both 03-01 (PR) and 03-11 (VGPR): compared with 03-01
     issues = recorded_response_issues(c, a, CFG)
     assert len(issues) == 1 and "derived PR" in issues["message"].iloc[0]
+
+
+def test_recorded_responses_that_agree_give_no_lines():
+    _, labs = serum_series([3.0, 1.4, 1.2])
+    _, a, c = summarise(labs, responses=[("A", "2020-03-01", "PR"), ("A", "2020-03-03", "PR")])
+    issues = recorded_response_issues(c, a, CFG)
+    assert issues.empty and list(issues.columns) == list(recorded_response_issues(c, a.iloc[:0], CFG).columns)

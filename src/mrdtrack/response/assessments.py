@@ -13,6 +13,7 @@ import pandas as pd
 from mrdtrack.config import Config
 from mrdtrack.mrd.groups import datetime_ns
 from mrdtrack.response.levels import ge, le, lt
+from mrdtrack.sorting import lex_order
 
 #: Days are counted from 1900-01-01 so that they are positive for any realistic date.
 _EPOCH_SHIFT = 25567
@@ -64,8 +65,10 @@ def prepare_labs(labs: pd.DataFrame, patient_ids: pd.Index) -> pd.DataFrame:
     tcode = _TEST_INDEX.get_indexer(test)
     day, row = day_number(labs["date"]), labs["row"].to_numpy()
     keep = np.flatnonzero((pcode >= 0) & (tcode >= 0))
-    minor = tcode[keep].astype(np.int64) * (1 << 40) + row[keep].astype(np.int64)
-    order = keep[np.lexsort((minor, patient_day_key(pcode[keep], day[keep])))]  # rows picked once, in order
+    keys = [pcode[keep], np.minimum(day[keep], KEY_STRIDE // 2), tcode[keep]]  # the order of patient_day_key
+    if not (len(keep) < 2 or (np.diff(row[keep]) > 0).all()):  # rows in row order (as read): position breaks ties
+        keys.append(row[keep])
+    order = keep[lex_order(keys)]  # rows picked once, in order
     return pd.DataFrame({
         "pcode": pcode[order], "day": day[order], "tcode": tcode[order],
         "value_num": labs["value_num"].to_numpy(dtype=float)[order],
@@ -133,14 +136,15 @@ def group_results(res: pd.DataFrame, window: int, tests) -> tuple[pd.DataFrame, 
 
 
 def form_assessments(labs: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Serologic, lesion and plasmacytoma results grouped into assessments, dated by their earliest result."""
-    res = labs[labs["test"].isin(SEROLOGIC_TESTS)]
+    """Serologic, lesion and plasmacytoma results of ``prepare_labs`` grouped into assessments, dated by
+    their earliest result."""
+    res = labs[labs["tcode"].to_numpy() < len(SEROLOGIC_TESTS)]  # ALL_TESTS: the serologic tests first
     return group_results(res, config.assessment_window_days, SEROLOGIC_TESTS)
 
 
 def marrow_samples(labs: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Marrow results (plasma cells, clonality) grouped the same way into marrow samples."""
-    res = labs[labs["test"].isin(MARROW_TESTS)]
+    """Marrow results (plasma cells, clonality) of ``prepare_labs`` grouped the same way into marrow samples."""
+    res = labs[labs["tcode"].to_numpy() >= len(SEROLOGIC_TESTS)]  # ALL_TESTS: then the marrow tests
     return group_results(res, config.assessment_window_days, MARROW_TESTS)
 
 
@@ -176,8 +180,7 @@ def join_marrow(assess: pd.DataFrame, marrow: pd.DataFrame, config: Config) -> p
     alone = marrow.iloc[np.flatnonzero(~joined)].copy()
     alone["marrow_only"] = True
     out = pd.concat([out, alone], ignore_index=True) if len(alone) else out
-    order = np.lexsort((out["day"].to_numpy(), out["pcode"].to_numpy()))
-    out = out.iloc[order].reset_index(drop=True)
+    out = out.iloc[lex_order([out["pcode"].to_numpy(), out["day"].to_numpy()])].reset_index(drop=True)
     out["new_lesion"] = out["new_lesion"].to_numpy() == "yes"
     return out
 

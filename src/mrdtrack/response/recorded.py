@@ -43,35 +43,52 @@ def lab_values_text(rows: pd.DataFrame) -> pd.Series:
 
 
 def nearest_assessment(recorded: pd.DataFrame, assessments: pd.DataFrame, window: int) -> pd.DataFrame:
-    """For each recorded row, the nearest assessment with a response within ``window`` days."""
+    """For each recorded row, the nearest assessment with a response within ``window`` days: the
+    recorded row's columns, the assessment's (missing where none is in reach) and ``adate``.
+
+    The two as-of searches carry only the assessment's position, whose row is taken once at the end
+    (merging the whole wide assessment table twice cost more than the rest of the comparison).
+    """
     r = recorded[["patient_id", "date", "response", "row"]].rename(columns={"date": "rec_date", "response": "recorded"})
     r = r.assign(_i=np.arange(len(r))).sort_values("rec_date")
     # only the assessments of patients with a recorded response can match (usually a small share)
     recorded_patient = pd.Index(r["patient_id"].unique()).get_indexer(assessments["patient_id"]) >= 0
-    a = assessments[assessments["response"].notna().to_numpy() & recorded_patient]
-    a = a.assign(adate=a["date"]).sort_values("date")
+    sel = np.flatnonzero(assessments["response"].notna().to_numpy() & recorded_patient)
+    keys = pd.DataFrame({"patient_id": assessments["patient_id"].to_numpy()[sel],
+                         "date": assessments["date"].to_numpy()[sel], "_j": sel}).sort_values("date")
     tol = pd.Timedelta(days=window)
-    back = pd.merge_asof(r, a, left_on="rec_date", right_on="date", by="patient_id", direction="backward",
-                         tolerance=tol)
-    fwd = pd.merge_asof(r, a, left_on="rec_date", right_on="date", by="patient_id", direction="forward",
-                        tolerance=tol)
-    back, fwd = back.sort_values("_i").reset_index(drop=True), fwd.sort_values("_i").reset_index(drop=True)
-    gap_b = (back["rec_date"] - back["adate"]).dt.days.fillna(np.inf)
-    gap_f = (fwd["adate"] - fwd["rec_date"]).dt.days.fillna(np.inf)
-    use_fwd = (gap_f < gap_b).to_numpy()
-    out = back.copy()
-    out.loc[use_fwd] = fwd.loc[use_fwd]
-    return out
+    left = r[["patient_id", "rec_date", "_i"]]
+
+    def nearest(direction: str) -> tuple[np.ndarray, np.ndarray]:
+        m = pd.merge_asof(left, keys, left_on="rec_date", right_on="date", by="patient_id", direction=direction,
+                          tolerance=tol).sort_values("_i")
+        gap = (m["date"] - m["rec_date"]).dt.days.abs().fillna(np.inf).to_numpy()
+        return m["_j"].fillna(-1).to_numpy(dtype=np.int64), gap
+
+    j_back, gap_back = nearest("backward")
+    j_fwd, gap_fwd = nearest("forward")
+    j = np.where(gap_fwd < gap_back, j_fwd, j_back)  # the earlier one on a tie; -1: none in reach
+    hit = j >= 0
+    found = assessments.iloc[j[hit]].drop(columns=["patient_id"])
+    found.index = np.flatnonzero(hit)
+    found = found.reindex(np.arange(len(j)))  # no assessment: missing values
+    found["adate"] = found["date"]
+    return pd.concat([r.sort_values("_i").reset_index(drop=True), found], axis=1)
 
 
 def recorded_response_issues(cohort: Cohort, assessments: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Warnings for recorded responses that disagree with the derived one, or have no assessment near."""
+    none = pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS}).astype({"row": "Int64"})
     rec = cohort.responses
     if rec is None or rec.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS}).astype({"row": "Int64"})
+        return none
     m = nearest_assessment(rec, assessments, config.assessment_window_days)
     found = m["adate"].notna().to_numpy()
     differ = found & (m["response"].astype(object).to_numpy() != m["recorded"].astype(object).to_numpy())
+    sel = differ | ~found
+    if not sel.any():
+        return none
+    m, found = m[sel].reset_index(drop=True), found[sel]  # only the rows to report are worded
     rec_day = m["rec_date"].dt.strftime("%Y-%m-%d")
     values = lab_values_text(m)
     msg_differ = ("recorded " + m["recorded"].astype(str) + " on " + rec_day + " disagrees with derived "
@@ -79,11 +96,10 @@ def recorded_response_issues(cohort: Cohort, assessments: pd.DataFrame, config: 
                   + " (" + values + ")")
     msg_none = ("recorded " + m["recorded"].astype(str) + " on " + rec_day + ": no derived assessment within "
                 + str(config.assessment_window_days) + " days to compare with")
-    sel = differ | ~found
     out = pd.DataFrame({
         "severity": "warning",
-        "code": np.where(found, "RECORDED_RESPONSE_DIFFERS", "RECORDED_RESPONSE_UNMATCHED"), "table": "responses", "row": m["row"].to_numpy(), "patient_id": m["patient_id"],
-        "column": "response", "value": m["recorded"].astype(str),
-        "message": np.where(found, msg_differ, msg_none)})[sel]
+        "code": np.where(found, "RECORDED_RESPONSE_DIFFERS", "RECORDED_RESPONSE_UNMATCHED"), "table": "responses",
+        "row": m["row"].to_numpy(), "patient_id": m["patient_id"], "column": "response",
+        "value": m["recorded"].astype(str), "message": np.where(found, msg_differ, msg_none)})
     out["row"] = pd.array(pd.to_numeric(out["row"], errors="coerce"), dtype="Int64")
-    return out.reset_index(drop=True)[ISSUE_COLUMNS]
+    return out[ISSUE_COLUMNS]
