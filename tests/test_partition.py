@@ -163,11 +163,12 @@ def test_exact_cut_ignores_rows_with_cell_errors(tmp_path):
     assert pd.Timestamp(exact.data_cut) == read_cohort(src, exclude_invalid=True).cohort.data_cut
 
 
-def test_unreadable_files_are_reported_not_raised(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_unreadable_files_are_reported_not_raised(tmp_path, jobs):
     src = replicated_cohort(tmp_path / "c", copies=1)
     (src / "mrd.csv").write_bytes(b"\x00\x01\x02binary")
     (src / "events.csv").rename(src / "events.parquet")  # CSV text under a Parquet name
-    part = partition_cohort(src, tmp_path / "b", buckets=2)
+    part = partition_cohort(src, tmp_path / "b", buckets=2, jobs=jobs)
     assert {i["table"] for i in part.file_issues} == {"mrd", "events"}
     assert "mrd" not in part.tables and "events" not in part.tables
     assert Partition.load(tmp_path / "b").file_issues == part.file_issues

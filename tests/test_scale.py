@@ -182,6 +182,14 @@ def test_parallel_partition_of_row_groups_keeps_rows_and_order(tmp_path):
     one = partition_cohort(src, tmp_path / "one", buckets=3)
     two = partition_cohort(src, tmp_path / "two", buckets=3, jobs=2)
     assert two.tables["labs"]["pieces"] == 2 and two.data_cut == one.data_cut
+    # every table's runs went through one pool: the tables are listed in file order, as in one process
+    assert list(two.tables) == list(one.tables) and {n: t["rows"] for n, t in two.tables.items()} == \
+        {n: t["rows"] for n, t in one.tables.items()}
+    for name in one.tables:
+        for i in range(3):
+            a, b = load_bucket(one, i)[name], load_bucket(two, i)[name]
+            assert list(a.rows) == list(b.rows)
+            pd.testing.assert_frame_equal(a.frame, b.frame)
     for i in range(3):
         a, b = load_bucket(one, i)["labs"], load_bucket(two, i)["labs"]
         assert list(a.rows) == list(b.rows) == sorted(a.rows)

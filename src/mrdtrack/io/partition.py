@@ -325,32 +325,62 @@ class _Pass:
             self.feed(name, path.name, writer, batch, names, np.asarray(raw.rows, dtype=np.int64))
         return int(len(raw.rows))
 
-    def parquet(self, name: str, path: Path, batch_rows: int, jobs: int = 1) -> None:
-        """A Parquet table; with ``jobs`` > 1 its row groups are split into ``jobs`` runs of
-        consecutive groups, each partitioned by its own process into its own bucket files."""
+    def parquet_runs(self, name: str, path: Path, batch_rows: int, jobs: int = 1) -> list[_ParquetRun]:
+        """A Parquet table's runs of consecutive row groups (at most ``jobs``, of about equal rows),
+        each partitioned by one process into its own bucket files (``parquet_tables``); none, and a
+        file problem reported, when the file cannot be opened."""
         try:
             pf = pq.ParquetFile(path)
             sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
-            runs = _row_group_runs(sizes, jobs)
-            tasks = [_ParquetRun(self.part.root, self.part.buckets, name, str(path), groups, first, k, self.cut_config,
-                                 batch_rows) for k, (groups, first) in enumerate(runs)]
-            if len(tasks) > 1:
-                with process_pool(len(tasks), initializer=_set_ranges, initargs=(self.ranges,)) as pool:
-                    done = list(pool.map(_partition_parquet_run, tasks))
-            else:
-                _set_ranges(self.ranges)
-                done = [_partition_parquet_run(t) for t in tasks]
         except Exception as exc:  # any corrupt or foreign file: report, never crash (as io.sources does)
-            for k in range(max(1, jobs)):
-                for i in range(self.part.buckets):
-                    bucket_file(self.part, i, name, k).unlink(missing_ok=True)
-            self.part.file_issues.append(file_issue(path.name, name, f"not a readable Parquet file ({type(exc).__name__})"))
+            self._unreadable(name, path, exc, 0)
+            return []
+        return [_ParquetRun(self.part.root, self.part.buckets, name, str(path), groups, first, k, self.cut_config,
+                            batch_rows, sum(sizes[g] for g in groups))
+                for k, (groups, first) in enumerate(_row_group_runs(sizes, jobs))]
+
+    def parquet_tables(self, tables: list[tuple[str, Path]], batch_rows: int, jobs: int = 1) -> None:
+        """Parquet tables partitioned: every table's runs in one pool of ``jobs`` processes, the
+        largest runs first, so that the small tables fill a core the large one leaves idle."""
+        runs = {name: self.parquet_runs(name, path, batch_rows, jobs) for name, path in tables}
+        tasks = sorted((t for rs in runs.values() for t in rs), key=lambda t: -t.rows)
+        results: dict = {}
+        if jobs > 1 and len(tasks) > 1:
+            with process_pool(min(jobs, len(tasks)), initializer=_set_ranges, initargs=(self.ranges,)) as pool:
+                futures = [(t, pool.submit(_partition_parquet_run, t)) for t in tasks]
+                for t, f in futures:
+                    try:
+                        results[(t.name, t.piece)] = f.result()
+                    except Exception as exc:  # noqa: BLE001 - reported per table below
+                        results[(t.name, t.piece)] = exc
+        else:
+            _set_ranges(self.ranges)
+            for t in tasks:
+                try:
+                    results[(t.name, t.piece)] = _partition_parquet_run(t)
+                except Exception as exc:  # noqa: BLE001 - reported per table below
+                    results[(t.name, t.piece)] = exc
+        for name, path in tables:
+            if runs[name]:
+                self._parquet_done(name, path, [results[(name, t.piece)] for t in runs[name]])
+
+    def _parquet_done(self, name: str, path: Path, done: list) -> None:
+        failed = [r for r in done if isinstance(r, Exception)]
+        if failed:
+            self._unreadable(name, path, failed[0], len(done))
             return
         for _, _, cut in done:
             if cut is not None and (pd.isna(self.cut) or pd.Timestamp(cut) > self.cut):
                 self.cut = pd.Timestamp(cut)
         self.part.tables[name] = {"file": path.name, "rows": sum(n for _, n, _ in done), "columns": done[0][0],
                                   "pieces": len(done)}
+
+    def _unreadable(self, name: str, path: Path, exc: Exception, pieces: int) -> None:
+        """A Parquet file that cannot be read: its bucket files removed, the file problem reported."""
+        for k in range(pieces):
+            for i in range(self.part.buckets):
+                bucket_file(self.part, i, name, k).unlink(missing_ok=True)
+        self.part.file_issues.append(file_issue(path.name, name, f"not a readable Parquet file ({type(exc).__name__})"))
 
 
 def _row_group_runs(sizes: list[int], jobs: int) -> list[tuple[list[int], int]]:
@@ -382,6 +412,7 @@ class _ParquetRun:
     piece: int
     cut_config: Config | None
     batch_rows: int
+    rows: int = 0  # rows of its row groups
 
 
 _RANGES: PatientRanges | None = None
@@ -452,8 +483,8 @@ def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
     for name, p in files.items():
         if p.suffix == ".csv":
             state.csv(name, p, batch_rows)
-        else:
-            state.parquet(name, p, batch_rows, jobs)
+    state.parquet_tables([(name, p) for name, p in files.items() if p.suffix != ".csv"], batch_rows, jobs)
+    part.tables = {name: part.tables[name] for name in files if name in part.tables}  # in file order
     part.data_cut = None if pd.isna(state.cut) else pd.Timestamp(state.cut).strftime("%Y-%m-%d")
     part.save()
     return part

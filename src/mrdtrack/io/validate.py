@@ -124,6 +124,7 @@ class _Table:
         self.dup = np.zeros(self.n, dtype=bool)
         self.cut = np.zeros(self.n, dtype=bool)
         self.issues: list[pd.DataFrame] = []
+        self.cleared: set[str] = set()  # columns with cells set to missing after a check (_long_cells)
 
     def ok(self) -> np.ndarray:
         """Rows still in play for consistency rules."""
@@ -197,6 +198,7 @@ def _long_cells(t: _Table, limit: int) -> None:
             t.report("error", "CELL_TOO_LONG", long, c, _shown(s),
                      cat("value is too long (", n.astype("Int64").astype(STRING), f" characters; at most {limit})"))
             t.raw.loc[long, c] = None  # the cell is reported; parsing it again would repeat the message
+            t.cleared.add(c)
 
 
 def _missing(t: _Table, col: str, text: pd.Series, mask=None) -> None:
@@ -228,7 +230,8 @@ def _parse_columns(t: _Table) -> None:
                      cat("value ", _shown(text), f" is out of range for {c.name} (must be {rng})"))
             val = val.where(~oor)
         else:
-            text = as_text(raw)
+            # the patient ids were read as text for the first checks' messages (_row_checks): once
+            text = t.pid if c.name == "patient_id" and c.name not in t.cleared else as_text(raw)
             val = text
             if c.type == CATEGORY and c.allowed:
                 unknown = text.notna().to_numpy() & ~text_isin(text, c.allowed)
@@ -432,6 +435,8 @@ def _rows_list(t: _Table, mask: np.ndarray, keys: pd.DataFrame) -> pd.Series:
 
 def _dup_within(keys: pd.DataFrame, ok: np.ndarray, keep) -> np.ndarray:
     """duplicated() among the rows in play only."""
+    if ok.all():  # usually: no copy of the key columns
+        return keys.duplicated(keep=keep).to_numpy()
     out = np.zeros(len(keys), dtype=bool)
     out[np.flatnonzero(ok)] = keys[ok].duplicated(keep=keep).to_numpy()
     return out
@@ -573,7 +578,7 @@ def _typed_out(t: _Table, used: np.ndarray) -> pd.DataFrame:
             s = t.cols[c] if every else t.cols[c][used]
         if isinstance(s.dtype, pd.StringDtype):
             s = pd.Series(text_objects(s), dtype=object)
-        out[c] = s.reset_index(drop=True)
+        out[c] = s.set_axis(pd.RangeIndex(len(s)), copy=False)  # reset_index(drop=True) would copy the column
     df = pd.DataFrame(out, copy=False)  # fresh columns: no second copy into consolidated blocks
     df[ROW] = t.rows[used]
     contract = set(spec.column_names) | set(LAB_COLUMNS)
