@@ -32,6 +32,7 @@ from mrdtrack.io.parse import (
     arrow_text,
     as_text,
     contains_any,
+    from_distinct,
     out_of_range,
     parse_date,
     parse_number,
@@ -125,6 +126,28 @@ class _Table:
         self.cut = np.zeros(self.n, dtype=bool)
         self.issues: list[pd.DataFrame] = []
         self.cleared: set[str] = set()  # columns with cells set to missing after a check (_long_cells)
+        self._codes: tuple | None = None  # (pid it was made from, codes, distinct ids): ``pid_codes``
+
+    def pid_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(code of each row's patient_id, -1 where missing; the distinct ids as ``str`` objects):
+        the ids hashed once for every lookup by patient (``pid_in``, ``pid_positions``, the
+        duplicate keys, the cohort's id column) instead of once per lookup."""
+        if self._codes is None or self._codes[0] is not self.pid:
+            codes, uniques = pd.factorize(self.pid, use_na_sentinel=True)
+            self._codes = (self.pid, codes, np.asarray(uniques, dtype=object))
+        return self._codes[1], self._codes[2]
+
+    def pid_positions(self, values) -> np.ndarray:
+        """Position of each row's patient_id in ``values`` (distinct ids), -1 where absent or missing."""
+        codes, uniques = self.pid_codes()
+        at = text_positions(pd.Series(uniques, dtype=STRING), pd.Index(values))  # distinct ids only
+        return np.append(at, -1).astype(np.int64)[codes]
+
+    def pid_in(self, values) -> np.ndarray:
+        """Whether each row's patient_id is one of ``values`` (False where missing)."""
+        codes, uniques = self.pid_codes()
+        known = text_isin(pd.Series(uniques, dtype=STRING), list(values))  # distinct ids only
+        return np.append(known, False)[codes]
 
     def ok(self) -> np.ndarray:
         """Rows still in play for consistency rules."""
@@ -415,7 +438,9 @@ def _key_frame(t: _Table, cols: list[str]) -> pd.DataFrame:
     out = {}
     for c in cols:
         s = t.cols[c]
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        if s is t.pid:
+            out[c] = t.pid_codes()[0]
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             out[c] = s.to_numpy(dtype="datetime64[ns]").view("int64")
         elif pd.api.types.is_float_dtype(s.dtype):
             out[c] = s.to_numpy(dtype="float64", na_value=np.nan)
@@ -476,14 +501,14 @@ def _patients_rules(p: _Table) -> set:
 def _orphans(t: _Table, known: pd.Series) -> None:
     # every row naming a patient, even one with other errors: an unknown id is its own problem
     ok = ~t.cut & t.pid.notna().to_numpy()
-    orphan = ok & ~text_isin(t.pid, known)
+    orphan = ok & ~t.pid_in(known)
     t.report("error", "ORPHAN_PATIENT_ID", orphan, "patient_id", _shown(t.pid),
              cat("patient_id '", _shown(t.pid), "' is not in patients"))
 
 
 def _per_row(t: _Table, by_patient: pd.Series) -> pd.Series:
     """``by_patient`` (dates indexed by distinct patient_id) looked up for every row of ``t`` (NaT where none)."""
-    pos = text_positions(t.pid, by_patient.index)
+    pos = t.pid_positions(by_patient.index)
     values = by_patient.to_numpy(dtype="datetime64[ns]")
     return pd.Series(np.where(pos >= 0, values[np.maximum(pos, 0)] if len(values) else np.datetime64("NaT"),
                               np.datetime64("NaT")).astype("datetime64[ns]"), index=t.pid.index)
@@ -561,7 +586,7 @@ def _light_chain_rule(p: _Table, labs: _Table | None) -> None:
     flc = labs.pid[ok & text_isin(labs.cols["test"], FLC_TESTS)].dropna().unique()
     live = ~p.bad & ~p.dup & p.pid.notna().to_numpy()
     need = live & p.cols["light_chain"].isna().to_numpy() & p.text["light_chain"].isna().to_numpy() \
-        & text_isin(p.pid, flc)
+        & p.pid_in(flc)
     p.report("error", "LIGHT_CHAIN_MISSING", need, "light_chain", None, "light_chain is missing but the patient has FLC results")
 
 
@@ -576,7 +601,10 @@ def _typed_out(t: _Table, used: np.ndarray) -> pd.DataFrame:
             s = pd.Series(None, index=np.flatnonzero(used), dtype=object)
         else:
             s = t.cols[c] if every else t.cols[c][used]
-        if isinstance(s.dtype, pd.StringDtype):
+        if c in t.cols and t.cols[c] is t.pid:  # the ids hashed already: their codes give the objects
+            codes = t.pid_codes()[0]
+            s = pd.Series(from_distinct(codes if every else codes[used], t.pid_codes()[1]), dtype=object)
+        elif isinstance(s.dtype, pd.StringDtype):
             s = pd.Series(text_objects(s), dtype=object)
         out[c] = s.set_axis(pd.RangeIndex(len(s)), copy=False)  # reset_index(drop=True) would copy the column
     df = pd.DataFrame(out, copy=False)  # fresh columns: no second copy into consolidated blocks
@@ -689,7 +717,7 @@ def check_tables(raw: dict[str, RawTable], file_issues: list[dict], sources: dic
     cohort = None
     out: dict[str, pd.DataFrame] = {}
     for name, t in tables.items():
-        drop_pid = text_isin(t.pid, list(left_out)) if left_out else np.zeros(t.n, dtype=bool)
+        drop_pid = t.pid_in(left_out) if left_out else np.zeros(t.n, dtype=bool)
         used = ~t.bad & ~t.dup & ~t.cut & ~drop_pid & t.pid.notna().to_numpy()
         unread = sum(1 for i in file_issues if i["table"] == name and i.get("row") is not None)  # bad lines
         counts[name] = {"rows_in": int(t.n) + unread, "rows_used": int(used.sum()),
@@ -716,7 +744,7 @@ def _patient_exclusions(t: _Table, left_out: dict[str, str]) -> pd.DataFrame:
     if not left_out:
         return pd.DataFrame(columns=FILE_ISSUE_COLUMNS)
     # rows already carrying their own line (errors, after the cut, duplicates) are not repeated
-    m = text_isin(t.pid, list(left_out)) & ~t.bad & ~t.cut & ~t.dup
+    m = t.pid_in(left_out) & ~t.bad & ~t.cut & ~t.dup
     if not m.any():
         return pd.DataFrame(columns=FILE_ISSUE_COLUMNS)
     g = pd.DataFrame({"pid": t.pid[m].astype(object), "row": t.rows[m]}).groupby("pid", sort=False)
