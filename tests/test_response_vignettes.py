@@ -4,6 +4,8 @@ Each test writes the labs in and the expected assessment rows out. Dates: baseli
 2020-01-05, induction from 2020-01-10, maintenance from 2020-09-01 unless said otherwise.
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -406,3 +408,31 @@ def test_serum_progression_counts_when_urine_is_followed():
     assert list(p["followed"]) == ["urine"]
     got = a.set_index("date")
     assert got.loc["2020-07-01", "response"] == "PD" and got.loc["2020-07-01", "note"] == "serum M-protein rise"
+
+
+def test_a_test_repeated_within_one_assessment_is_superseded_by_the_later_value():
+    """Section 1: two serum values 3 days apart form one assessment, the later one used; the earlier
+    is listed (LAB_SUPERSEDED, its row); the same for two marrow samples. Two values of one day (a
+    conflict the validator stops; here the cohort is built directly): the later row wins, whatever
+    the order of the table's rows."""
+    _, labs = serum_series([3.0, 1.4, 1.2])
+    labs = [("A", "2020-03-04", "serum_m_protein", 1.0), ("A", "2020-07-03", "bm_plasma_cells", 3.0)] + labs
+    labs += [("A", "2020-07-01", "bm_plasma_cells", 9.0), ("A", "2020-05-01", "serum_m_protein", 0.9)]
+    c = make_cohort(patients=[patient()], treatments=TREAT, labs=labs,
+                    events=(("A", "2023-01-01", "last_contact"),))
+    anchors, _ = patient_anchors(c)
+    a, _, issues = derive_assessments(c, anchors, CFG)
+    sup = issues[issues["code"] == "LAB_SUPERSEDED"].sort_values("row")
+    # rows: the builder numbers them from 2 in list order; 03-01 (row 5), 05-01's first value (row 6)
+    # and the 07-01 marrow (row 7) lose
+    assert sup["row"].tolist() == [5, 6, 7]
+    assert sup["value"].tolist() == ["serum_m_protein", "serum_m_protein", "bm_plasma_cells"]
+    by_date = a.set_index("date")["serum"]
+    assert by_date[pd.Timestamp("2020-03-01")] == 1.0  # the later value (03-04), dated by the first result
+    assert by_date[pd.Timestamp("2020-05-01")] == 0.9  # the later row of the same day
+    # the labs table in another order (rows not increasing): the same assessments and lines
+    shuffled = dataclasses.replace(c, labs=c.labs.iloc[[6, 3, 0, 5, 2, 1, 4]].reset_index(drop=True))
+    a2, _, issues2 = derive_assessments(shuffled, anchors, CFG)
+    pd.testing.assert_frame_equal(a2, a)
+    pd.testing.assert_frame_equal(issues2.sort_values("row").reset_index(drop=True),
+                                  issues.sort_values("row").reset_index(drop=True))

@@ -56,23 +56,40 @@ def patient_day_key(pcode: np.ndarray, day: np.ndarray) -> np.ndarray:
 
 
 def prepare_labs(labs: pd.DataFrame, patient_ids: pd.Index) -> pd.DataFrame:
-    """Labs with ``pcode``, ``day`` and ``tcode``, sorted by patient, day, test and row.
+    """Labs with ``pcode``, ``day`` and ``tcode``: the serologic results first, then the marrow
+    results (``serologic_part``, ``marrow_part``: slices, not copies), each sorted by patient, day,
+    test and row.
 
     The row number breaks ties so that the result never depends on the order of the input rows.
     """
     pcode = patient_ids.get_indexer(labs["patient_id"]).astype(np.int64)
-    test = labs["test"].to_numpy(dtype=object)
-    tcode = _TEST_INDEX.get_indexer(test)
+    tcode = _TEST_INDEX.get_indexer(labs["test"].to_numpy(dtype=object))
     day, row = day_number(labs["date"]), labs["row"].to_numpy()
     keep = np.flatnonzero((pcode >= 0) & (tcode >= 0))
-    keys = [pcode[keep], np.minimum(day[keep], KEY_STRIDE // 2), tcode[keep]]  # the order of patient_day_key
+    # the order of (marrow or not, patient_day_key, test)
+    keys = [tcode[keep] >= len(SEROLOGIC_TESTS), pcode[keep], np.minimum(day[keep], KEY_STRIDE // 2), tcode[keep]]
     if not (len(keep) < 2 or (np.diff(row[keep]) > 0).all()):  # rows in row order (as read): position breaks ties
         keys.append(row[keep])
     order = keep[lex_order(keys)]  # rows picked once, in order
     return pd.DataFrame({
         "pcode": pcode[order], "day": day[order], "tcode": tcode[order],
         "value_num": labs["value_num"].to_numpy(dtype=float)[order],
-        "value_text": labs["value_text"].to_numpy(dtype=object)[order], "row": row[order], "test": test[order]}, copy=False)
+        "value_text": labs["value_text"].to_numpy(dtype=object)[order], "row": row[order]}, copy=False)
+
+
+def _serologic_rows(labs: pd.DataFrame) -> int:
+    """Rows of the serologic part of ``prepare_labs`` (ALL_TESTS: the serologic tests first)."""
+    return int(np.count_nonzero(labs["tcode"].to_numpy() < len(SEROLOGIC_TESTS)))
+
+
+def serologic_part(labs: pd.DataFrame) -> pd.DataFrame:
+    """The serologic, lesion and plasmacytoma results of ``prepare_labs`` (a slice)."""
+    return labs.iloc[:_serologic_rows(labs)]
+
+
+def marrow_part(labs: pd.DataFrame) -> pd.DataFrame:
+    """The marrow results (plasma cells, clonality) of ``prepare_labs`` (a slice)."""
+    return labs.iloc[_serologic_rows(labs):]
 
 
 def window_group_ids(pcode: np.ndarray, day: np.ndarray, window: int) -> np.ndarray:
@@ -138,14 +155,12 @@ def group_results(res: pd.DataFrame, window: int, tests) -> tuple[pd.DataFrame, 
 def form_assessments(labs: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Serologic, lesion and plasmacytoma results of ``prepare_labs`` grouped into assessments, dated by
     their earliest result."""
-    res = labs[labs["tcode"].to_numpy() < len(SEROLOGIC_TESTS)]  # ALL_TESTS: the serologic tests first
-    return group_results(res, config.assessment_window_days, SEROLOGIC_TESTS)
+    return group_results(serologic_part(labs), config.assessment_window_days, SEROLOGIC_TESTS)
 
 
 def marrow_samples(labs: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Marrow results (plasma cells, clonality) of ``prepare_labs`` grouped the same way into marrow samples."""
-    res = labs[labs["tcode"].to_numpy() >= len(SEROLOGIC_TESTS)]  # ALL_TESTS: then the marrow tests
-    return group_results(res, config.assessment_window_days, MARROW_TESTS)
+    return group_results(marrow_part(labs), config.assessment_window_days, MARROW_TESTS)
 
 
 def join_marrow(assess: pd.DataFrame, marrow: pd.DataFrame, config: Config) -> pd.DataFrame:

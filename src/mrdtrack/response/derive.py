@@ -14,6 +14,7 @@ from mrdtrack.cohort import Cohort
 from mrdtrack.config import Config
 from mrdtrack.issues import issues_from_arrays as _issue_frame
 from mrdtrack.response.assessments import (
+    ALL_TESTS,
     day_number,
     day_to_date,
     flc_measures,
@@ -164,7 +165,7 @@ def _superseded_issues(sup: pd.DataFrame, pids: pd.Index) -> pd.DataFrame:
         return _issue_frame(severity=np.array([], dtype=object))
     return _issue_frame(severity="warning", code="LAB_SUPERSEDED", table="labs", row=sup["row"].to_numpy(),
                         patient_id=pids.to_numpy()[sup["pcode"].to_numpy()], column="test",
-                        value=sup["test"].to_numpy(), message="test repeated within one assessment window: "
+                        value=np.asarray(ALL_TESTS, dtype=object)[sup["tcode"].to_numpy()], message="test repeated within one assessment window: "
                         "this value is superseded by the later one")
 
 
