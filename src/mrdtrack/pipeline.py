@@ -29,8 +29,8 @@ from mrdtrack.response import derive_assessments, recorded_response_issues, summ
 from mrdtrack.sorting import concat_sorted
 from mrdtrack.timeline import patient_anchors
 
-#: Patients per derivation batch: a bucket of the partitioned engine (about 750,000 input rows:
-#: 4,000-7,000 patients) is one batch, derived without cutting and putting back its tables.
+#: Patients per derivation batch: a bucket of the partitioned engine (about 1,250,000 input rows:
+#: 6,500 registry patients) is one batch, derived without cutting and putting back its tables.
 DEFAULT_BATCH_SIZE = 10_000
 
 ASSESSMENT_COLUMNS = ["patient_id", "date", "phase", "response", "confirmed_response", "pd_confirmed",

@@ -44,7 +44,7 @@ PartitionsOpt = Annotated[int | None, typer.Option(
     "--partitions", min=0,
     help="0: read the whole cohort into memory; N: stream a cohort folder into N buckets of whole patients "
          "and analyse one bucket per process at a time (memory bounded by a bucket). Default: in memory below "
-         "2,000,000 input rows, else about one bucket per 750,000 rows, a multiple of the cores (an OMOP source: a range of 5,000 persons per bucket, "
+         "2,000,000 input rows, else about one bucket per 1,250,000 rows, a multiple of the cores (an OMOP source: a range of 5,000 persons per bucket, "
          "imported in the bucket's process; docs/omop.md). Outputs do not depend on it.")]
 
 

@@ -55,9 +55,11 @@ DEFAULT_BUCKETS = 16
 #: ``analyze`` streams a cohort folder through buckets (instead of loading it whole) from this many
 #: input rows on (all tables; about 20,000 patients of a registry export)...
 AUTO_PARTITION_MIN_ROWS = 2_000_000
-#: ...with one bucket per this many input rows: about 0.6 GB peak per worker process (578 MB measured for
-#: 100,000 registry patients in 26 buckets, docs/performance.md round six).
-ROWS_PER_BUCKET = 750_000
+#: ...with one bucket per this many input rows: about 0.75 GB peak per worker process. A bucket costs
+#: about 0.3 s of CPU whatever its size (the per-table and per-call work of validation and
+#: derivation): 750,000 rows per bucket (0.55 GB) spent 13% of a bucket's CPU on it
+#: (docs/performance.md, round eight).
+ROWS_PER_BUCKET = 1_250_000
 
 
 @dataclass
