@@ -460,7 +460,8 @@ def partition_cohort(cohort_path: str | Path, out_dir: str | Path, buckets: int,
     file-level problems (unreadable file, both csv and parquet present), each fatal as in
     ``read_cohort``. ``exact_cut`` makes the data cut ignore rows with cell errors, exactly as the
     validator does with ``config`` (costs a full parse of every cell). ``out_dir`` is emptied first. ``jobs``:
-    processes reading a Parquet table with several row groups (CSV is read by one). ``batch_rows``:
+    processes reading the Parquet tables, each table's row groups cut into at most ``jobs`` runs
+    (CSV is read by the main process). ``batch_rows``:
     rows per record batch (memory of the pass); default DEFAULT_BATCH_ROWS, or
     BATCH_ROWS_PER_PATIENT per patient when that is more (at most MAX_BATCH_ROWS).
     """

@@ -599,13 +599,13 @@ def _typed_out(t: _Table, used: np.ndarray) -> pd.DataFrame:
     for c in names:
         if c not in t.cols:
             s = pd.Series(None, index=np.flatnonzero(used), dtype=object)
+        elif t.cols[c] is t.pid:  # the ids hashed already: their codes give the objects
+            codes, uniques = t.pid_codes()
+            s = pd.Series(from_distinct(codes if every else codes[used], uniques), dtype=object)
         else:
             s = t.cols[c] if every else t.cols[c][used]
-        if c in t.cols and t.cols[c] is t.pid:  # the ids hashed already: their codes give the objects
-            codes = t.pid_codes()[0]
-            s = pd.Series(from_distinct(codes if every else codes[used], t.pid_codes()[1]), dtype=object)
-        elif isinstance(s.dtype, pd.StringDtype):
-            s = pd.Series(text_objects(s), dtype=object)
+            if isinstance(s.dtype, pd.StringDtype):
+                s = pd.Series(text_objects(s), dtype=object)
         out[c] = s.set_axis(pd.RangeIndex(len(s)), copy=False)  # reset_index(drop=True) would copy the column
     df = pd.DataFrame(out, copy=False)  # fresh columns: no second copy into consolidated blocks
     df[ROW] = t.rows[used]
