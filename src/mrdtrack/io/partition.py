@@ -344,22 +344,13 @@ class _Pass:
         largest runs first, so that the small tables fill a core the large one leaves idle."""
         runs = {name: self.parquet_runs(name, path, batch_rows, jobs) for name, path in tables}
         tasks = sorted((t for rs in runs.values() for t in rs), key=lambda t: -t.rows)
-        results: dict = {}
         if jobs > 1 and len(tasks) > 1:
             with process_pool(min(jobs, len(tasks)), initializer=_set_ranges, initargs=(self.ranges,)) as pool:
-                futures = [(t, pool.submit(_partition_parquet_run, t)) for t in tasks]
-                for t, f in futures:
-                    try:
-                        results[(t.name, t.piece)] = f.result()
-                    except Exception as exc:  # noqa: BLE001 - reported per table below
-                        results[(t.name, t.piece)] = exc
+                futures = {(t.name, t.piece): pool.submit(_partition_parquet_run, t) for t in tasks}
+                results = {key: _outcome(f.result) for key, f in futures.items()}
         else:
             _set_ranges(self.ranges)
-            for t in tasks:
-                try:
-                    results[(t.name, t.piece)] = _partition_parquet_run(t)
-                except Exception as exc:  # noqa: BLE001 - reported per table below
-                    results[(t.name, t.piece)] = exc
+            results = {(t.name, t.piece): _outcome(lambda t=t: _partition_parquet_run(t)) for t in tasks}
         for name, path in tables:
             if runs[name]:
                 self._parquet_done(name, path, [results[(name, t.piece)] for t in runs[name]])
@@ -381,6 +372,14 @@ class _Pass:
             for i in range(self.part.buckets):
                 bucket_file(self.part, i, name, k).unlink(missing_ok=True)
         self.part.file_issues.append(file_issue(path.name, name, f"not a readable Parquet file ({type(exc).__name__})"))
+
+
+def _outcome(call):
+    """``call()``'s result, or the exception it raised (a table's failed run is reported, not raised)."""
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - any corrupt or foreign file: reported per table
+        return exc
 
 
 def _row_group_runs(sizes: list[int], jobs: int) -> list[tuple[list[int], int]]:

@@ -126,7 +126,7 @@ class _Table:
         self.cut = np.zeros(self.n, dtype=bool)
         self.issues: list[pd.DataFrame] = []
         self.cleared: set[str] = set()  # columns with cells set to missing after a check (_long_cells)
-        self._codes: tuple | None = None  # (pid it was made from, codes, distinct ids): ``pid_codes``
+        self._codes: tuple | None = None  # (pid it was made from, codes, distinct ids, as text): ``pid_codes``
 
     def pid_codes(self) -> tuple[np.ndarray, np.ndarray]:
         """(code of each row's patient_id, -1 where missing; the distinct ids as ``str`` objects):
@@ -134,19 +134,24 @@ class _Table:
         duplicate keys, the cohort's id column) instead of once per lookup."""
         if self._codes is None or self._codes[0] is not self.pid:
             codes, uniques = pd.factorize(self.pid, use_na_sentinel=True)
-            self._codes = (self.pid, codes, np.asarray(uniques, dtype=object))
+            self._codes = (self.pid, codes, np.asarray(uniques, dtype=object), pd.Series(uniques, dtype=STRING))
         return self._codes[1], self._codes[2]
+
+    def _distinct_ids(self) -> tuple[np.ndarray, pd.Series]:
+        """(``pid_codes``' codes, the distinct ids as Arrow text, for Arrow's lookups)."""
+        codes, _ = self.pid_codes()
+        return codes, self._codes[3]
 
     def pid_positions(self, values) -> np.ndarray:
         """Position of each row's patient_id in ``values`` (distinct ids), -1 where absent or missing."""
-        codes, uniques = self.pid_codes()
-        at = text_positions(pd.Series(uniques, dtype=STRING), pd.Index(values))  # distinct ids only
+        codes, distinct = self._distinct_ids()
+        at = text_positions(distinct, pd.Index(values))  # distinct ids only
         return np.append(at, -1).astype(np.int64)[codes]
 
     def pid_in(self, values) -> np.ndarray:
         """Whether each row's patient_id is one of ``values`` (False where missing)."""
-        codes, uniques = self.pid_codes()
-        known = text_isin(pd.Series(uniques, dtype=STRING), list(values))  # distinct ids only
+        codes, distinct = self._distinct_ids()
+        known = text_isin(distinct, list(values))  # distinct ids only
         return np.append(known, False)[codes]
 
     def ok(self) -> np.ndarray:
